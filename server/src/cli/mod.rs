@@ -1,0 +1,122 @@
+//! The command line: `tributary serve | migrate | import | rebuild | bench`.
+
+pub mod bench;
+pub mod client;
+mod import;
+mod rebuild;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::ingest::ValidationMode;
+use crate::startup::{open_store, Application};
+use crate::telemetry;
+
+#[derive(Parser)]
+#[command(
+    name = "tributary",
+    version,
+    about = "OpenLineage-compatible lineage metadata service"
+)]
+struct Cli {
+    /// A TOML configuration file (also TRIBUTARY_CONFIG).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// The database: sqlite://PATH (default sqlite://tributary.db) or postgres://… (also TRIBUTARY_DATABASE_URL).
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:5000; also TRIBUTARY_BIND).
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Load OpenLineage events from .json, .ndjson/.jsonl and .gz files or folders.
+    Import {
+        /// Files or folders (folders are walked recursively).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Refuse events with malformed standard facets instead of flagging them.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Rebuild the model tables from the raw event log (stop the server first).
+    Rebuild,
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// Runs the command line; the process exit code is the answer.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(url) = cli.database_url {
+        config.database_url = url;
+    }
+    telemetry::init(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { bind } => {
+                if let Some(bind) = bind {
+                    config.bind = bind;
+                }
+                Application::build(&config)
+                    .await?
+                    .run_until_stopped()
+                    .await?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Migrate => {
+                open_store(&config).await?;
+                println!(
+                    "migrations applied to {}",
+                    crate::startup::redact(&config.database_url)
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Import { paths, strict } => {
+                if strict {
+                    config.validation = ValidationMode::Strict;
+                }
+                import::run(&config, &paths).await
+            }
+            Command::Rebuild => rebuild::run(&config).await,
+            Command::Bench(b) => bench::run(&config, b).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! Configuration: defaults, then an optional TOML file, then `TRIBUTARY_*` environment
+//! variables, then command-line flags (each overriding the one before).
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::ingest::ValidationMode;
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Address to listen on (`TRIBUTARY_BIND`).
+    pub bind: String,
+    /// `sqlite://PATH` or `postgres://…` (`TRIBUTARY_DATABASE_URL`).
+    pub database_url: String,
+    /// What to do with malformed standard facets (`TRIBUTARY_VALIDATION`).
+    pub validation: ValidationMode,
+    /// Largest accepted request body, compressed or not (`TRIBUTARY_MAX_BODY_BYTES`).
+    pub max_body_bytes: usize,
+    /// Most events per group-commit transaction (`TRIBUTARY_BATCH_MAX_EVENTS`).
+    pub batch_max_events: usize,
+    /// Database connections (`TRIBUTARY_DB_MAX_CONNECTIONS`).
+    pub db_max_connections: u32,
+    /// HTTP worker threads (`TRIBUTARY_WORKERS`); 0 means one per core.
+    pub workers: usize,
+    /// `text` or `json` (`TRIBUTARY_LOG_FORMAT`).
+    pub log_format: LogFormat,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: "127.0.0.1:5000".into(),
+            database_url: "sqlite://tributary.db".into(),
+            validation: ValidationMode::Lenient,
+            max_body_bytes: 32 * 1024 * 1024,
+            batch_max_events: 1000,
+            db_max_connections: 8,
+            workers: 0,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// The TOML file's shape: every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    bind: Option<String>,
+    database_url: Option<String>,
+    validation: Option<ValidationMode>,
+    max_body_bytes: Option<usize>,
+    batch_max_events: Option<usize>,
+    db_max_connections: Option<u32>,
+    workers: Option<usize>,
+    log_format: Option<LogFormat>,
+}
+
+/// A configuration that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {source}")]
+    Parse {
+        path: String,
+        source: toml::de::Error,
+    },
+    #[error("{var}: {message}")]
+    Env { var: String, message: String },
+}
+
+fn env_parse<T: std::str::FromStr>(
+    var: &str,
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<T>, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match get(var) {
+        None => Ok(None),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|e: T::Err| ConfigError::Env {
+                var: var.into(),
+                message: e.to_string(),
+            }),
+    }
+}
+
+impl Config {
+    /// Loads from an optional file (else `TRIBUTARY_CONFIG`) and the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with(file, &|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Loads with an explicit environment (for tests).
+    pub fn load_with(
+        file: Option<&Path>,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut c = Config::default();
+        let path = file
+            .map(|p| p.to_string_lossy().into_owned())
+            .or_else(|| env("TRIBUTARY_CONFIG"));
+        if let Some(path) = path {
+            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let f: FileConfig =
+                toml::from_str(&text).map_err(|source| ConfigError::Parse { path, source })?;
+            c.bind = f.bind.unwrap_or(c.bind);
+            c.database_url = f.database_url.unwrap_or(c.database_url);
+            c.validation = f.validation.unwrap_or(c.validation);
+            c.max_body_bytes = f.max_body_bytes.unwrap_or(c.max_body_bytes);
+            c.batch_max_events = f.batch_max_events.unwrap_or(c.batch_max_events);
+            c.db_max_connections = f.db_max_connections.unwrap_or(c.db_max_connections);
+            c.workers = f.workers.unwrap_or(c.workers);
+            c.log_format = f.log_format.unwrap_or(c.log_format);
+        }
+        if let Some(v) = env("TRIBUTARY_BIND") {
+            c.bind = v;
+        }
+        if let Some(v) = env("TRIBUTARY_DATABASE_URL") {
+            c.database_url = v;
+        }
+        c.validation = env_parse("TRIBUTARY_VALIDATION", env)?.unwrap_or(c.validation);
+        c.max_body_bytes = env_parse("TRIBUTARY_MAX_BODY_BYTES", env)?.unwrap_or(c.max_body_bytes);
+        c.batch_max_events =
+            env_parse("TRIBUTARY_BATCH_MAX_EVENTS", env)?.unwrap_or(c.batch_max_events);
+        c.db_max_connections =
+            env_parse("TRIBUTARY_DB_MAX_CONNECTIONS", env)?.unwrap_or(c.db_max_connections);
+        c.workers = env_parse("TRIBUTARY_WORKERS", env)?.unwrap_or(c.workers);
+        c.log_format = match env("TRIBUTARY_LOG_FORMAT").as_deref() {
+            None => c.log_format,
+            Some("json") => LogFormat::Json,
+            Some("text") => LogFormat::Text,
+            Some(other) => {
+                return Err(ConfigError::Env {
+                    var: "TRIBUTARY_LOG_FORMAT".into(),
+                    message: format!("'{other}' is not text or json"),
+                })
+            }
+        };
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn the_environment_overrides_the_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(
+            &path,
+            "bind = \"0.0.0.0:6000\"\nvalidation = \"strict\"\nmax_body_bytes = 10\n",
+        )
+        .unwrap();
+        let env: HashMap<&str, &str> = [("TRIBUTARY_MAX_BODY_BYTES", "20")].into();
+        let c = Config::load_with(Some(&path), &|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(c.bind, "0.0.0.0:6000");
+        assert_eq!(c.validation, ValidationMode::Strict);
+        assert_eq!(c.max_body_bytes, 20);
+        assert_eq!(c.database_url, "sqlite://tributary.db");
+    }
+
+    #[test]
+    fn a_bad_environment_value_names_the_variable() {
+        let err = Config::load_with(None, &|k| {
+            (k == "TRIBUTARY_VALIDATION").then(|| "loose".to_string())
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("TRIBUTARY_VALIDATION"));
+    }
+}

@@ -1,0 +1,77 @@
+//! Reading request bodies: a size limit before and after gzip, and JSON errors that say where.
+
+use std::io::Read;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest};
+use futures_util::StreamExt;
+
+use super::ApiError;
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::TooLarge(format!(
+        "request body is larger than the limit of {limit} bytes"
+    ))
+}
+
+/// Reads the whole body (at most `limit` bytes) and decodes `Content-Encoding: gzip`.
+pub async fn read(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if len > limit {
+            return Err(too_large(limit));
+        }
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk
+            .map_err(|e| ApiError::bad("", format!("could not read the request body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let encoding = req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase());
+    match encoding.as_deref() {
+        None | Some("") | Some("identity") => Ok(body),
+        Some("gzip") | Some("x-gzip") => {
+            let mut out = Vec::new();
+            flate2::read::MultiGzDecoder::new(body.as_slice())
+                .take(limit as u64 + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| ApiError::bad("", format!("the body is not valid gzip: {e}")))?;
+            if out.len() > limit {
+                return Err(too_large(limit));
+            }
+            Ok(out)
+        }
+        Some(other) => Err(ApiError::bad(
+            "",
+            format!("unsupported Content-Encoding '{other}' (use gzip or none)"),
+        )),
+    }
+}
+
+/// Parses JSON, answering a clear 400 for an empty body or a syntax error.
+pub fn parse<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad(
+            "",
+            "the request body is empty; send an OpenLineage event as JSON",
+        ));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad("", format!("the body is not valid JSON: {e}")))
+}

@@ -1,0 +1,134 @@
+//! The one place errors become HTTP answers, in one JSON shape:
+//! `{"code": 400, "message": "…", "errors": [{"path": "/run/runId", "detail": "…"}]}`.
+//! `code`/`message` are what Marquez clients read; `errors` lists every problem.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::ingest::{Problem, Rejection, WriterError};
+use crate::store::StoreError;
+
+/// An error answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is wrong; every problem is listed.
+    #[error("{}", summary(.0))]
+    BadRequest(Vec<Problem>),
+    /// The body is larger than the configured limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The thing named does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The method exists in Marquez but is not how Tributary takes writes.
+    #[error("{0}")]
+    Gone(String),
+    /// The database cannot be reached; retrying later may work.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or a broken database; the details are in the log, not the answer.
+    #[error("internal error")]
+    Internal(String),
+}
+
+fn summary(problems: &[Problem]) -> String {
+    Rejection(problems.to_vec()).summary()
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: u16,
+    message: String,
+    errors: Vec<ErrorItem<'a>>,
+}
+
+#[derive(Serialize)]
+struct ErrorItem<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<&'a str>,
+    detail: String,
+}
+
+impl ApiError {
+    /// A bad request with a single problem.
+    pub fn bad(path: &str, detail: impl Into<String>) -> Self {
+        ApiError::BadRequest(vec![Problem::new(path, detail)])
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(r: Rejection) -> Self {
+        ApiError::BadRequest(r.0)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(m) => {
+                ApiError::Unavailable(format!("database unavailable: {m}"))
+            }
+            StoreError::Database(_)
+            | StoreError::Migration(_)
+            | StoreError::UnsupportedUrl(_)
+            | StoreError::Corrupt(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<WriterError> for ApiError {
+    fn from(e: WriterError) -> Self {
+        match e {
+            WriterError::Store(s) => s.into(),
+            WriterError::Closed => ApiError::Unavailable("the server is shutting down".into()),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Gone(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let errors = match self {
+            ApiError::BadRequest(problems) => problems
+                .iter()
+                .map(|p| ErrorItem {
+                    path: Some(p.path.as_str()),
+                    detail: p.detail.clone(),
+                })
+                .collect(),
+            ApiError::Internal(cause) => {
+                let id = uuid::Uuid::new_v4();
+                tracing::error!(error_id = %id, cause = %cause, "internal error");
+                vec![ErrorItem {
+                    path: None,
+                    detail: format!("internal error (error id {id})"),
+                }]
+            }
+            other => vec![ErrorItem {
+                path: None,
+                detail: other.to_string(),
+            }],
+        };
+        let message = match self {
+            ApiError::Internal(_) => errors[0].detail.clone(),
+            other => other.to_string(),
+        };
+        HttpResponse::build(status).json(Body {
+            code: status.as_u16(),
+            message,
+            errors,
+        })
+    }
+}

@@ -1,0 +1,41 @@
+//! HTTP: routes, handlers and error mapping. The only module (with `graphql/`) that knows HTTP.
+
+mod body;
+pub mod error;
+mod events;
+mod health;
+mod ingest;
+mod read;
+
+use std::sync::Arc;
+
+use actix_web::web;
+
+use crate::ingest::{Validator, Writer};
+use crate::store::Store;
+
+pub use error::ApiError;
+
+/// What every handler shares; built once in `Application::build`.
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub validator: Arc<Validator>,
+    pub writer: Writer,
+    pub max_body_bytes: usize,
+}
+
+/// Registers every route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .service(
+            web::scope("/api/v1")
+                .route("/lineage", web::post().to(ingest::post_event))
+                .route("/lineage/batch", web::post().to(ingest::post_batch))
+                .route("/events/lineage", web::get().to(events::list))
+                .configure(read::routes),
+        )
+        .default_service(web::to(|| async {
+            Err::<actix_web::HttpResponse, _>(ApiError::NotFound("no such endpoint".into()))
+        }));
+}

@@ -1,0 +1,65 @@
+//! From a decoded JSON value to a `PreparedEvent`: validate, hash, parse.
+
+use serde_json::Value;
+
+use super::{PreparedEvent, Problem, Validator};
+use crate::model::canonical;
+use crate::model::time::Micros;
+use crate::model::LineageEvent;
+
+/// Why an event was refused: every problem found, each with its JSON pointer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection(pub Vec<Problem>);
+
+impl Rejection {
+    /// One line naming every problem, for batch answers and import reports.
+    pub fn summary(&self) -> String {
+        self.0
+            .iter()
+            .map(|p| {
+                if p.path.is_empty() {
+                    p.detail.clone()
+                } else {
+                    format!("{}: {}", p.path, p.detail)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// Validates and parses one event. `body` is the event's bytes as received; they are stored
+/// verbatim.
+pub fn prepare_event(
+    validator: &Validator,
+    mut value: Value,
+    body: Vec<u8>,
+    received_at: Micros,
+) -> Result<PreparedEvent, Rejection> {
+    if !value.is_object() {
+        let what = match value {
+            Value::Array(_) => "an array (send arrays to /api/v1/lineage/batch)",
+            Value::String(_) => "a string",
+            Value::Number(_) => "a number",
+            Value::Bool(_) => "a boolean",
+            Value::Null => "null",
+            Value::Object(_) => unreachable!(),
+        };
+        return Err(Rejection(vec![Problem::new(
+            "",
+            format!("an event must be a JSON object, not {what}"),
+        )]));
+    }
+    let hash = canonical::hash(&value);
+    let warnings = validator.check(&mut value).map_err(Rejection)?;
+    let obj = value.as_object().expect("checked above");
+    let event =
+        LineageEvent::parse(obj).map_err(|e| Rejection(vec![Problem::new(e.path, e.message)]))?;
+    Ok(PreparedEvent {
+        hash,
+        body,
+        event,
+        warnings,
+        received_at,
+    })
+}

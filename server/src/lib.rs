@@ -1,0 +1,13 @@
+//! Tributary: an OpenLineage-compatible lineage metadata service.
+//!
+//! Events come in through `http` (or the `import` command), are checked and parsed by `ingest`,
+//! and stored by `store` as a versioned model of namespaces, datasets, jobs and runs.
+
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod ingest;
+pub mod model;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

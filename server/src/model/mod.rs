@@ -1,0 +1,12 @@
+//! OpenLineage wire types and the domain model. Knows nothing of SQL or HTTP.
+
+pub mod canonical;
+pub mod event;
+pub mod facets;
+pub mod ids;
+pub mod run_state;
+pub mod time;
+
+pub use event::{DatasetRef, EventKind, EventType, JobRef, LineageEvent, ParseError, RunRef};
+pub use facets::FacetState;
+pub use run_state::{RunState, RunTimeline};

@@ -1,0 +1,101 @@
+//! `Application::build`: everything costly is built once here (pool, migrations, validators,
+//! writer) and shared by every worker. Tests use the same path with port 0.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+use tokio::task::JoinHandle;
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Config;
+use crate::http::{self, ApiError, AppState};
+use crate::ingest::{Validator, Writer};
+use crate::store::{SqlStore, Store};
+
+/// A built, bound server that has not started answering yet.
+pub struct Application {
+    port: u16,
+    server: Server,
+    writer_task: JoinHandle<()>,
+}
+
+/// Connects to the configured database and applies migrations.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let store = SqlStore::connect(&config.database_url, config.db_max_connections).await?;
+    store.migrate().await?;
+    Ok(Arc::new(store))
+}
+
+impl Application {
+    /// Opens the store, compiles the validators, starts the writer and binds the listener.
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let store = open_store(config).await?;
+        let validator = Arc::new(Validator::new(config.validation));
+        let (writer, writer_task) = Writer::start(store.clone(), config.batch_max_events);
+        let listener = TcpListener::bind(&config.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            store,
+            validator,
+            writer,
+            max_body_bytes: config.max_body_bytes,
+        });
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(TracingLogger::default())
+                .app_data(state.clone())
+                .app_data(
+                    web::QueryConfig::default()
+                        .error_handler(|e, _| ApiError::bad("", e.to_string()).into()),
+                )
+                .app_data(
+                    web::PathConfig::default()
+                        .error_handler(|e, _| ApiError::bad("", e.to_string()).into()),
+                )
+                .configure(http::routes)
+        })
+        .listen(listener)?
+        .shutdown_timeout(30);
+        if config.workers > 0 {
+            server = server.workers(config.workers);
+        }
+        tracing::info!(port, database = %redact(&config.database_url), "listening");
+        Ok(Application {
+            port,
+            server: server.run(),
+            writer_task,
+        })
+    }
+
+    /// The port the server listens on (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM; then stops accepting, finishes in-flight requests, and
+    /// waits for the writer to commit what it was handed.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.server.await?;
+        match tokio::time::timeout(Duration::from_secs(60), self.writer_task).await {
+            Ok(r) => r?,
+            Err(_) => tracing::warn!("writer did not finish within 60 s of shutdown"),
+        }
+        Ok(())
+    }
+}
+
+/// A database URL without its password, for logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{}:***{}", &url[..s + 3], user, &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}

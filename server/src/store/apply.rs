@@ -1,0 +1,1252 @@
+//! Applies a batch of new events to the model tables inside the writer's transaction: load the
+//! rows the batch touches, merge the events into them in memory (every merge is commutative, so
+//! arrival order does not matter), and write them back with multi-row upserts.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde_json::{json, Map, Value};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, FromRow};
+
+use super::dialect::{bind_all, bind_all_as, list, rows_per_statement, value_rows, Arg, Backend};
+use super::rows::*;
+use super::StoreError;
+use crate::ingest::PreparedEvent;
+use crate::model::canonical::{canonical, sha256_hex};
+use crate::model::event::{DatasetRef, EventKind, LineageEvent};
+use crate::model::ids::{self, VersionKey};
+use crate::model::time::{self, Micros};
+use crate::model::{FacetState, RunTimeline};
+
+/// Tables derived from the event log; `rebuild` empties and refills them.
+pub(super) const MODEL_TABLES: &[&str] = &[
+    "namespaces",
+    "sources",
+    "datasets",
+    "dataset_names",
+    "dataset_versions",
+    "column_lineage",
+    "jobs",
+    "job_versions",
+    "job_version_io",
+    "runs",
+    "run_io",
+];
+
+struct DatasetState {
+    id: String,
+    namespace: String,
+    name: String,
+    facets: FacetState,
+    current: Option<(Micros, String)>,
+    created_at: Micros,
+    deleted_at: Option<Micros>,
+}
+
+struct VersionState {
+    id: String,
+    dataset_id: String,
+    producer_version: Option<String>,
+    created_by_run: Option<String>,
+    created_at: Micros,
+    facets: FacetState,
+    io_facets: FacetState,
+    /// The `columnLineage` facet as loaded, to know whether its rows must be rewritten.
+    column_lineage_before: Option<Value>,
+    /// Only versions a run wrote, a DatasetEvent described, or that the dataset has no other
+    /// version than, may become the dataset's current version.
+    may_be_current: bool,
+}
+
+struct JobState {
+    id: String,
+    namespace: String,
+    name: String,
+    parent_job_id: Option<String>,
+    facets: FacetState,
+    created_at: Micros,
+    deleted_at: Option<Micros>,
+}
+
+struct RunEntry {
+    uuid: String,
+    run_id: String,
+    job_id: String,
+    job_version_id: Option<String>,
+    parent_run_uuid: Option<String>,
+    timeline: RunTimeline,
+    facets: FacetState,
+    job_facets: FacetState,
+    created_at: Micros,
+}
+
+struct IoState {
+    version_id: Option<String>,
+    bind_time: Micros,
+    facets: FacetState,
+}
+
+struct JobVersionState {
+    id: String,
+    job_id: String,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+    location: Option<Value>,
+    sql: Option<String>,
+    valid_from: Micros,
+    defined_by_event: bool,
+    created_at: Micros,
+}
+
+/// Everything a batch touches, keyed by id.
+#[derive(Default)]
+struct Batch {
+    now: Micros,
+    names: HashMap<(String, String), String>,
+    new_names: Vec<(String, String, String, Option<String>)>,
+    namespaces: BTreeSet<String>,
+    sources: BTreeMap<String, Option<String>>,
+    datasets: BTreeMap<String, DatasetState>,
+    versions: BTreeMap<String, VersionState>,
+    jobs: BTreeMap<String, JobState>,
+    runs: BTreeMap<String, RunEntry>,
+    io: BTreeMap<(String, &'static str, String), IoState>,
+    job_versions: BTreeMap<String, JobVersionState>,
+}
+
+fn symlinks(d: &DatasetRef) -> Vec<(String, String, Option<String>)> {
+    d.facets
+        .get("symlinks")
+        .and_then(|s| s.get("identifiers"))
+        .and_then(Value::as_array)
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|i| {
+                    Some((
+                        i.get("namespace")?.as_str()?.to_string(),
+                        i.get("name")?.as_str()?.to_string(),
+                        i.get("type").and_then(Value::as_str).map(str::to_string),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn dataset_refs(e: &LineageEvent) -> impl Iterator<Item = &DatasetRef> {
+    e.inputs
+        .iter()
+        .chain(e.outputs.iter())
+        .chain(e.dataset.iter())
+}
+
+fn producer_version(d: &DatasetRef) -> Option<String> {
+    let v = d.facets.get("version")?.get("datasetVersion")?;
+    match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+async fn load<T>(
+    tx: &mut AnyConnection,
+    select: &str,
+    key: &str,
+    ids: &[String],
+    suffix: &str,
+) -> Result<Vec<T>, StoreError>
+where
+    T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+{
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(1000) {
+        let sql = format!("{select} WHERE {key} IN ({}){suffix}", list(chunk.len()));
+        let args: Vec<Arg> = chunk.iter().map(|s| Arg::from(s.as_str())).collect();
+        out.extend(
+            bind_all_as(sqlx::query_as::<_, T>(&sql), &args)
+                .fetch_all(&mut *tx)
+                .await?,
+        );
+    }
+    Ok(out)
+}
+
+async fn upsert(
+    tx: &mut AnyConnection,
+    table: &str,
+    cols: &[&str],
+    key: &[&str],
+    update: bool,
+    rows: Vec<Vec<Arg>>,
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let action = if update {
+        let sets: Vec<String> = cols
+            .iter()
+            .filter(|c| !key.contains(c))
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect();
+        format!("DO UPDATE SET {}", sets.join(", "))
+    } else {
+        "DO NOTHING".to_string()
+    };
+    for chunk in rows.chunks(rows_per_statement(cols.len())) {
+        let sql = format!(
+            "INSERT INTO {table} ({}) VALUES {} ON CONFLICT ({}) {action}",
+            cols.join(", "),
+            value_rows(chunk.len(), cols.len()),
+            key.join(", ")
+        );
+        let args: Vec<Arg> = chunk.iter().flatten().cloned().collect();
+        bind_all(sqlx::query(&sql), &args).execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+impl Batch {
+    /// The dataset a reference names: a known name or alias, else an alias from its `symlinks`
+    /// facet, else a new dataset under its own name.
+    fn resolve(&mut self, d: &DatasetRef) -> String {
+        let key = (d.namespace.clone(), d.name.clone());
+        let links = symlinks(d);
+        let id = if let Some(id) = self.names.get(&key) {
+            id.clone()
+        } else if let Some(id) = links
+            .iter()
+            .find_map(|(ns, n, _)| self.names.get(&(ns.clone(), n.clone())))
+        {
+            id.clone()
+        } else {
+            ids::dataset_id(&d.namespace, &d.name).to_string()
+        };
+        if !self.names.contains_key(&key) {
+            self.names.insert(key.clone(), id.clone());
+            self.new_names.push((key.0, key.1, id.clone(), None));
+        }
+        for (ns, n, ty) in links {
+            let k = (ns, n);
+            if !self.names.contains_key(&k) {
+                self.names.insert(k.clone(), id.clone());
+                self.namespaces.insert(k.0.clone());
+                self.new_names.push((k.0, k.1, id.clone(), ty));
+            }
+        }
+        id
+    }
+
+    fn dataset(&mut self, id: &str, d: &DatasetRef) -> &mut DatasetState {
+        let now = self.now;
+        self.datasets
+            .entry(id.to_string())
+            .or_insert_with(|| DatasetState {
+                id: id.to_string(),
+                namespace: d.namespace.clone(),
+                name: d.name.clone(),
+                facets: FacetState::default(),
+                current: None,
+                created_at: now,
+                deleted_at: None,
+            })
+    }
+
+    fn job(&mut self, namespace: &str, name: &str) -> &mut JobState {
+        let id = ids::job_id(namespace, name).to_string();
+        self.namespaces.insert(namespace.to_string());
+        let now = self.now;
+        self.jobs.entry(id.clone()).or_insert_with(|| JobState {
+            id,
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            parent_job_id: None,
+            facets: FacetState::default(),
+            created_at: now,
+            deleted_at: None,
+        })
+    }
+
+    /// Merges a dataset's own facets and returns its id.
+    fn touch_dataset(&mut self, d: &DatasetRef, t: Micros) -> String {
+        self.namespaces.insert(d.namespace.clone());
+        let id = self.resolve(d);
+        if let Some(src) = d.facets.get("dataSource") {
+            if let Some(name) = src.get("name").and_then(Value::as_str) {
+                let uri = src.get("uri").and_then(Value::as_str).map(str::to_string);
+                self.sources.insert(name.to_string(), uri);
+            }
+        }
+        let ds = self.dataset(&id, d);
+        ds.facets.merge(t, &d.facets);
+        ds.deleted_at = None;
+        id
+    }
+
+    fn version(&mut self, dataset_id: &str, key: VersionKey<'_>, t: Micros) -> &mut VersionState {
+        let id = ids::dataset_version_id(dataset_id.parse().expect("dataset ids are uuids"), key)
+            .to_string();
+        let pv = match key {
+            VersionKey::Producer(v) => Some(v.to_string()),
+            _ => None,
+        };
+        let v = self
+            .versions
+            .entry(id.clone())
+            .or_insert_with(|| VersionState {
+                id,
+                dataset_id: dataset_id.to_string(),
+                producer_version: pv,
+                created_by_run: None,
+                created_at: t,
+                facets: FacetState::default(),
+                io_facets: FacetState::default(),
+                column_lineage_before: None,
+                may_be_current: false,
+            });
+        v.created_at = v.created_at.min(t);
+        v
+    }
+
+    fn io(&mut self, run: &str, direction: &'static str, dataset: &str, t: Micros) -> &mut IoState {
+        let io = self
+            .io
+            .entry((run.to_string(), direction, dataset.to_string()))
+            .or_insert_with(|| IoState {
+                version_id: None,
+                bind_time: t,
+                facets: FacetState::default(),
+            });
+        io.bind_time = io.bind_time.min(t);
+        io
+    }
+
+    fn apply_event(&mut self, e: &LineageEvent) {
+        let t = e.event_time;
+        match e.kind {
+            EventKind::Dataset => {
+                let Some(d) = &e.dataset else { return };
+                let id = self.touch_dataset(d, t);
+                let content = sha256_hex(&canonical(&Value::Object(d.facets.clone())));
+                let pv = producer_version(d);
+                let key = pv
+                    .as_deref()
+                    .map_or(VersionKey::Content(&content), VersionKey::Producer);
+                let v = self.version(&id, key, t);
+                v.facets.merge(t, &d.facets);
+                v.may_be_current = true;
+            }
+            EventKind::Run | EventKind::Job => self.apply_job_or_run(e, t),
+        }
+    }
+
+    fn apply_job_or_run(&mut self, e: &LineageEvent, t: Micros) {
+        let Some(job_ref) = &e.job else { return };
+        let parent = e
+            .run
+            .as_ref()
+            .and_then(|r| r.facets.get("parent"))
+            .and_then(|p| {
+                let job = p.get("job")?;
+                let ns = job.get("namespace")?.as_str()?.to_string();
+                let name = job.get("name")?.as_str()?.to_string();
+                let run = p
+                    .get("run")
+                    .and_then(|r| r.get("runId"))
+                    .and_then(Value::as_str)
+                    .map(ids::run_uuid);
+                Some((ns, name, run))
+            });
+        let parent_job_id = parent
+            .as_ref()
+            .map(|(ns, name, _)| self.job(ns, name).id.clone());
+        let job = self.job(&job_ref.namespace, &job_ref.name);
+        job.facets.merge(t, &job_ref.facets);
+        job.deleted_at = None;
+        if parent_job_id.is_some() {
+            job.parent_job_id = parent_job_id;
+        }
+        let job_id = job.id.clone();
+
+        let inputs: Vec<(String, &DatasetRef)> = e
+            .inputs
+            .iter()
+            .map(|d| (self.touch_dataset(d, t), d))
+            .collect();
+        let outputs: Vec<(String, &DatasetRef)> = e
+            .outputs
+            .iter()
+            .map(|d| (self.touch_dataset(d, t), d))
+            .collect();
+
+        // Producer-supplied versions name a version whoever reads or writes it.
+        for (id, d) in &inputs {
+            if let Some(pv) = producer_version(d) {
+                self.version(id, VersionKey::Producer(&pv), t)
+                    .facets
+                    .merge(t, &d.facets);
+            }
+        }
+
+        let Some(run) = &e.run else {
+            // A JobEvent defines a job version directly.
+            let jv = self.job_version_for(
+                &job_id,
+                inputs.iter().map(|(id, _)| id.clone()).collect(),
+                outputs.iter().map(|(id, _)| id.clone()).collect(),
+                &job_ref.facets,
+                t,
+            );
+            jv.defined_by_event = true;
+            for (id, d) in &outputs {
+                if let Some(pv) = producer_version(d) {
+                    let v = self.version(id, VersionKey::Producer(&pv), t);
+                    v.facets.merge(t, &d.facets);
+                    v.may_be_current = true;
+                }
+            }
+            return;
+        };
+
+        let uuid = run.uuid.to_string();
+        let now = self.now;
+        let entry = self.runs.entry(uuid.clone()).or_insert_with(|| RunEntry {
+            uuid: uuid.clone(),
+            run_id: run.run_id.clone(),
+            job_id: job_id.clone(),
+            job_version_id: None,
+            parent_run_uuid: None,
+            timeline: RunTimeline::default(),
+            facets: FacetState::default(),
+            job_facets: FacetState::default(),
+            created_at: now,
+        });
+        entry.timeline.apply(e.event_type, t);
+        entry.facets.merge(t, &run.facets);
+        entry.job_facets.merge(t, &job_ref.facets);
+        if let Some((_, _, Some(parent_run))) = &parent {
+            entry.parent_run_uuid = Some(parent_run.to_string());
+        }
+
+        for (id, d) in &inputs {
+            let pv_version = producer_version(d).map(|pv| {
+                ids::dataset_version_id(id.parse().expect("uuid"), VersionKey::Producer(&pv))
+                    .to_string()
+            });
+            let io = self.io(&uuid, "in", id, t);
+            io.facets.merge(t, &d.io_facets);
+            if pv_version.is_some() {
+                io.version_id = pv_version;
+            }
+        }
+        for (id, d) in &outputs {
+            let pv = producer_version(d);
+            let key = pv
+                .as_deref()
+                .map_or(VersionKey::WrittenBy(run.uuid), VersionKey::Producer);
+            let v = self.version(id, key, t);
+            v.facets.merge(t, &d.facets);
+            v.io_facets.merge(t, &d.io_facets);
+            v.may_be_current = true;
+            // Two runs claiming one producer version: the smallest run id wins, whatever the order.
+            if v.created_by_run.as_ref().is_none_or(|r| *r > uuid) {
+                v.created_by_run = Some(uuid.clone());
+            }
+            let vid = v.id.clone();
+            let io = self.io(&uuid, "out", id, t);
+            io.facets.merge(t, &d.io_facets);
+            io.version_id = Some(vid);
+        }
+    }
+
+    /// The job version a set of inputs, outputs and job facets define.
+    fn job_version_for(
+        &mut self,
+        job_id: &str,
+        mut inputs: Vec<String>,
+        mut outputs: Vec<String>,
+        job_facets: &Map<String, Value>,
+        valid_from: Micros,
+    ) -> &mut JobVersionState {
+        inputs.sort();
+        inputs.dedup();
+        outputs.sort();
+        outputs.dedup();
+        let location = job_facets.get("sourceCodeLocation").map(|l| {
+            let keep = ["type", "url", "repoUrl", "path", "version", "tag", "branch"];
+            Value::Object(
+                l.as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, _)| keep.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            )
+        });
+        let sql = job_facets
+            .get("sql")
+            .and_then(|s| s.get("query"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let canonical_text = canonical(
+            &json!({"inputs": inputs, "outputs": outputs, "location": location, "sql": sql}),
+        );
+        let id = ids::job_version_id(job_id.parse().expect("job ids are uuids"), &canonical_text)
+            .to_string();
+        let now = self.now;
+        let jv = self
+            .job_versions
+            .entry(id.clone())
+            .or_insert_with(|| JobVersionState {
+                id,
+                job_id: job_id.to_string(),
+                inputs,
+                outputs,
+                location,
+                sql,
+                valid_from,
+                defined_by_event: false,
+                created_at: now,
+            });
+        jv.valid_from = jv.valid_from.min(valid_from);
+        jv
+    }
+}
+
+fn column_lineage_rows(version_id: &str, facet: Option<&Value>) -> Vec<Vec<Arg>> {
+    let mut rows = Vec::new();
+    let Some(fields) = facet
+        .and_then(|f| f.get("fields"))
+        .and_then(Value::as_object)
+    else {
+        return rows;
+    };
+    let mut seen = BTreeSet::new();
+    for (out_field, spec) in fields {
+        let field_level = json!({
+            "type": spec.get("transformationType"),
+            "description": spec.get("transformationDescription"),
+        });
+        for input in spec
+            .get("inputFields")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let (Some(ns), Some(name), Some(field)) = (
+                input.get("namespace").and_then(Value::as_str),
+                input.get("name").and_then(Value::as_str),
+                input.get("field").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            if !seen.insert((
+                out_field.clone(),
+                ns.to_string(),
+                name.to_string(),
+                field.to_string(),
+            )) {
+                continue;
+            }
+            let transformations = input.get("transformations").cloned().unwrap_or_else(|| {
+                if spec.get("transformationType").is_some() {
+                    json!([field_level])
+                } else {
+                    Value::Null
+                }
+            });
+            rows.push(vec![
+                version_id.into(),
+                out_field.as_str().into(),
+                ns.into(),
+                name.into(),
+                field.into(),
+                (!transformations.is_null())
+                    .then(|| transformations.to_string())
+                    .into(),
+            ]);
+        }
+    }
+    rows
+}
+
+/// Applies new events (already in the raw log) to the model.
+pub(super) async fn apply(
+    tx: &mut AnyConnection,
+    backend: Backend,
+    events: &[&PreparedEvent],
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let lock = backend.lock_rows();
+    let mut b = Batch {
+        now: time::now_micros(),
+        ..Batch::default()
+    };
+
+    // 1. Which datasets the names in the batch already mean.
+    let mut names: BTreeSet<(String, String)> = BTreeSet::new();
+    for p in events {
+        for d in dataset_refs(&p.event) {
+            names.insert((d.namespace.clone(), d.name.clone()));
+            names.extend(symlinks(d).into_iter().map(|(ns, n, _)| (ns, n)));
+        }
+    }
+    let names: Vec<(String, String)> = names.into_iter().collect();
+    for chunk in names.chunks(500) {
+        let sql = format!(
+            "SELECT namespace, name, dataset_id FROM dataset_names WHERE (namespace, name) IN (VALUES {})",
+            value_rows(chunk.len(), 2)
+        );
+        let args: Vec<Arg> = chunk
+            .iter()
+            .flat_map(|(ns, n)| [Arg::from(ns.as_str()), Arg::from(n.as_str())])
+            .collect();
+        for r in bind_all_as(sqlx::query_as::<_, NameRow>(&sql), &args)
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            b.names.insert((r.namespace, r.name), r.dataset_id);
+        }
+    }
+
+    // 2. Load the rows the batch touches. Ids are derived without the database, so a first pass
+    //    over the events finds them; the merge pass below then works on loaded state.
+    let mut dataset_ids = BTreeSet::new();
+    let mut job_ids = BTreeSet::new();
+    let mut run_ids = BTreeSet::new();
+    {
+        let mut probe = Batch {
+            names: b.names.clone(),
+            now: b.now,
+            ..Batch::default()
+        };
+        for p in events {
+            probe.apply_event(&p.event);
+        }
+        dataset_ids.extend(probe.datasets.keys().cloned());
+        job_ids.extend(probe.jobs.keys().cloned());
+        run_ids.extend(probe.runs.keys().cloned());
+        let version_ids: Vec<String> = probe.versions.keys().cloned().collect();
+        for r in load::<VersionRow>(
+            tx,
+            &format!("SELECT {VERSION_COLS} FROM dataset_versions"),
+            "id",
+            &version_ids,
+            lock,
+        )
+        .await?
+        {
+            let facets = FacetState::from_stored(Some(&r.facets));
+            b.versions.insert(
+                r.id.clone(),
+                VersionState {
+                    column_lineage_before: facets.get("columnLineage").cloned(),
+                    id: r.id,
+                    dataset_id: r.dataset_id,
+                    producer_version: r.producer_version,
+                    created_by_run: r.created_by_run,
+                    created_at: r.created_at,
+                    facets,
+                    io_facets: FacetState::from_stored(Some(&r.io_facets)),
+                    may_be_current: false,
+                },
+            );
+        }
+    }
+    let dataset_ids: Vec<String> = dataset_ids.into_iter().collect();
+    for r in load::<DatasetRow>(
+        tx,
+        &format!("SELECT {DATASET_COLS} FROM datasets"),
+        "id",
+        &dataset_ids,
+        lock,
+    )
+    .await?
+    {
+        b.datasets.insert(
+            r.id.clone(),
+            DatasetState {
+                id: r.id,
+                namespace: r.namespace,
+                name: r.name,
+                facets: FacetState::from_stored(Some(&r.facets)),
+                current: r.current_version_time.zip(r.current_version_id),
+                created_at: r.created_at,
+                deleted_at: r.deleted_at,
+            },
+        );
+    }
+    let job_ids: Vec<String> = job_ids.into_iter().collect();
+    for r in load::<JobRow>(
+        tx,
+        &format!("SELECT {JOB_COLS} FROM jobs"),
+        "id",
+        &job_ids,
+        lock,
+    )
+    .await?
+    {
+        b.jobs.insert(
+            r.id.clone(),
+            JobState {
+                id: r.id,
+                namespace: r.namespace,
+                name: r.name,
+                parent_job_id: r.parent_job_id,
+                facets: FacetState::from_stored(Some(&r.facets)),
+                created_at: r.created_at,
+                deleted_at: r.deleted_at,
+            },
+        );
+    }
+    let run_ids: Vec<String> = run_ids.into_iter().collect();
+    for r in load::<RunRow>(
+        tx,
+        &format!("SELECT {RUN_COLS} FROM runs"),
+        "uuid",
+        &run_ids,
+        lock,
+    )
+    .await?
+    {
+        let mut timeline = RunTimeline {
+            start_time: r.start_time,
+            running_time: r.running_time,
+            terminal: None,
+            first_event: Some(r.first_event_time),
+            last_event: Some(r.last_event_time),
+        };
+        if let (Some(t), Some(ty)) = (
+            r.terminal_time,
+            r.terminal_type
+                .as_deref()
+                .and_then(crate::model::EventType::parse),
+        ) {
+            timeline.terminal = Some((t, ty));
+        }
+        b.runs.insert(
+            r.uuid.clone(),
+            RunEntry {
+                uuid: r.uuid,
+                run_id: r.run_id,
+                job_id: r.job_id,
+                job_version_id: r.job_version_id,
+                parent_run_uuid: r.parent_run_uuid,
+                timeline,
+                facets: FacetState::from_stored(Some(&r.facets)),
+                job_facets: FacetState::from_stored(Some(&r.job_facets)),
+                created_at: r.created_at,
+            },
+        );
+    }
+    for r in load::<RunIoRow>(
+        tx,
+        &format!("SELECT {RUN_IO_COLS} FROM run_io"),
+        "run_uuid",
+        &run_ids,
+        lock,
+    )
+    .await?
+    {
+        let direction: &'static str = if r.direction == "in" { "in" } else { "out" };
+        b.io.insert(
+            (r.run_uuid, direction, r.dataset_id),
+            IoState {
+                version_id: r.version_id,
+                bind_time: r.bind_time,
+                facets: FacetState::from_stored(Some(&r.facets)),
+            },
+        );
+    }
+    let loaded_job_versions: BTreeMap<String, Option<String>> = b
+        .runs
+        .values()
+        .map(|r| (r.uuid.clone(), r.job_version_id.clone()))
+        .collect();
+
+    // 3. Merge the events.
+    for p in events {
+        b.apply_event(&p.event);
+    }
+
+    // 4. Each touched run's job version, from everything the run read and wrote.
+    let mut io_by_run: BTreeMap<&str, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    for (run, dir, ds) in b.io.keys() {
+        let e = io_by_run.entry(run.as_str()).or_default();
+        if *dir == "in" {
+            e.0.push(ds.clone())
+        } else {
+            e.1.push(ds.clone())
+        }
+    }
+    let mut run_versions = Vec::new();
+    for run in b.runs.values() {
+        let (inputs, outputs) = io_by_run
+            .get(run.uuid.as_str())
+            .cloned()
+            .unwrap_or_default();
+        let from = run.timeline.first_event.unwrap_or(b.now);
+        run_versions.push((
+            run.uuid.clone(),
+            run.job_id.clone(),
+            inputs,
+            outputs,
+            run.job_facets.current(),
+            from,
+        ));
+    }
+    for (uuid, job_id, inputs, outputs, facets, from) in run_versions {
+        let id = b
+            .job_version_for(&job_id, inputs, outputs, &facets, from)
+            .id
+            .clone();
+        b.runs.get_mut(&uuid).expect("run").job_version_id = Some(id);
+    }
+    let jv_ids: Vec<String> = b.job_versions.keys().cloned().collect();
+    for r in load::<JobVersionRow>(
+        tx,
+        &format!("SELECT {JOB_VERSION_COLS} FROM job_versions"),
+        "id",
+        &jv_ids,
+        lock,
+    )
+    .await?
+    {
+        if let Some(jv) = b.job_versions.get_mut(&r.id) {
+            jv.valid_from = jv.valid_from.min(r.valid_from);
+            jv.defined_by_event |= r.defined_by_event != 0;
+            jv.created_at = r.created_at;
+        }
+    }
+
+    // 5. Each dataset's current version: the newest a run wrote or an event described.
+    for v in b.versions.values() {
+        let Some(ds) = b.datasets.get_mut(&v.dataset_id) else {
+            continue;
+        };
+        if !v.may_be_current && ds.current.is_some() {
+            continue;
+        }
+        let candidate = (v.created_at, v.id.clone());
+        if ds.current.as_ref().is_none_or(|c| candidate > *c) {
+            ds.current = Some(candidate);
+        }
+    }
+
+    write(tx, b, loaded_job_versions).await
+}
+
+async fn write(
+    tx: &mut AnyConnection,
+    b: Batch,
+    loaded_job_versions: BTreeMap<String, Option<String>>,
+) -> Result<(), StoreError> {
+    let now = b.now;
+    upsert(
+        tx,
+        "namespaces",
+        &["name", "created_at", "updated_at", "deleted_at"],
+        &["name"],
+        true,
+        b.namespaces
+            .iter()
+            .map(|n| vec![n.as_str().into(), now.into(), now.into(), Arg::Int(None)])
+            .collect(),
+    )
+    .await?;
+    upsert(
+        tx,
+        "sources",
+        &["name", "type", "connection_url", "created_at", "updated_at"],
+        &["name"],
+        false,
+        b.sources
+            .iter()
+            .map(|(name, uri)| {
+                let kind = uri
+                    .as_deref()
+                    .and_then(|u| u.split_once("://"))
+                    .map(|(s, _)| s.to_uppercase());
+                vec![
+                    name.as_str().into(),
+                    kind.into(),
+                    uri.clone().into(),
+                    now.into(),
+                    now.into(),
+                ]
+            })
+            .collect(),
+    )
+    .await?;
+    upsert(
+        tx,
+        "dataset_names",
+        &["namespace", "name", "dataset_id", "symlink_type"],
+        &["namespace", "name"],
+        false,
+        b.new_names
+            .iter()
+            .map(|(ns, n, id, ty)| {
+                vec![
+                    ns.as_str().into(),
+                    n.as_str().into(),
+                    id.as_str().into(),
+                    ty.clone().into(),
+                ]
+            })
+            .collect(),
+    )
+    .await?;
+    upsert(
+        tx,
+        "datasets",
+        &[
+            "id",
+            "namespace",
+            "name",
+            "source_name",
+            "dataset_type",
+            "facets",
+            "current_version_id",
+            "current_version_time",
+            "created_at",
+            "updated_at",
+            "deleted_at",
+        ],
+        &["id"],
+        true,
+        b.datasets
+            .values()
+            .map(|d| {
+                let source = d
+                    .facets
+                    .get("dataSource")
+                    .and_then(|s| s.get("name"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                let ty = d
+                    .facets
+                    .get("datasetType")
+                    .and_then(|s| s.get("datasetType"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                vec![
+                    d.id.as_str().into(),
+                    d.namespace.as_str().into(),
+                    d.name.as_str().into(),
+                    source.or_else(|| Some(d.namespace.clone())).into(),
+                    ty.into(),
+                    d.facets.to_stored().into(),
+                    d.current.as_ref().map(|c| c.1.clone()).into(),
+                    d.current.as_ref().map(|c| c.0).into(),
+                    d.created_at.into(),
+                    now.into(),
+                    d.deleted_at.into(),
+                ]
+            })
+            .collect(),
+    )
+    .await?;
+
+    let mut cl_delete = Vec::new();
+    let mut cl_rows = Vec::new();
+    let mut version_rows = Vec::new();
+    for v in b.versions.values() {
+        let current = v.facets.current();
+        let checksum = sha256_hex(&canonical(&json!({
+            "id": v.id, "dataset": v.dataset_id, "producerVersion": v.producer_version,
+            "createdByRun": v.created_by_run, "facets": current,
+        })));
+        let cl = v.facets.get("columnLineage");
+        if cl != v.column_lineage_before.as_ref() {
+            cl_delete.push(v.id.clone());
+            cl_rows.extend(column_lineage_rows(&v.id, cl));
+        }
+        version_rows.push(vec![
+            v.id.as_str().into(),
+            v.dataset_id.as_str().into(),
+            v.producer_version.clone().into(),
+            v.created_by_run.clone().into(),
+            v.created_at.into(),
+            now.into(),
+            v.facets.to_stored().into(),
+            v.io_facets.to_stored().into(),
+            checksum.into(),
+        ]);
+    }
+    upsert(
+        tx,
+        "dataset_versions",
+        &[
+            "id",
+            "dataset_id",
+            "producer_version",
+            "created_by_run",
+            "created_at",
+            "updated_at",
+            "facets",
+            "io_facets",
+            "checksum",
+        ],
+        &["id"],
+        true,
+        version_rows,
+    )
+    .await?;
+    for chunk in cl_delete.chunks(1000) {
+        let sql = format!(
+            "DELETE FROM column_lineage WHERE output_version_id IN ({})",
+            list(chunk.len())
+        );
+        let args: Vec<Arg> = chunk.iter().map(|s| Arg::from(s.as_str())).collect();
+        bind_all(sqlx::query(&sql), &args).execute(&mut *tx).await?;
+    }
+    upsert(
+        tx,
+        "column_lineage",
+        &[
+            "output_version_id",
+            "output_field",
+            "input_namespace",
+            "input_name",
+            "input_field",
+            "transformations",
+        ],
+        &[
+            "output_version_id",
+            "output_field",
+            "input_namespace",
+            "input_name",
+            "input_field",
+        ],
+        true,
+        cl_rows,
+    )
+    .await?;
+
+    upsert(
+        tx,
+        "jobs",
+        &[
+            "id",
+            "namespace",
+            "name",
+            "parent_job_id",
+            "job_type",
+            "facets",
+            "created_at",
+            "updated_at",
+            "deleted_at",
+        ],
+        &["id"],
+        true,
+        b.jobs
+            .values()
+            .map(|j| {
+                let ty = j
+                    .facets
+                    .get("jobType")
+                    .and_then(|s| s.get("jobType"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                vec![
+                    j.id.as_str().into(),
+                    j.namespace.as_str().into(),
+                    j.name.as_str().into(),
+                    j.parent_job_id.clone().into(),
+                    ty.into(),
+                    j.facets.to_stored().into(),
+                    j.created_at.into(),
+                    now.into(),
+                    j.deleted_at.into(),
+                ]
+            })
+            .collect(),
+    )
+    .await?;
+
+    let mut jv_io = Vec::new();
+    let jv_rows = b
+        .job_versions
+        .values()
+        .map(|jv| {
+            for (dir, list) in [("in", &jv.inputs), ("out", &jv.outputs)] {
+                for ds in list {
+                    jv_io.push(vec![jv.id.as_str().into(), dir.into(), ds.as_str().into()]);
+                }
+            }
+            vec![
+                jv.id.as_str().into(),
+                jv.job_id.as_str().into(),
+                serde_json::to_string(&jv.inputs).expect("ids").into(),
+                serde_json::to_string(&jv.outputs).expect("ids").into(),
+                jv.location.as_ref().map(|l| l.to_string()).into(),
+                jv.sql.clone().into(),
+                jv.valid_from.into(),
+                i64::from(jv.defined_by_event).into(),
+                jv.created_at.into(),
+            ]
+        })
+        .collect();
+    upsert(
+        tx,
+        "job_versions",
+        &[
+            "id",
+            "job_id",
+            "inputs",
+            "outputs",
+            "location",
+            "sql",
+            "valid_from",
+            "defined_by_event",
+            "created_at",
+        ],
+        &["id"],
+        true,
+        jv_rows,
+    )
+    .await?;
+    upsert(
+        tx,
+        "job_version_io",
+        &["job_version_id", "direction", "dataset_id"],
+        &["job_version_id", "direction", "dataset_id"],
+        false,
+        jv_io,
+    )
+    .await?;
+
+    let run_rows = b
+        .runs
+        .values()
+        .map(|r| {
+            let nominal = r.facets.get("nominalTime");
+            let nominal_time = |k: &str| {
+                nominal
+                    .and_then(|n| n.get(k))
+                    .and_then(Value::as_str)
+                    .and_then(time::parse_event_time)
+                    .map(time::to_micros)
+            };
+            vec![
+                r.uuid.as_str().into(),
+                r.run_id.as_str().into(),
+                r.job_id.as_str().into(),
+                r.job_version_id.clone().into(),
+                r.parent_run_uuid.clone().into(),
+                r.timeline.state().as_str().into(),
+                r.timeline.start_time.into(),
+                r.timeline.running_time.into(),
+                r.timeline.terminal.map(|t| t.0).into(),
+                r.timeline.terminal.map(|t| t.1.as_str().to_string()).into(),
+                r.timeline.first_event.unwrap_or(now).into(),
+                r.timeline.last_event.unwrap_or(now).into(),
+                nominal_time("nominalStartTime").into(),
+                nominal_time("nominalEndTime").into(),
+                r.facets.to_stored().into(),
+                r.job_facets.to_stored().into(),
+                r.created_at.into(),
+                now.into(),
+            ]
+        })
+        .collect();
+    upsert(
+        tx,
+        "runs",
+        &[
+            "uuid",
+            "run_id",
+            "job_id",
+            "job_version_id",
+            "parent_run_uuid",
+            "state",
+            "start_time",
+            "running_time",
+            "terminal_time",
+            "terminal_type",
+            "first_event_time",
+            "last_event_time",
+            "nominal_start",
+            "nominal_end",
+            "facets",
+            "job_facets",
+            "created_at",
+            "updated_at",
+        ],
+        &["uuid"],
+        true,
+        run_rows,
+    )
+    .await?;
+    upsert(
+        tx,
+        "run_io",
+        &[
+            "run_uuid",
+            "direction",
+            "dataset_id",
+            "version_id",
+            "bind_time",
+            "facets",
+        ],
+        &["run_uuid", "direction", "dataset_id"],
+        true,
+        b.io.iter()
+            .map(|((run, dir, ds), io)| {
+                vec![
+                    run.as_str().into(),
+                    (*dir).into(),
+                    ds.as_str().into(),
+                    io.version_id.clone().into(),
+                    io.bind_time.into(),
+                    io.facets.to_stored().into(),
+                ]
+            })
+            .collect(),
+    )
+    .await?;
+
+    // A job version only a run's partial view produced (say, a START without outputs) goes once
+    // no run and no JobEvent refers to it any more.
+    for (uuid, old) in loaded_job_versions {
+        let (Some(old), Some(run)) = (old, b.runs.get(&uuid)) else {
+            continue;
+        };
+        if run.job_version_id.as_deref() == Some(old.as_str()) {
+            continue;
+        }
+        sqlx::query(
+            "DELETE FROM job_versions WHERE id = $1 AND defined_by_event = 0 \
+             AND NOT EXISTS (SELECT 1 FROM runs WHERE job_version_id = $1)",
+        )
+        .bind(old.as_str())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM job_version_io WHERE job_version_id = $1 AND NOT EXISTS (SELECT 1 FROM job_versions WHERE id = $1)",
+        )
+        .bind(old.as_str())
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_lineage_rows_come_from_input_fields() {
+        let facet = json!({"fields": {"total": {"inputFields": [
+            {"namespace": "db", "name": "orders", "field": "amount", "transformations": [{"type": "DIRECT"}]},
+            {"namespace": "db", "name": "orders", "field": "amount"}
+        ]}}});
+        let rows = column_lineage_rows("v1", Some(&facet));
+        assert_eq!(rows.len(), 1, "duplicates collapse");
+        assert_eq!(rows[0][4], Arg::from("amount"));
+    }
+}

@@ -1,0 +1,311 @@
+//! Reads of the model, as model-shaped values. Inputs are bound to dataset versions here: an
+//! input without a producer-supplied version reads the version current at the run's time.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sqlx::{AnyPool, FromRow};
+use uuid::Uuid;
+
+use super::rows::*;
+use super::StoreError;
+use crate::model::time::Micros;
+use crate::model::FacetState;
+
+/// A dataset and its current state.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dataset {
+    pub id: String,
+    pub namespace: String,
+    pub name: String,
+    pub source_name: Option<String>,
+    pub dataset_type: Option<String>,
+    pub facets: Map<String, Value>,
+    pub current_version: Option<String>,
+    pub created_at: Micros,
+    pub updated_at: Micros,
+    pub deleted_at: Option<Micros>,
+}
+
+/// One immutable version of a dataset.
+#[derive(Debug, Clone, Serialize)]
+pub struct DatasetVersion {
+    pub id: String,
+    pub dataset_id: String,
+    pub producer_version: Option<String>,
+    pub created_by_run: Option<String>,
+    pub created_at: Micros,
+    pub facets: Map<String, Value>,
+    pub io_facets: Map<String, Value>,
+    pub checksum: String,
+}
+
+impl DatasetVersion {
+    /// The fields of the version's `schema` facet.
+    pub fn fields(&self) -> Vec<Value> {
+        self.facets
+            .get("schema")
+            .and_then(|s| s.get("fields"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// A job and its current state.
+#[derive(Debug, Clone, Serialize)]
+pub struct Job {
+    pub id: String,
+    pub namespace: String,
+    pub name: String,
+    pub parent_job_id: Option<String>,
+    pub job_type: Option<String>,
+    pub facets: Map<String, Value>,
+    pub created_at: Micros,
+    pub updated_at: Micros,
+    pub deleted_at: Option<Micros>,
+}
+
+/// A job version: what the job read and wrote, and from when until when that held.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobVersion {
+    pub id: String,
+    pub inputs: Vec<String>,
+    pub outputs: Vec<String>,
+    pub location: Option<Value>,
+    pub sql: Option<String>,
+    pub valid_from: Micros,
+    /// When the next version took over; `None` for the current one.
+    pub valid_to: Option<Micros>,
+    pub defined_by_event: bool,
+}
+
+/// A dataset a run read or wrote, bound to a version.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunIo {
+    pub dataset_id: String,
+    pub namespace: String,
+    pub name: String,
+    pub version_id: Option<String>,
+    pub facets: Map<String, Value>,
+}
+
+/// A run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    pub uuid: String,
+    pub run_id: String,
+    pub job_namespace: String,
+    pub job_name: String,
+    pub job_version_id: Option<String>,
+    pub parent_run_uuid: Option<String>,
+    pub state: String,
+    pub started_at: Option<Micros>,
+    pub ended_at: Option<Micros>,
+    pub nominal_start: Option<Micros>,
+    pub nominal_end: Option<Micros>,
+    pub created_at: Micros,
+    pub updated_at: Micros,
+    pub facets: Map<String, Value>,
+    pub job_facets: Map<String, Value>,
+    pub inputs: Vec<RunIo>,
+    pub outputs: Vec<RunIo>,
+}
+
+fn dataset_from(r: DatasetRow) -> Dataset {
+    Dataset {
+        id: r.id,
+        namespace: r.namespace,
+        name: r.name,
+        source_name: r.source_name,
+        dataset_type: r.dataset_type,
+        facets: FacetState::from_stored(Some(&r.facets)).current(),
+        current_version: r.current_version_id,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        deleted_at: r.deleted_at,
+    }
+}
+
+pub(super) async fn dataset(
+    pool: &AnyPool,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Dataset>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM datasets d JOIN dataset_names n ON n.dataset_id = d.id WHERE n.namespace = $1 AND n.name = $2",
+        DATASET_COLS.split(", ").map(|c| format!("d.{c}")).collect::<Vec<_>>().join(", ")
+    );
+    let row = sqlx::query_as::<_, DatasetRow>(&sql)
+        .bind(namespace)
+        .bind(name)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(dataset_from))
+}
+
+pub(super) async fn dataset_versions(
+    pool: &AnyPool,
+    dataset_id: &str,
+) -> Result<Vec<DatasetVersion>, StoreError> {
+    let sql = format!("SELECT {VERSION_COLS} FROM dataset_versions WHERE dataset_id = $1 ORDER BY created_at DESC, id DESC");
+    let rows = sqlx::query_as::<_, VersionRow>(&sql)
+        .bind(dataset_id)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| DatasetVersion {
+            id: r.id,
+            dataset_id: r.dataset_id,
+            producer_version: r.producer_version,
+            created_by_run: r.created_by_run,
+            created_at: r.created_at,
+            facets: FacetState::from_stored(Some(&r.facets)).current(),
+            io_facets: FacetState::from_stored(Some(&r.io_facets)).current(),
+            checksum: r.checksum,
+        })
+        .collect())
+}
+
+pub(super) async fn job(
+    pool: &AnyPool,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Job>, StoreError> {
+    let sql = format!("SELECT {JOB_COLS} FROM jobs WHERE namespace = $1 AND name = $2");
+    let row = sqlx::query_as::<_, JobRow>(&sql)
+        .bind(namespace)
+        .bind(name)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(|r| Job {
+        id: r.id,
+        namespace: r.namespace,
+        name: r.name,
+        parent_job_id: r.parent_job_id,
+        job_type: r.job_type,
+        facets: FacetState::from_stored(Some(&r.facets)).current(),
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        deleted_at: r.deleted_at,
+    }))
+}
+
+pub(super) async fn job_versions(
+    pool: &AnyPool,
+    job_id: &str,
+) -> Result<Vec<JobVersion>, StoreError> {
+    let sql = format!(
+        "SELECT {JOB_VERSION_COLS} FROM job_versions WHERE job_id = $1 ORDER BY valid_from, id"
+    );
+    let rows = sqlx::query_as::<_, JobVersionRow>(&sql)
+        .bind(job_id)
+        .fetch_all(pool)
+        .await?;
+    let mut out: Vec<JobVersion> = rows
+        .into_iter()
+        .map(|r| JobVersion {
+            id: r.id,
+            inputs: serde_json::from_str(&r.inputs).unwrap_or_default(),
+            outputs: serde_json::from_str(&r.outputs).unwrap_or_default(),
+            location: r.location.and_then(|l| serde_json::from_str(&l).ok()),
+            sql: r.sql,
+            valid_from: r.valid_from,
+            valid_to: None,
+            defined_by_event: r.defined_by_event != 0,
+        })
+        .collect();
+    for i in 1..out.len() {
+        out[i - 1].valid_to = Some(out[i].valid_from);
+    }
+    Ok(out)
+}
+
+#[derive(FromRow)]
+struct RunHead {
+    uuid: String,
+    run_id: String,
+    job_namespace: String,
+    job_name: String,
+    job_version_id: Option<String>,
+    parent_run_uuid: Option<String>,
+    state: String,
+    start_time: Option<i64>,
+    running_time: Option<i64>,
+    terminal_time: Option<i64>,
+    nominal_start: Option<i64>,
+    nominal_end: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+    facets: String,
+    job_facets: String,
+}
+
+#[derive(FromRow)]
+struct IoRow {
+    direction: String,
+    dataset_id: String,
+    namespace: String,
+    name: String,
+    version_id: Option<String>,
+    facets: String,
+}
+
+pub(super) async fn run(pool: &AnyPool, run: Uuid) -> Result<Option<Run>, StoreError> {
+    let uuid = run.to_string();
+    let head = sqlx::query_as::<_, RunHead>(
+        "SELECT r.uuid, r.run_id, j.namespace AS job_namespace, j.name AS job_name, r.job_version_id, \
+         r.parent_run_uuid, r.state, r.start_time, r.running_time, r.terminal_time, r.nominal_start, \
+         r.nominal_end, r.created_at, r.updated_at, r.facets, r.job_facets \
+         FROM runs r JOIN jobs j ON j.id = r.job_id WHERE r.uuid = $1",
+    )
+    .bind(&uuid)
+    .fetch_optional(pool)
+    .await?;
+    let Some(h) = head else { return Ok(None) };
+    let io = sqlx::query_as::<_, IoRow>(
+        "SELECT io.direction, io.dataset_id, d.namespace, d.name, io.facets, \
+         COALESCE(io.version_id, (SELECT v.id FROM dataset_versions v WHERE v.dataset_id = io.dataset_id \
+            AND v.created_at <= io.bind_time AND (v.created_by_run IS NULL OR v.created_by_run <> io.run_uuid) \
+            ORDER BY v.created_at DESC, v.id DESC LIMIT 1)) AS version_id \
+         FROM run_io io JOIN datasets d ON d.id = io.dataset_id WHERE io.run_uuid = $1 \
+         ORDER BY io.direction, d.namespace, d.name",
+    )
+    .bind(&uuid)
+    .fetch_all(pool)
+    .await?;
+    let (mut inputs, mut outputs) = (Vec::new(), Vec::new());
+    for r in io {
+        let item = RunIo {
+            dataset_id: r.dataset_id,
+            namespace: r.namespace,
+            name: r.name,
+            version_id: r.version_id,
+            facets: FacetState::from_stored(Some(&r.facets)).current(),
+        };
+        if r.direction == "in" {
+            inputs.push(item)
+        } else {
+            outputs.push(item)
+        }
+    }
+    Ok(Some(Run {
+        uuid: h.uuid,
+        run_id: h.run_id,
+        job_namespace: h.job_namespace,
+        job_name: h.job_name,
+        job_version_id: h.job_version_id,
+        parent_run_uuid: h.parent_run_uuid,
+        state: h.state,
+        started_at: h.start_time.or(h.running_time),
+        ended_at: h.terminal_time,
+        nominal_start: h.nominal_start,
+        nominal_end: h.nominal_end,
+        created_at: h.created_at,
+        updated_at: h.updated_at,
+        facets: FacetState::from_stored(Some(&h.facets)).current(),
+        job_facets: FacetState::from_stored(Some(&h.job_facets)).current(),
+        inputs,
+        outputs,
+    }))
+}

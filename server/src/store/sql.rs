@@ -1,0 +1,388 @@
+//! `SqlStore`: the `Store` for Postgres and SQLite, over sqlx's `Any` driver. The SQL is shared;
+//! the differences (types in migrations, row locks, log partitioning) are in `Backend`.
+
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{Datelike, TimeZone, Utc};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
+use uuid::Uuid;
+
+use super::dialect::{bind_all, value_rows, Arg, Backend};
+use super::{apply, reads};
+use super::{
+    Dataset, DatasetVersion, EventPage, EventQuery, Ingested, Job, JobVersion, Run, SortDirection,
+    Store, StoreError,
+};
+use crate::ingest::PreparedEvent;
+use crate::model::time::Micros;
+
+static PG_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+
+/// Serialises writers across replicas sharing one Postgres (the argument is arbitrary).
+const WRITER_LOCK: i64 = 0x7472_6962;
+
+/// The SQL store.
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+    /// Months of the Postgres event log known to have a partition.
+    partitions: Mutex<HashSet<Micros>>,
+}
+
+impl SqlStore {
+    /// Connects to the database a URL names. A SQLite file is created if missing.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend =
+            Backend::from_url(url).ok_or_else(|| StoreError::UnsupportedUrl(url.to_string()))?;
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") && !url.contains(":memory:") => {
+                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+            }
+            _ => url.to_string(),
+        };
+        let options = AnyConnectOptions::from_str(&url)
+            .map_err(|e| StoreError::UnsupportedUrl(e.to_string()))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the writer; FULL makes every commit durable.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(SqlStore {
+            pool,
+            backend,
+            partitions: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// The pool, for the rare caller (benchmarks) that needs raw SQL.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    async fn ensure_partitions(
+        &self,
+        tx: &mut AnyConnection,
+        times: &[Micros],
+    ) -> Result<Vec<Micros>, StoreError> {
+        let mut created = Vec::new();
+        if self.backend != Backend::Postgres {
+            return Ok(created);
+        }
+        let months: HashSet<Micros> = times.iter().map(|t| month_start(*t).0).collect();
+        for month in months {
+            if self
+                .partitions
+                .lock()
+                .expect("partition cache")
+                .contains(&month)
+            {
+                continue;
+            }
+            let (from, to, name) = month_bounds(month);
+            let sql = format!(
+                "CREATE TABLE IF NOT EXISTS {name} PARTITION OF lineage_events FOR VALUES FROM ({from}) TO ({to})"
+            );
+            tx.execute(sql.as_str()).await?;
+            sqlx::query("INSERT INTO lineage_event_partitions (month_start, table_name) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(from)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            created.push(month);
+        }
+        Ok(created)
+    }
+
+    async fn insert_raw(
+        &self,
+        tx: &mut AnyConnection,
+        batch: &[&PreparedEvent],
+    ) -> Result<HashSet<Vec<u8>>, StoreError> {
+        const COLS: usize = 12;
+        let mut inserted = HashSet::new();
+        for chunk in batch.chunks(super::dialect::rows_per_statement(COLS).min(500)) {
+            let mut args: Vec<Arg> = Vec::with_capacity(chunk.len() * COLS);
+            for p in chunk {
+                let e = &p.event;
+                let compressed = lz4_flex::compress_prepend_size(&p.body);
+                args.push(p.hash.to_vec().into());
+                args.push(e.event_time.into());
+                args.push(p.received_at.into());
+                args.push(e.kind.as_str().into());
+                args.push(e.event_type.map(|t| t.as_str().to_string()).into());
+                args.push(e.run.as_ref().map(|r| r.uuid.to_string()).into());
+                args.push(e.job.as_ref().map(|j| j.namespace.clone()).into());
+                args.push(e.job.as_ref().map(|j| j.name.clone()).into());
+                args.push(e.producer.clone().into());
+                args.push(compressed.into());
+                args.push((p.body.len() as i64).into());
+                args.push(
+                    (!p.warnings.is_empty())
+                        .then(|| serde_json::to_string(&p.warnings).expect("warnings serialise"))
+                        .into(),
+                );
+            }
+            let sql = format!(
+                "INSERT INTO lineage_events (hash, event_time, received_at, kind, event_type, run_uuid, \
+                 job_namespace, job_name, producer, body, body_len, warnings) VALUES {} \
+                 ON CONFLICT (hash, event_time) DO NOTHING RETURNING hash",
+                value_rows(chunk.len(), COLS)
+            );
+            let rows = bind_all(sqlx::query(&sql), &args)
+                .fetch_all(&mut *tx)
+                .await?;
+            for row in rows {
+                inserted.insert(row.try_get::<Vec<u8>, _>(0)?);
+            }
+        }
+        Ok(inserted)
+    }
+}
+
+/// The first microsecond of the month a time falls in, and its `YYYYMM` label.
+fn month_start(t: Micros) -> (Micros, i32) {
+    let d = crate::model::time::from_micros(t);
+    let start = Utc
+        .with_ymd_and_hms(d.year(), d.month(), 1, 0, 0, 0)
+        .single()
+        .expect("first of month");
+    (start.timestamp_micros(), d.year() * 100 + d.month() as i32)
+}
+
+/// The range and table name of the partition for a month.
+fn month_bounds(month: Micros) -> (Micros, Micros, String) {
+    let d = crate::model::time::from_micros(month);
+    let (y, m) = if d.month() == 12 {
+        (d.year() + 1, 1)
+    } else {
+        (d.year(), d.month() + 1)
+    };
+    let next = Utc
+        .with_ymd_and_hms(y, m, 1, 0, 0, 0)
+        .single()
+        .expect("first of month")
+        .timestamp_micros();
+    let label = month_start(month).1;
+    let name = if label < 0 {
+        format!("lineage_events_bc{}", -label)
+    } else {
+        format!("lineage_events_p{label:06}")
+    };
+    (month, next, name)
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let migrator = match self.backend {
+            Backend::Postgres => &PG_MIGRATIONS,
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        conn.ping().await.map_err(StoreError::from)
+    }
+
+    #[tracing::instrument(skip_all, fields(events = batch.len()))]
+    async fn ingest(&self, batch: &[PreparedEvent]) -> Result<Vec<Ingested>, StoreError> {
+        // The same event twice in one batch: only the first counts.
+        let mut seen = HashSet::new();
+        let firsts: Vec<bool> = batch.iter().map(|p| seen.insert(p.hash)).collect();
+        let unique: Vec<&PreparedEvent> = batch
+            .iter()
+            .zip(&firsts)
+            .filter(|(_, f)| **f)
+            .map(|(p, _)| p)
+            .collect();
+
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(WRITER_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let times: Vec<Micros> = unique.iter().map(|p| p.event.event_time).collect();
+        let new_months = self.ensure_partitions(&mut tx, &times).await?;
+        let inserted = self.insert_raw(&mut tx, &unique).await?;
+        let fresh: Vec<&PreparedEvent> = unique
+            .into_iter()
+            .filter(|p| inserted.contains(p.hash.as_slice()))
+            .collect();
+        apply::apply(&mut tx, self.backend, &fresh).await?;
+        tx.commit().await?;
+        self.partitions
+            .lock()
+            .expect("partition cache")
+            .extend(new_months);
+
+        Ok(batch
+            .iter()
+            .zip(firsts)
+            .map(|(p, first)| {
+                if first && inserted.contains(p.hash.as_slice()) {
+                    Ingested::Stored
+                } else {
+                    Ingested::Duplicate
+                }
+            })
+            .collect())
+    }
+
+    async fn replay(&self, batch: &[PreparedEvent]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(WRITER_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let all: Vec<&PreparedEvent> = batch.iter().collect();
+        apply::apply(&mut tx, self.backend, &all).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_events(&self, q: &EventQuery) -> Result<EventPage, StoreError> {
+        let order = match q.direction {
+            SortDirection::Asc => "ASC",
+            SortDirection::Desc => "DESC",
+        };
+        let sql = format!(
+            "SELECT body FROM lineage_events WHERE event_time <= $1 AND event_time >= $2 \
+             ORDER BY event_time {order}, seq {order} LIMIT $3 OFFSET $4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(q.before)
+            .bind(q.after)
+            .bind(q.limit)
+            .bind(q.offset)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in rows {
+            let body = decompress(&row.try_get::<Vec<u8>, _>(0)?)?;
+            events.push(
+                serde_json::from_slice(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            );
+        }
+        let total_count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM lineage_events WHERE event_time <= $1 AND event_time >= $2",
+        )
+        .bind(q.before)
+        .bind(q.after)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(EventPage {
+            events,
+            total_count,
+        })
+    }
+
+    async fn event_bodies(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, body FROM lineage_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<i64, _>(0)?,
+                    decompress(&r.try_get::<Vec<u8>, _>(1)?)?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn clear_model(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for table in apply::MODEL_TABLES {
+            tx.execute(format!("DELETE FROM {table}").as_str()).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn dataset(&self, namespace: &str, name: &str) -> Result<Option<Dataset>, StoreError> {
+        reads::dataset(&self.pool, namespace, name).await
+    }
+
+    async fn dataset_versions(&self, dataset_id: &str) -> Result<Vec<DatasetVersion>, StoreError> {
+        reads::dataset_versions(&self.pool, dataset_id).await
+    }
+
+    async fn job(&self, namespace: &str, name: &str) -> Result<Option<Job>, StoreError> {
+        reads::job(&self.pool, namespace, name).await
+    }
+
+    async fn job_versions(&self, job_id: &str) -> Result<Vec<JobVersion>, StoreError> {
+        reads::job_versions(&self.pool, job_id).await
+    }
+
+    async fn run(&self, run: Uuid) -> Result<Option<Run>, StoreError> {
+        reads::run(&self.pool, run).await
+    }
+
+    async fn event_count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM lineage_events")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+}
+
+fn decompress(bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
+    lz4_flex::decompress_size_prepended(bytes)
+        .map_err(|e| StoreError::Corrupt(format!("event body: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_cover_whole_months() {
+        let t = crate::model::time::to_micros(Utc.with_ymd_and_hms(2024, 12, 15, 3, 0, 0).unwrap());
+        let (start, _) = month_start(t);
+        let (from, to, name) = month_bounds(start);
+        assert_eq!(name, "lineage_events_p202412");
+        assert!(from <= t && t < to);
+        assert_eq!(crate::model::time::iso(to), "2025-01-01T00:00:00.000Z");
+    }
+}
