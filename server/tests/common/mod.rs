@@ -1,0 +1,224 @@
+//! Test harness: `TestApp::spawn` starts the real server on port 0 with a fresh database — a
+//! new SQLite file, or a new Postgres database (created here, dropped when the app is dropped)
+//! on the server `TRIBUTARY_TEST_DATABASE_URL` names.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+use tributary::cli::client::{self, Response};
+use tributary::config::Config;
+use tributary::ingest::ValidationMode;
+use tributary::startup::Application;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// A database created for one test.
+pub struct TestDb {
+    pub url: String,
+    admin_url: Option<String>,
+    name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// A fresh database, or `None` (with a note) when Postgres is asked for but not configured.
+    pub async fn create(db: Db) -> Option<TestDb> {
+        match db {
+            Db::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                Some(TestDb { url, admin_url: None, name: None, _dir: Some(dir) })
+            }
+            Db::Postgres => {
+                let Ok(admin) = std::env::var("TRIBUTARY_TEST_DATABASE_URL") else {
+                    eprintln!("skipped: TRIBUTARY_TEST_DATABASE_URL is not set");
+                    return None;
+                };
+                let name = format!("tributary_test_{}", uuid::Uuid::new_v4().simple());
+                run_admin(&admin, &format!("CREATE DATABASE {name}")).await;
+                let url = replace_db(&admin, &name);
+                Some(TestDb { url, admin_url: Some(admin), name: Some(name), _dir: None })
+            }
+        }
+    }
+}
+
+fn replace_db(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+async fn run_admin(admin: &str, sql: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(admin).await.expect("connect to TRIBUTARY_TEST_DATABASE_URL");
+    sqlx::Executor::execute(&mut conn, sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let (Some(admin), Some(name)) = (self.admin_url.take(), self.name.take()) {
+            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                rt.block_on(run_admin(&admin, &sql));
+            })
+            .join();
+        }
+    }
+}
+
+/// A running server with its own database.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub db: TestDb,
+    pub config: Config,
+}
+
+impl TestApp {
+    /// Starts a server on a fresh database.
+    pub async fn spawn(db: Db) -> Option<TestApp> {
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    /// Starts a server on a fresh database with a changed configuration.
+    pub async fn spawn_with(db: Db, change: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        let db = TestDb::create(db).await?;
+        Some(Self::start(db, change).await)
+    }
+
+    /// Starts a server on an existing database.
+    pub async fn start(db: TestDb, change: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = Config {
+            bind: "127.0.0.1:0".into(),
+            database_url: db.url.clone(),
+            workers: 1,
+            db_max_connections: 4,
+            ..Config::default()
+        };
+        change(&mut config);
+        let app = Application::build(&config).await.expect("server builds");
+        let addr = SocketAddr::from(([127, 0, 0, 1], app.port()));
+        tokio::spawn(app.run_until_stopped());
+        TestApp { addr, db, config }
+    }
+
+    pub async fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+        client::request(self.addr, method, path, headers, body).await.expect("request")
+    }
+
+    pub async fn post_event(&self, event: &Value) -> Response {
+        self.request("POST", "/api/v1/lineage", &[("Content-Type", "application/json")], event.to_string().as_bytes()).await
+    }
+
+    /// Posts an event and insists it was accepted.
+    pub async fn ingest(&self, event: &Value) {
+        let r = self.post_event(event).await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request("GET", path, &[], b"").await
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let r = self.get(path).await;
+        assert_eq!(r.status, 200, "GET {path}: {}", String::from_utf8_lossy(&r.body));
+        r.json()
+    }
+
+    /// How many events the log holds.
+    pub async fn event_count(&self) -> i64 {
+        self.get_json("/api/v1/events/lineage?limit=0&before=9999-12-31T00:00:00Z").await["totalCount"].as_i64().unwrap()
+    }
+}
+
+/// Runs a scenario on SQLite and on Postgres, as two tests.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Db::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Db::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+/// The shared folder beside the repository (`TRIBUTARY_SHARED_DIR` overrides).
+pub fn shared_dir() -> PathBuf {
+    std::env::var("TRIBUTARY_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
+}
+
+/// Every event file under a corpus folder, sorted.
+pub fn corpus_files(sub: &str) -> Vec<PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).map(|e| e.unwrap().path()).collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|e| e == "json") {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&shared_dir().join("corpus").join(sub), &mut out);
+    assert!(!out.is_empty(), "no corpus files under {sub}");
+    out
+}
+
+/// A run event with sensible defaults.
+pub fn run_event(event_type: &str, time: &str, run_id: &str, job: &str, inputs: Value, outputs: Value) -> Value {
+    json!({
+        "eventType": event_type,
+        "eventTime": time,
+        "producer": "https://example.com/tests",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "run": {"runId": run_id},
+        "job": {"namespace": "tests", "name": job},
+        "inputs": inputs,
+        "outputs": outputs,
+    })
+}
+
+/// A dataset reference with a schema facet of the given fields (name, type).
+pub fn dataset(ns: &str, name: &str, fields: &[(&str, &str)]) -> Value {
+    let fields: Vec<Value> = fields.iter().map(|(n, t)| json!({"name": n, "type": t})).collect();
+    json!({"namespace": ns, "name": name, "facets": {"schema": {
+        "_producer": "https://example.com/tests", "_schemaURL": "https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json",
+        "fields": fields}}})
+}
+
+pub fn validation(mode: ValidationMode) -> impl FnOnce(&mut Config) {
+    move |c| c.validation = mode
+}
