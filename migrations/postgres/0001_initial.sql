@@ -88,9 +88,10 @@ CREATE TABLE column_lineage (
     input_namespace   TEXT NOT NULL,
     input_name        TEXT NOT NULL,
     input_field       TEXT NOT NULL,
-    transformations   TEXT,
-    PRIMARY KEY (output_version_id, output_field, input_namespace, input_name, input_field)
+    transformations   TEXT
 );
+-- Rows are replaced per output version (deleted, then inserted), so no unique key is needed.
+CREATE INDEX column_lineage_by_output ON column_lineage (output_version_id);
 
 CREATE TABLE jobs (
     id            TEXT PRIMARY KEY,
@@ -160,3 +161,16 @@ CREATE TABLE run_io (
     PRIMARY KEY (run_uuid, direction, dataset_id)
 );
 CREATE INDEX run_io_by_dataset ON run_io (dataset_id, direction);
+
+-- Large JSON texts are only stored and handed back, never parsed by Postgres: lz4 compresses
+-- them several times faster than the default pglz. Event bodies are already lz4-compressed by
+-- the writer, so Postgres should not try again.
+ALTER TABLE lineage_events ALTER COLUMN body SET STORAGE EXTERNAL;
+ALTER TABLE datasets ALTER COLUMN facets SET COMPRESSION lz4;
+ALTER TABLE dataset_versions ALTER COLUMN facets SET COMPRESSION lz4;
+ALTER TABLE dataset_versions ALTER COLUMN io_facets SET COMPRESSION lz4;
+ALTER TABLE jobs ALTER COLUMN facets SET COMPRESSION lz4;
+ALTER TABLE job_versions ALTER COLUMN sql SET COMPRESSION lz4;
+ALTER TABLE runs ALTER COLUMN facets SET COMPRESSION lz4;
+ALTER TABLE runs ALTER COLUMN job_facets SET COMPRESSION lz4;
+ALTER TABLE run_io ALTER COLUMN facets SET COMPRESSION lz4;

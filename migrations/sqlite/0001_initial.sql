@@ -80,9 +80,10 @@ CREATE TABLE column_lineage (
     input_namespace   TEXT NOT NULL,
     input_name        TEXT NOT NULL,
     input_field       TEXT NOT NULL,
-    transformations   TEXT,
-    PRIMARY KEY (output_version_id, output_field, input_namespace, input_name, input_field)
+    transformations   TEXT
 );
+-- Rows are replaced per output version (deleted, then inserted), so no unique key is needed.
+CREATE INDEX column_lineage_by_output ON column_lineage (output_version_id);
 
 CREATE TABLE jobs (
     id            TEXT PRIMARY KEY,

@@ -8,10 +8,18 @@ use tributary::ingest::{ValidationMode, Validator};
 
 #[test]
 fn core_verdicts_agree_with_the_official_schema_on_every_corpus_event() {
-    let official_text = std::fs::read_to_string(common::shared_dir().join("openlineage/spec/OpenLineage.json")).expect("official schema");
+    let official_text =
+        std::fs::read_to_string(common::shared_dir().join("openlineage/spec/OpenLineage.json"))
+            .expect("official schema");
     let official: Value = serde_json::from_str(&official_text).unwrap();
-    assert_eq!(official["$id"], "https://openlineage.io/spec/2-0-2/OpenLineage.json");
-    let official = jsonschema::draft202012::options().should_validate_formats(false).build(&official).expect("official schema compiles");
+    assert_eq!(
+        official["$id"],
+        "https://openlineage.io/spec/2-0-2/OpenLineage.json"
+    );
+    let official = jsonschema::draft202012::options()
+        .should_validate_formats(false)
+        .build(&official)
+        .expect("official schema compiles");
     let ours = Validator::new(ValidationMode::Lenient);
 
     let mut files = common::corpus_files("valid");
@@ -22,12 +30,20 @@ fn core_verdicts_agree_with_the_official_schema_on_every_corpus_event() {
         let event: Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
         let official_ok = official.is_valid(&event);
         let problems = ours.core_problems(&event);
-        assert_eq!(official_ok, problems.is_empty(), "{}: official says {official_ok}, ours says {problems:?}", f.display());
+        assert_eq!(
+            official_ok,
+            problems.is_empty(),
+            "{}: official says {official_ok}, ours says {problems:?}",
+            f.display()
+        );
         checked += 1;
         refused += usize::from(!official_ok);
     }
     assert!(checked >= 60, "only {checked} corpus events");
-    assert_eq!(refused, 1, "exactly one corpus event (no runId) breaks the core schema");
+    assert_eq!(
+        refused, 1,
+        "exactly one corpus event (no runId) breaks the core schema"
+    );
 }
 
 #[test]
@@ -44,10 +60,24 @@ fn every_standard_facet_has_a_schema() {
     let v = Validator::new(ValidationMode::Lenient);
     let names: Vec<&str> = v.facet_names().collect();
     for expected in [
-        "dataset.schema", "dataset.dataSource", "dataset.documentation", "dataset.ownership", "dataset.symlinks",
-        "dataset.columnLineage", "dataset.version", "dataset.lifecycleStateChange", "dataset.storage",
-        "inputDataset.dataQualityMetrics", "inputDataset.dataQualityAssertions", "outputDataset.outputStatistics",
-        "run.parent", "run.nominalTime", "run.errorMessage", "job.sql", "job.sourceCodeLocation", "job.jobType",
+        "dataset.schema",
+        "dataset.dataSource",
+        "dataset.documentation",
+        "dataset.ownership",
+        "dataset.symlinks",
+        "dataset.columnLineage",
+        "dataset.version",
+        "dataset.lifecycleStateChange",
+        "dataset.storage",
+        "inputDataset.dataQualityMetrics",
+        "inputDataset.dataQualityAssertions",
+        "outputDataset.outputStatistics",
+        "run.parent",
+        "run.nominalTime",
+        "run.errorMessage",
+        "job.sql",
+        "job.sourceCodeLocation",
+        "job.jobType",
     ] {
         assert!(names.contains(&expected), "{expected} missing");
     }

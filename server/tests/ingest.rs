@@ -26,7 +26,11 @@ fn simple(event_type: &str, time: &str) -> Value {
         RUN_A,
         "etl",
         json!([dataset("db", "raw.orders", &[("id", "int")])]),
-        json!([dataset("db", "clean.orders", &[("id", "int"), ("amount", "decimal")])]),
+        json!([dataset(
+            "db",
+            "clean.orders",
+            &[("id", "int"), ("amount", "decimal")]
+        )]),
     )
 }
 
@@ -40,23 +44,42 @@ async fn run_view(app: &TestApp, run: &str) -> Value {
 }
 
 async fn every_corpus_event_is_accepted(db: Db) {
-    let Some(app) = TestApp::spawn(db).await else { return };
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
     let files = common::corpus_files("valid");
     let mut distinct = std::collections::HashSet::new();
     for f in &files {
-        distinct.insert(tributary::model::canonical::hash(&serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap()));
+        distinct.insert(tributary::model::canonical::hash(
+            &serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap(),
+        ));
         let body = std::fs::read(f).unwrap();
         let r = app.request("POST", "/api/v1/lineage", &[], &body).await;
-        assert_eq!(r.status, 201, "{}: {}", f.display(), String::from_utf8_lossy(&r.body));
-        assert!(r.body.is_empty() || r.json().get("warnings").is_some(), "{}", f.display());
+        assert_eq!(
+            r.status,
+            201,
+            "{}: {}",
+            f.display(),
+            String::from_utf8_lossy(&r.body)
+        );
+        assert!(
+            r.body.is_empty() || r.json().get("warnings").is_some(),
+            "{}",
+            f.display()
+        );
     }
     // Some corpus files carry the same event; it is stored once.
     assert_eq!(app.event_count().await, distinct.len() as i64);
 }
 
 async fn invalid_corpus_events_are_flagged_by_default_and_refused_when_strict(db: Db) {
-    let Some(lenient) = TestApp::spawn(db).await else { return };
-    let Some(strict) = TestApp::spawn_with(db, common::validation(ValidationMode::Strict)).await else { return };
+    let Some(lenient) = TestApp::spawn(db).await else {
+        return;
+    };
+    let Some(strict) = TestApp::spawn_with(db, common::validation(ValidationMode::Strict)).await
+    else {
+        return;
+    };
     for f in common::corpus_files("invalid") {
         let body = std::fs::read(&f).unwrap();
         let core_violation = f.to_string_lossy().contains("no_run_id");
@@ -68,7 +91,10 @@ async fn invalid_corpus_events_are_flagged_by_default_and_refused_when_strict(db
             assert_eq!(r.status, 201, "{}", f.display());
             let warnings = r.json()["warnings"].as_array().cloned().unwrap_or_default();
             assert!(!warnings.is_empty(), "{} gave no warning", f.display());
-            assert!(warnings[0]["path"].as_str().unwrap().contains("acets/"), "{warnings:?}");
+            assert!(
+                warnings[0]["path"].as_str().unwrap().contains("acets/"),
+                "{warnings:?}"
+            );
         }
         let r = strict.request("POST", "/api/v1/lineage", &[], &body).await;
         assert_eq!(r.status, 400, "strict {}", f.display());
@@ -79,24 +105,38 @@ async fn invalid_corpus_events_are_flagged_by_default_and_refused_when_strict(db
 }
 
 async fn a_flagged_facet_is_kept_in_the_log_but_not_used(db: Db) {
-    let Some(app) = TestApp::spawn(db).await else { return };
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
     let mut e = simple("COMPLETE", "2024-01-01T00:00:00Z");
     e["outputs"][0]["facets"]["ownership"] = json!({"owners": [{"no-name": "x"}]});
     e["outputs"][0]["facets"]["documentation"] = json!({"description": "cleaned orders"});
     let r = app.post_event(&e).await;
     assert_eq!(r.status, 201);
-    assert_eq!(r.json()["warnings"][0]["path"], "/outputs/0/facets/ownership/owners/0");
-    let ds = app.get_json("/api/v1/namespaces/db/datasets/clean.orders").await;
+    assert_eq!(
+        r.json()["warnings"][0]["path"],
+        "/outputs/0/facets/ownership/owners/0"
+    );
+    let ds = app
+        .get_json("/api/v1/namespaces/db/datasets/clean.orders")
+        .await;
     assert!(ds["facets"].get("ownership").is_none(), "{ds}");
     assert_eq!(ds["description"], "cleaned orders");
     let log = app.get_json("/api/v1/events/lineage").await;
-    assert_eq!(log["events"][0]["outputs"][0]["facets"]["ownership"]["owners"][0]["no-name"], "x");
+    assert_eq!(
+        log["events"][0]["outputs"][0]["facets"]["ownership"]["owners"][0]["no-name"],
+        "x"
+    );
 }
 
 async fn bad_input_gets_a_clear_4xx_and_stores_nothing(db: Db) {
-    let Some(app) = TestApp::spawn_with(db, |c| c.max_body_bytes = 64 * 1024).await else { return };
+    let Some(app) = TestApp::spawn_with(db, |c| c.max_body_bytes = 64 * 1024).await else {
+        return;
+    };
     let deep = "[".repeat(200_000) + &"]".repeat(200_000);
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<u8>, u16, &str)> = vec![
+    // (what, headers, body, expected status, a phrase the answer must contain)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         ("not json", vec![], b"hello".to_vec(), 400, "not valid JSON"),
         ("empty", vec![], Vec::new(), 400, "empty"),
         ("array", vec![], b"[{}]".to_vec(), 400, "/api/v1/lineage/batch"),
@@ -112,8 +152,15 @@ async fn bad_input_gets_a_clear_4xx_and_stores_nothing(db: Db) {
         ("gzip bomb", vec![("Content-Encoding", "gzip")], gzip(&vec![b' '; 10 * 1024 * 1024]), 413, "limit"),
     ];
     for (what, headers, body, status, needle) in cases {
-        let r = app.request("POST", "/api/v1/lineage", &headers, &body).await;
-        assert_eq!(r.status, status, "{what}: {}", String::from_utf8_lossy(&r.body));
+        let r = app
+            .request("POST", "/api/v1/lineage", &headers, &body)
+            .await;
+        assert_eq!(
+            r.status,
+            status,
+            "{what}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
         let text = String::from_utf8_lossy(&r.body).to_string();
         assert!(text.contains(needle), "{what}: {text}");
         assert_eq!(r.json()["code"], status, "{what}");
@@ -124,46 +171,93 @@ async fn bad_input_gets_a_clear_4xx_and_stores_nothing(db: Db) {
 }
 
 async fn gzip_bodies_are_decoded(db: Db) {
-    let Some(app) = TestApp::spawn(db).await else { return };
-    let body = gzip(simple("START", "2024-01-01T00:00:00Z").to_string().as_bytes());
-    let r = app.request("POST", "/api/v1/lineage", &[("Content-Encoding", "gzip")], &body).await;
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let body = gzip(
+        simple("START", "2024-01-01T00:00:00Z")
+            .to_string()
+            .as_bytes(),
+    );
+    let r = app
+        .request(
+            "POST",
+            "/api/v1/lineage",
+            &[("Content-Encoding", "gzip")],
+            &body,
+        )
+        .await;
     assert_eq!(r.status, 201);
     assert_eq!(app.event_count().await, 1);
 }
 
 async fn a_batch_stores_its_good_events_and_names_the_bad_ones(db: Db) {
-    let Some(app) = TestApp::spawn(db).await else { return };
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
     let batch = json!([
         simple("START", "2024-01-01T00:00:00Z"),
         {"eventTime": "2024-01-01T00:00:00Z"},
         simple("COMPLETE", "2024-01-01T00:10:00Z"),
     ]);
-    let r = app.request("POST", "/api/v1/lineage/batch", &[], batch.to_string().as_bytes()).await;
+    let r = app
+        .request(
+            "POST",
+            "/api/v1/lineage/batch",
+            &[],
+            batch.to_string().as_bytes(),
+        )
+        .await;
     assert_eq!(r.status, 207);
     let a = r.json();
     assert_eq!(a["status"], "PARTIAL_SUCCESS");
-    assert_eq!(a["summary"], json!({"received": 3, "successful": 2, "failed": 1}));
+    assert_eq!(
+        a["summary"],
+        json!({"received": 3, "successful": 2, "failed": 1})
+    );
     assert_eq!(a["failed_events"][0]["index"], 1);
-    assert!(a["failed_events"][0]["reason"].as_str().unwrap().contains("producer"));
+    assert!(a["failed_events"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("producer"));
     assert_eq!(app.event_count().await, 2);
     assert_eq!(run_view(&app, RUN_A).await["state"], "COMPLETED");
 
-    let r = app.request("POST", "/api/v1/lineage/batch", &[], b"{}").await;
+    let r = app
+        .request("POST", "/api/v1/lineage/batch", &[], b"{}")
+        .await;
     assert_eq!(r.status, 400);
     let all_good = json!([simple("RUNNING", "2024-01-01T00:05:00Z")]);
-    let r = app.request("POST", "/api/v1/lineage/batch", &[], all_good.to_string().as_bytes()).await;
-    assert_eq!((r.status, r.json()["status"].clone()), (200, json!("SUCCESS")));
+    let r = app
+        .request(
+            "POST",
+            "/api/v1/lineage/batch",
+            &[],
+            all_good.to_string().as_bytes(),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["status"].clone()),
+        (200, json!("SUCCESS"))
+    );
 }
 
 async fn resending_an_event_changes_nothing(db: Db) {
-    let Some(app) = TestApp::spawn(db).await else { return };
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
     let e = simple("START", "2024-01-01T00:00:00Z");
     app.ingest(&e).await;
     let before = run_view(&app, RUN_A).await;
     app.ingest(&e).await;
     // The same event, formatted differently.
     let pretty = serde_json::to_vec_pretty(&e).unwrap();
-    assert_eq!(app.request("POST", "/api/v1/lineage", &[], &pretty).await.status, 201);
+    assert_eq!(
+        app.request("POST", "/api/v1/lineage", &[], &pretty)
+            .await
+            .status,
+        201
+    );
     assert_eq!(app.event_count().await, 1);
     assert_eq!(run_view(&app, RUN_A).await, before);
 }
@@ -174,8 +268,12 @@ async fn out_of_order_events_give_the_in_order_state(db: Db) {
         simple("RUNNING", "2024-01-01T00:05:00Z"),
         simple("FAIL", "2024-01-01T00:10:00Z"),
     ];
-    let Some(in_order) = TestApp::spawn(db).await else { return };
-    let Some(shuffled) = TestApp::spawn(db).await else { return };
+    let Some(in_order) = TestApp::spawn(db).await else {
+        return;
+    };
+    let Some(shuffled) = TestApp::spawn(db).await else {
+        return;
+    };
     for e in &events {
         in_order.ingest(e).await;
     }
@@ -189,8 +287,12 @@ async fn out_of_order_events_give_the_in_order_state(db: Db) {
     assert_eq!(a["startedAt"], "2024-01-01T00:00:00.000Z");
     assert_eq!(a["endedAt"], "2024-01-01T00:10:00.000Z");
     assert_eq!(a["durationMs"], 600_000);
-    let va = in_order.get_json("/api/v1/namespaces/db/datasets/clean.orders/versions").await;
-    let vb = shuffled.get_json("/api/v1/namespaces/db/datasets/clean.orders/versions").await;
+    let va = in_order
+        .get_json("/api/v1/namespaces/db/datasets/clean.orders/versions")
+        .await;
+    let vb = shuffled
+        .get_json("/api/v1/namespaces/db/datasets/clean.orders/versions")
+        .await;
     assert_eq!(va["versions"][0]["version"], vb["versions"][0]["version"]);
     assert_eq!(va["versions"][0]["checksum"], vb["versions"][0]["checksum"]);
 }
@@ -199,24 +301,45 @@ async fn the_same_events_give_the_same_ids_in_an_empty_store(db: Db) {
     let events = vec![
         simple("START", "2024-01-01T00:00:00Z"),
         simple("COMPLETE", "2024-01-01T00:10:00Z"),
-        run_event("COMPLETE", "2024-01-02T00:00:00Z", "scheduled__2024-01-02", "report",
-            json!([{"namespace": "db", "name": "clean.orders"}]), json!([dataset("db", "report", &[("n", "int")])])),
+        run_event(
+            "COMPLETE",
+            "2024-01-02T00:00:00Z",
+            "scheduled__2024-01-02",
+            "report",
+            json!([{"namespace": "db", "name": "clean.orders"}]),
+            json!([dataset("db", "report", &[("n", "int")])]),
+        ),
     ];
     let mut seen = Vec::new();
     for _ in 0..2 {
-        let Some(app) = TestApp::spawn(db).await else { return };
+        let Some(app) = TestApp::spawn(db).await else {
+            return;
+        };
         for e in &events {
             app.ingest(e).await;
         }
-        let versions = app.get_json("/api/v1/namespaces/db/datasets/clean.orders/versions").await;
+        let versions = app
+            .get_json("/api/v1/namespaces/db/datasets/clean.orders/versions")
+            .await;
         let job = app.get_json("/api/v1/namespaces/tests/jobs/report").await;
         let runs = app.get_json("/api/v1/events/lineage?limit=1").await;
         let report_run = tributary::model::ids::run_uuid("scheduled__2024-01-02");
         let run = run_view(&app, &report_run.to_string()).await;
-        seen.push((versions["versions"].clone(), job["currentVersion"].clone(), run, runs["totalCount"].clone()));
+        seen.push((
+            versions["versions"].clone(),
+            job["currentVersion"].clone(),
+            run,
+            runs["totalCount"].clone(),
+        ));
     }
     assert_eq!(seen[0].0.as_array().unwrap().len(), 1);
-    let strip = |v: &Value| v.as_array().unwrap().iter().map(|x| (x["version"].clone(), x["checksum"].clone())).collect::<Vec<_>>();
+    let strip = |v: &Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| (x["version"].clone(), x["checksum"].clone()))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(strip(&seen[0].0), strip(&seen[1].0));
     assert_eq!(seen[0].1, seen[1].1);
     assert_eq!(seen[0].2, seen[1].2);
@@ -225,48 +348,101 @@ async fn the_same_events_give_the_same_ids_in_an_empty_store(db: Db) {
 }
 
 async fn an_input_binds_to_the_version_current_at_the_runs_time(db: Db) {
-    let Some(app) = TestApp::spawn(db).await else { return };
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
     let write = |run: &str, time: &str, fields: &[(&str, &str)]| {
-        run_event("COMPLETE", time, run, "writer", json!([]), json!([dataset("db", "features", fields)]))
+        run_event(
+            "COMPLETE",
+            time,
+            run,
+            "writer",
+            json!([]),
+            json!([dataset("db", "features", fields)]),
+        )
     };
     let v1_event = write(RUN_A, "2024-01-01T00:00:00Z", &[("a", "int")]);
     let v2_event = write(RUN_B, "2024-01-03T00:00:00Z", &[("a", "int"), ("b", "int")]);
-    let read = run_event("COMPLETE", "2024-01-02T00:00:00Z", RUN_C, "train", json!([{"namespace": "db", "name": "features"}]),
-        json!([{"namespace": "models", "name": "churn"}]));
+    let read = run_event(
+        "COMPLETE",
+        "2024-01-02T00:00:00Z",
+        RUN_C,
+        "train",
+        json!([{"namespace": "db", "name": "features"}]),
+        json!([{"namespace": "models", "name": "churn"}]),
+    );
     // The later version and the reader arrive before the earlier version.
     app.ingest(&v2_event).await;
     app.ingest(&read).await;
     app.ingest(&v1_event).await;
-    let versions = app.get_json("/api/v1/namespaces/db/datasets/features/versions").await;
+    let versions = app
+        .get_json("/api/v1/namespaces/db/datasets/features/versions")
+        .await;
     let by_run = |run: &str| {
-        versions["versions"].as_array().unwrap().iter().find(|v| v["createdByRun"]["id"] == run).unwrap()["version"].clone()
+        versions["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["createdByRun"]["id"] == run)
+            .unwrap()["version"]
+            .clone()
     };
     let (v1, v2) = (by_run(RUN_A), by_run(RUN_B));
     let train = run_view(&app, RUN_C).await;
-    assert_eq!(train["inputDatasetVersions"][0]["datasetVersionId"]["version"], v1);
-    let ds = app.get_json("/api/v1/namespaces/db/datasets/features").await;
+    assert_eq!(
+        train["inputDatasetVersions"][0]["datasetVersionId"]["version"],
+        v1
+    );
+    let ds = app
+        .get_json("/api/v1/namespaces/db/datasets/features")
+        .await;
     assert_eq!(ds["currentVersion"], v2);
     assert_eq!(ds["fields"].as_array().unwrap().len(), 2);
 }
 
 async fn a_producer_supplied_version_is_honoured(db: Db) {
-    let Some(app) = TestApp::spawn(db).await else { return };
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
     let mut out = dataset("s3://lake", "events", &[("id", "string")]);
     out["facets"]["version"] = json!({"datasetVersion": "42"});
-    app.ingest(&run_event("COMPLETE", "2024-01-01T00:00:00Z", RUN_A, "delta-writer", json!([]), json!([out]))).await;
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-01-01T00:00:00Z",
+        RUN_A,
+        "delta-writer",
+        json!([]),
+        json!([out]),
+    ))
+    .await;
     let input = json!({"namespace": "s3://lake", "name": "events", "facets": {"version": {"datasetVersion": "42"}}});
-    app.ingest(&run_event("COMPLETE", "2024-02-01T00:00:00Z", RUN_B, "reader", json!([input]), json!([]))).await;
-    let versions = app.get_json("/api/v1/namespaces/s3:%2F%2Flake/datasets/events/versions").await;
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-02-01T00:00:00Z",
+        RUN_B,
+        "reader",
+        json!([input]),
+        json!([]),
+    ))
+    .await;
+    let versions = app
+        .get_json("/api/v1/namespaces/s3:%2F%2Flake/datasets/events/versions")
+        .await;
     assert_eq!(versions["totalCount"], 1);
     let v = &versions["versions"][0];
     assert_eq!(v["producerVersion"], "42");
     assert_eq!(v["createdByRun"]["id"], RUN_A);
     let reader = run_view(&app, RUN_B).await;
-    assert_eq!(reader["inputDatasetVersions"][0]["datasetVersionId"]["version"], v["version"]);
+    assert_eq!(
+        reader["inputDatasetVersions"][0]["datasetVersionId"]["version"],
+        v["version"]
+    );
 }
 
 async fn job_and_dataset_events_update_without_a_run(db: Db) {
-    let Some(app) = TestApp::spawn(db).await else { return };
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
     let job_event = json!({
         "eventTime": "2024-01-01T00:00:00Z", "producer": "p",
         "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/JobEvent",
@@ -279,54 +455,105 @@ async fn job_and_dataset_events_update_without_a_run(db: Db) {
     assert_eq!(job["versions"][0]["sql"], "INSERT INTO b SELECT * FROM a");
     assert_eq!(job["versions"][0]["inputs"].as_array().unwrap().len(), 1);
 
-    let ds_event = |time: &str, facets: Value| json!({
-        "eventTime": time, "producer": "p",
-        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent",
-        "dataset": {"namespace": "db", "name": "b", "facets": facets}
-    });
-    app.ingest(&ds_event("2024-01-02T00:00:00Z", json!({"documentation": {"description": "table b"},
-        "ownership": {"owners": [{"name": "team:data"}]}}))).await;
+    let ds_event = |time: &str, facets: Value| {
+        json!({
+            "eventTime": time, "producer": "p",
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent",
+            "dataset": {"namespace": "db", "name": "b", "facets": facets}
+        })
+    };
+    app.ingest(&ds_event(
+        "2024-01-02T00:00:00Z",
+        json!({"documentation": {"description": "table b"},
+        "ownership": {"owners": [{"name": "team:data"}]}}),
+    ))
+    .await;
     let ds = app.get_json("/api/v1/namespaces/db/datasets/b").await;
     assert_eq!(ds["description"], "table b");
     assert_eq!(ds["facets"]["ownership"]["owners"][0]["name"], "team:data");
     // `_deleted` removes a facet; an older event does not bring it back.
-    app.ingest(&ds_event("2024-01-03T00:00:00Z", json!({"ownership": {"_deleted": true}}))).await;
-    app.ingest(&ds_event("2024-01-01T12:00:00Z", json!({"ownership": {"owners": [{"name": "old"}]}}))).await;
+    app.ingest(&ds_event(
+        "2024-01-03T00:00:00Z",
+        json!({"ownership": {"_deleted": true}}),
+    ))
+    .await;
+    app.ingest(&ds_event(
+        "2024-01-01T12:00:00Z",
+        json!({"ownership": {"owners": [{"name": "old"}]}}),
+    ))
+    .await;
     let ds = app.get_json("/api/v1/namespaces/db/datasets/b").await;
     assert!(ds["facets"].get("ownership").is_none(), "{ds}");
     assert_eq!(ds["description"], "table b");
 }
 
 async fn parents_link_runs_and_jobs(db: Db) {
-    let Some(app) = TestApp::spawn(db).await else { return };
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
     let mut task = simple("START", "2024-01-01T00:00:00Z");
     task["run"]["facets"] = json!({"parent": {"run": {"runId": RUN_B}, "job": {"namespace": "airflow", "name": "daily_dag"}}});
     app.ingest(&task).await;
     let run = run_view(&app, RUN_A).await;
     assert_eq!(run["parentRunId"], RUN_B);
     let job = app.get_json("/api/v1/namespaces/tests/jobs/etl").await;
-    let dag = app.get_json("/api/v1/namespaces/airflow/jobs/daily_dag").await;
+    let dag = app
+        .get_json("/api/v1/namespaces/airflow/jobs/daily_dag")
+        .await;
     assert!(dag["id"]["name"] == "daily_dag");
     assert!(job["parentJobUuid"].is_string());
 }
 
 async fn symlinks_join_naming_schemes(db: Db) {
-    let Some(app) = TestApp::spawn(db).await else { return };
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
     let mut path = dataset("s3://warehouse", "/orders", &[("id", "int")]);
     path["facets"]["symlinks"] = json!({"identifiers": [{"namespace": "hive://metastore", "name": "sales.orders", "type": "TABLE"}]});
-    app.ingest(&run_event("COMPLETE", "2024-01-01T00:00:00Z", RUN_A, "spark-writer", json!([]), json!([path]))).await;
-    app.ingest(&run_event("COMPLETE", "2024-01-02T00:00:00Z", RUN_B, "hive-reader",
-        json!([{"namespace": "hive://metastore", "name": "sales.orders"}]), json!([]))).await;
-    let by_path = app.get_json("/api/v1/namespaces/s3:%2F%2Fwarehouse/datasets/%2Forders").await;
-    let by_table = app.get_json("/api/v1/namespaces/hive:%2F%2Fmetastore/datasets/sales.orders").await;
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-01-01T00:00:00Z",
+        RUN_A,
+        "spark-writer",
+        json!([]),
+        json!([path]),
+    ))
+    .await;
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-01-02T00:00:00Z",
+        RUN_B,
+        "hive-reader",
+        json!([{"namespace": "hive://metastore", "name": "sales.orders"}]),
+        json!([]),
+    ))
+    .await;
+    let by_path = app
+        .get_json("/api/v1/namespaces/s3:%2F%2Fwarehouse/datasets/%2Forders")
+        .await;
+    let by_table = app
+        .get_json("/api/v1/namespaces/hive:%2F%2Fmetastore/datasets/sales.orders")
+        .await;
     assert_eq!(by_path["currentVersion"], by_table["currentVersion"]);
     let reader = run_view(&app, RUN_B).await;
-    assert_eq!(reader["inputDatasetVersions"][0]["datasetVersionId"]["version"], by_path["currentVersion"]);
+    assert_eq!(
+        reader["inputDatasetVersions"][0]["datasetVersionId"]["version"],
+        by_path["currentVersion"]
+    );
 }
 
 async fn the_event_log_pages_like_marquez(db: Db) {
-    let Some(app) = TestApp::spawn(db).await else { return };
-    for (i, t) in ["2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z", "2024-01-03T00:00:00Z"].iter().enumerate() {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    for (i, t) in [
+        "2024-01-01T00:00:00Z",
+        "2024-01-02T00:00:00Z",
+        "2024-01-03T00:00:00Z",
+    ]
+    .iter()
+    .enumerate()
+    {
         let mut e = simple(if i == 0 { "START" } else { "RUNNING" }, t);
         e["run"]["runId"] = json!(format!("0191f7c2-0000-7000-8000-00000000010{i}"));
         app.ingest(&e).await;
@@ -334,12 +561,22 @@ async fn the_event_log_pages_like_marquez(db: Db) {
     let all = app.get_json("/api/v1/events/lineage").await;
     assert_eq!(all["totalCount"], 3);
     assert_eq!(all["events"][0]["eventTime"], "2024-01-03T00:00:00Z");
-    let asc = app.get_json("/api/v1/events/lineage?sortDirection=asc&limit=1&offset=1").await;
+    let asc = app
+        .get_json("/api/v1/events/lineage?sortDirection=asc&limit=1&offset=1")
+        .await;
     assert_eq!(asc["events"].as_array().unwrap().len(), 1);
     assert_eq!(asc["events"][0]["eventTime"], "2024-01-02T00:00:00Z");
-    let window = app.get_json("/api/v1/events/lineage?after=2024-01-01T12:00:00Z&before=2024-01-02T12:00:00Z").await;
+    let window = app
+        .get_json("/api/v1/events/lineage?after=2024-01-01T12:00:00Z&before=2024-01-02T12:00:00Z")
+        .await;
     assert_eq!(window["totalCount"], 1);
-    for bad in ["limit=-1", "offset=-3", "sortDirection=sideways", "before=yesterday", "limit=ten"] {
+    for bad in [
+        "limit=-1",
+        "offset=-3",
+        "sortDirection=sideways",
+        "before=yesterday",
+        "limit=ten",
+    ] {
         let r = app.get(&format!("/api/v1/events/lineage?{bad}")).await;
         assert_eq!(r.status, 400, "{bad}");
         assert!(r.json()["errors"][0]["detail"].is_string(), "{bad}");
@@ -347,23 +584,38 @@ async fn the_event_log_pages_like_marquez(db: Db) {
 }
 
 async fn unknown_things_are_404(db: Db) {
-    let Some(app) = TestApp::spawn(db).await else { return };
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
     assert_eq!(app.get("/api/v1/namespaces/x/datasets/y").await.status, 404);
-    assert_eq!(app.get("/api/v1/jobs/runs/0191f7c2-0000-7000-8000-0000000000ff").await.status, 404);
+    assert_eq!(
+        app.get("/api/v1/jobs/runs/0191f7c2-0000-7000-8000-0000000000ff")
+            .await
+            .status,
+        404
+    );
     assert_eq!(app.get("/api/v1/jobs/runs/not-a-uuid").await.status, 400);
     assert_eq!(app.get("/api/v1/nothing-here").await.status, 404);
 }
 
 async fn concurrent_requests_are_all_committed(db: Db) {
-    let Some(app) = TestApp::spawn(db).await else { return };
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
     let app = std::sync::Arc::new(app);
     let mut tasks = Vec::new();
     for i in 0..200 {
         let app = app.clone();
         tasks.push(tokio::spawn(async move {
             let run = format!("0191f7c2-0000-7000-8000-{i:012}");
-            let e = run_event("COMPLETE", "2024-01-01T00:00:00Z", &run, &format!("job{}", i % 7),
-                json!([{"namespace": "db", "name": format!("in{}", i % 5)}]), json!([{"namespace": "db", "name": format!("out{}", i % 3)}]));
+            let e = run_event(
+                "COMPLETE",
+                "2024-01-01T00:00:00Z",
+                &run,
+                &format!("job{}", i % 7),
+                json!([{"namespace": "db", "name": format!("in{}", i % 5)}]),
+                json!([{"namespace": "db", "name": format!("out{}", i % 3)}]),
+            );
             app.post_event(&e).await.status
         }));
     }
@@ -371,7 +623,9 @@ async fn concurrent_requests_are_all_committed(db: Db) {
         assert_eq!(t.await.unwrap(), 201);
     }
     assert_eq!(app.event_count().await, 200);
-    let versions = app.get_json("/api/v1/namespaces/db/datasets/out0/versions").await;
+    let versions = app
+        .get_json("/api/v1/namespaces/db/datasets/out0/versions")
+        .await;
     assert_eq!(versions["totalCount"], 67);
 }
 

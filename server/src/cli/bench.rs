@@ -1,17 +1,293 @@
 //! `tributary bench …`: benchmarks that measure against a baseline in the same run.
+//!
+//! `bench ingest` posts realistic, distinct events from N concurrent HTTP clients to a server
+//! on a fresh Postgres database, then, in the same run and at the same concurrency, inserts the
+//! same JSON documents one row per statement into a one-table `jsonb` schema (the baseline).
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, Executor, PgConnection};
 
+use super::client::Connection as HttpConnection;
 use crate::config::Config;
+use crate::startup::Application;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// Ingest throughput and latency over HTTP against Postgres, with a jsonb baseline.
-    Ingest,
+    Ingest(IngestArgs),
 }
 
-pub async fn run(_config: &Config, _cmd: BenchCommand) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not built yet")
+#[derive(Args)]
+pub struct IngestArgs {
+    /// A Postgres server URL; a fresh database is created there and dropped afterwards.
+    #[arg(
+        long,
+        env = "TRIBUTARY_BENCH_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    postgres: String,
+    /// Events to send.
+    #[arg(long, default_value_t = 20_000)]
+    events: usize,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 32)]
+    clients: usize,
+    /// Keep the benchmark database afterwards (for EXPLAIN and friends).
+    #[arg(long)]
+    keep_database: bool,
+}
+
+pub async fn run(_config: &Config, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        BenchCommand::Ingest(args) => ingest(args).await,
+    }
+}
+
+/// A realistic event: 3 inputs and 1 output with 20-field schemas, column lineage for every
+/// output field, a parent and the usual run and job facets. Event `i` is distinct from every other.
+pub fn realistic_event(i: usize) -> Value {
+    const TYPES: [&str; 4] = ["string", "bigint", "decimal(18,2)", "timestamp"];
+    let producer = "https://github.com/OpenLineage/OpenLineage/tree/1.23.0/integration/spark";
+    let fields = |table: &str| -> Vec<Value> {
+        (0..20)
+            .map(|f| {
+                json!({"name": format!("{table}_col_{f}"), "type": TYPES[f % 4],
+                "description": format!("column {f} of {table}")})
+            })
+            .collect()
+    };
+    let input_names: Vec<String> = (0..3)
+        .map(|k| format!("warehouse.raw.source_{}", (i * 7 + k * 131) % 3000))
+        .collect();
+    let output_name = format!("warehouse.mart.table_{}", i % 1000);
+    let inputs: Vec<Value> = input_names
+        .iter()
+        .map(|n| json!({"namespace": "postgres://db.example.com:5432", "name": n, "facets": {
+            "schema": {"_producer": producer, "_schemaURL": "https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet", "fields": fields(n)},
+            "dataSource": {"_producer": producer, "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/DatasourceDatasetFacet.json#/$defs/DatasourceDatasetFacet", "name": "postgres://db.example.com:5432", "uri": "postgres://db.example.com:5432"}
+        }}))
+        .collect();
+    let column_lineage: serde_json::Map<String, Value> = (0..20)
+        .map(|f| {
+            (format!("{output_name}_col_{f}"), json!({"inputFields": [
+                {"namespace": "postgres://db.example.com:5432", "name": input_names[f % 3], "field": format!("{}_col_{f}", input_names[f % 3]),
+                 "transformations": [{"type": "DIRECT", "subtype": "IDENTITY", "description": "", "masking": false}]}
+            ]}))
+        })
+        .collect();
+    json!({
+        "eventType": "COMPLETE",
+        "eventTime": format!("2024-06-{:02}T{:02}:{:02}:{:02}.{:03}Z", 1 + i % 28, i % 24, i % 60, (i / 60) % 60, i % 1000),
+        "producer": producer,
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "run": {"runId": uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("bench-run-{i}").as_bytes()), "facets": {
+            "parent": {"_producer": producer, "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/ParentRunFacet.json#/$defs/ParentRunFacet",
+                "run": {"runId": uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("bench-dag-{}", i / 10).as_bytes())},
+                "job": {"namespace": "airflow", "name": format!("dag_{}", i % 50)}},
+            "nominalTime": {"_producer": producer, "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/NominalTimeRunFacet.json#/$defs/NominalTimeRunFacet",
+                "nominalStartTime": "2024-06-01T00:00:00Z"},
+            "processing_engine": {"_producer": producer, "_schemaURL": "https://openlineage.io/spec/facets/1-1-1/ProcessingEngineRunFacet.json#/$defs/ProcessingEngineRunFacet",
+                "version": "3.5.1", "name": "spark", "openlineageAdapterVersion": "1.23.0"}
+        }},
+        "job": {"namespace": "spark", "name": format!("etl_job_{}", i % 500), "facets": {
+            "jobType": {"_producer": producer, "_schemaURL": "https://openlineage.io/spec/facets/2-0-3/JobTypeJobFacet.json#/$defs/JobTypeJobFacet",
+                "processingType": "BATCH", "integration": "SPARK", "jobType": "SQL_JOB"},
+            "sql": {"_producer": producer, "_schemaURL": "https://openlineage.io/spec/facets/1-1-0/SQLJobFacet.json#/$defs/SQLJobFacet",
+                "query": format!("INSERT INTO {output_name} SELECT * FROM {} JOIN {} USING (id) JOIN {} USING (id)", input_names[0], input_names[1], input_names[2])}
+        }},
+        "inputs": inputs,
+        "outputs": [{"namespace": "postgres://db.example.com:5432", "name": output_name, "facets": {
+            "schema": {"_producer": producer, "_schemaURL": "https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet", "fields": fields(&output_name)},
+            "columnLineage": {"_producer": producer, "_schemaURL": "https://openlineage.io/spec/facets/1-2-0/ColumnLineageDatasetFacet.json#/$defs/ColumnLineageDatasetFacet", "fields": column_lineage}
+        }, "outputFacets": {"outputStatistics": {"_producer": producer, "_schemaURL": "https://openlineage.io/spec/facets/1-0-2/OutputStatisticsOutputDatasetFacet.json#/$defs/OutputStatisticsOutputDatasetFacet",
+            "rowCount": i * 13, "size": i * 1024}}}]
+    })
+}
+
+/// Throughput and latency of one measured run.
+#[derive(Debug, Clone, Copy)]
+pub struct Measured {
+    pub events_per_sec: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+fn summarise(mut latencies: Vec<Duration>, elapsed: Duration) -> Measured {
+    latencies.sort();
+    let pick = |q: f64| {
+        latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)].as_secs_f64()
+            * 1000.0
+    };
+    Measured {
+        events_per_sec: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50_ms: pick(0.50),
+        p99_ms: pick(0.99),
+    }
+}
+
+/// Runs `clients` workers, each taking the next index and timing `op` on it.
+async fn drive<F, Fut>(n: usize, clients: usize, op: F) -> anyhow::Result<Measured>
+where
+    F: Fn(usize, usize) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let (next, op) = (next.clone(), op.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    return Ok::<_, anyhow::Error>(lat);
+                }
+                let t = Instant::now();
+                op(client, i).await?;
+                lat.push(t.elapsed());
+            }
+        }));
+    }
+    let mut all = Vec::with_capacity(n);
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    Ok(summarise(all, started.elapsed()))
+}
+
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = base[scheme_end..]
+        .find('/')
+        .map_or(base, |i| &base[..scheme_end + i]);
+    query.map_or(format!("{base}/{db}"), |q| format!("{base}/{db}?{q}"))
+}
+
+async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
+    let name = format!("tributary_bench_{}", std::process::id());
+    let mut admin = PgConnection::connect(&args.postgres).await?;
+    let settings: Vec<(String, String)> = sqlx::query_as("SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'server_version')")
+        .fetch_all(&mut admin)
+        .await?;
+    admin
+        .execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
+        .await?;
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await?;
+    let url = with_database(&args.postgres, &name);
+    let result = measure(&url, &args).await;
+    if args.keep_database {
+        println!("kept database {name}");
+    } else {
+        admin
+            .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+            .await?;
+    }
+    let (ours, baseline, bytes) = result?;
+
+    println!(
+        "bench ingest: {} events ({} bytes average), {} concurrent clients, Postgres {:?}",
+        args.events, bytes, args.clients, settings
+    );
+    println!();
+    println!("| what | events/s | p50 ms | p99 ms |");
+    println!("|---|---:|---:|---:|");
+    println!("| tributary: POST /api/v1/lineage, validated, modelled, group commit | {:.0} | {:.2} | {:.2} |", ours.events_per_sec, ours.p50_ms, ours.p99_ms);
+    println!(
+        "| baseline: one INSERT per event into a jsonb table | {:.0} | {:.2} | {:.2} |",
+        baseline.events_per_sec, baseline.p50_ms, baseline.p99_ms
+    );
+    println!();
+    println!(
+        "ratio (tributary / baseline): {:.2}x",
+        ours.events_per_sec / baseline.events_per_sec
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn measure(url: &str, args: &IngestArgs) -> anyhow::Result<(Measured, Measured, usize)> {
+    let bodies: Arc<Vec<String>> = Arc::new(
+        (0..args.events)
+            .map(|i| realistic_event(i).to_string())
+            .collect(),
+    );
+    let avg = bodies.iter().map(String::len).sum::<usize>() / bodies.len().max(1);
+
+    let config = Config {
+        bind: "127.0.0.1:0".into(),
+        database_url: url.to_string(),
+        db_max_connections: 4,
+        ..Config::default()
+    };
+    let app = Application::build(&config).await?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], app.port()));
+    tokio::spawn(app.run_until_stopped());
+    let mut conns = Vec::new();
+    for _ in 0..args.clients {
+        conns.push(Arc::new(tokio::sync::Mutex::new(
+            HttpConnection::open(addr).await?,
+        )));
+    }
+    let conns = Arc::new(conns);
+    let ours = {
+        let bodies = bodies.clone();
+        drive(args.events, args.clients, move |client, i| {
+            let (conns, bodies) = (conns.clone(), bodies.clone());
+            async move {
+                let mut conn = conns[client].lock().await;
+                let r = conn
+                    .request(
+                        "POST",
+                        "/api/v1/lineage",
+                        &[("Content-Type", "application/json")],
+                        bodies[i].as_bytes(),
+                    )
+                    .await?;
+                anyhow::ensure!(
+                    r.status == 201,
+                    "event {i}: {} {}",
+                    r.status,
+                    String::from_utf8_lossy(&r.body)
+                );
+                Ok(())
+            }
+        })
+        .await?
+    };
+
+    let pool = PgPoolOptions::new()
+        .max_connections(args.clients as u32)
+        .connect(url)
+        .await?;
+    pool.execute("CREATE TABLE baseline_events (id BIGSERIAL PRIMARY KEY, event JSONB NOT NULL)")
+        .await?;
+    let baseline = {
+        let pool = pool.clone();
+        drive(args.events, args.clients, move |_, i| {
+            let (pool, bodies) = (pool.clone(), bodies.clone());
+            async move {
+                sqlx::query("INSERT INTO baseline_events (event) VALUES ($1::jsonb)")
+                    .bind(&bodies[i])
+                    .execute(&pool)
+                    .await?;
+                Ok(())
+            }
+        })
+        .await?
+    };
+    pool.close().await;
+    Ok((ours, baseline, avg))
 }

@@ -53,8 +53,12 @@ fn is_event_file(p: &Path) -> bool {
     name.ends_with(".json") || name.ends_with(".ndjson") || name.ends_with(".jsonl")
 }
 
+/// One event read from a file: where it came from, and the parsed value with its bytes (or why
+/// it could not be read).
+pub type FileEvent = (String, Result<(Value, Vec<u8>), String>);
+
 /// The events in one file, each with where it came from (`file`, `file#3`, `file:12`).
-pub fn read_events(path: &Path) -> Result<Vec<(String, Result<(Value, Vec<u8>), String>)>, String> {
+pub fn read_events(path: &Path) -> Result<Vec<FileEvent>, String> {
     let raw = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let name = path.display().to_string();
     let lower = name.to_ascii_lowercase();

@@ -1,24 +1,14 @@
 //! Canonical JSON (keys sorted at every level, no whitespace) and the hashes taken over it, so
 //! the same content always hashes the same however it was formatted.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// Canonical text of a JSON value.
+/// Canonical text of a JSON value. `serde_json` is built without `preserve_order`, so its
+/// objects are sorted maps and plain serialisation is already canonical (a test below fails if
+/// a dependency ever turns that feature on).
 pub fn canonical(v: &Value) -> String {
-    fn sorted(v: &Value) -> Value {
-        match v {
-            Value::Object(m) => {
-                let b: BTreeMap<&String, Value> = m.iter().map(|(k, v)| (k, sorted(v))).collect();
-                Value::Object(b.into_iter().map(|(k, v)| (k.clone(), v)).collect())
-            }
-            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
-            other => other.clone(),
-        }
-    }
-    sorted(v).to_string()
+    v.to_string()
 }
 
 /// SHA-256 of a value's canonical text.

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::canonical::canonical;
 use super::time::Micros;
 
 /// One facet as last written: when, and what (`Null` is a deletion).
@@ -52,7 +53,7 @@ impl FacetState {
             let wins = match self.0.get(name) {
                 None => true,
                 Some(old) if time != old.time => time > old.time,
-                Some(old) => value.to_string() > old.value.to_string(),
+                Some(old) => canonical(&value) > canonical(&old.value),
             };
             if wins {
                 changed = true;

@@ -81,6 +81,8 @@ struct RunEntry {
 }
 
 struct IoState {
+    /// False for rows loaded only to know a run's whole input and output set.
+    dirty: bool,
     version_id: Option<String>,
     bind_time: Micros,
     facets: FacetState,
@@ -193,12 +195,16 @@ async fn upsert(
     } else {
         "DO NOTHING".to_string()
     };
+    let conflict = if key.is_empty() {
+        String::new()
+    } else {
+        format!(" ON CONFLICT ({}) {action}", key.join(", "))
+    };
     for chunk in rows.chunks(rows_per_statement(cols.len())) {
         let sql = format!(
-            "INSERT INTO {table} ({}) VALUES {} ON CONFLICT ({}) {action}",
+            "INSERT INTO {table} ({}) VALUES {}{conflict}",
             cols.join(", "),
             value_rows(chunk.len(), cols.len()),
-            key.join(", ")
         );
         let args: Vec<Arg> = chunk.iter().flatten().cloned().collect();
         bind_all(sqlx::query(&sql), &args).execute(&mut *tx).await?;
@@ -313,6 +319,7 @@ impl Batch {
             .io
             .entry((run.to_string(), direction, dataset.to_string()))
             .or_insert_with(|| IoState {
+                dirty: true,
                 version_id: None,
                 bind_time: t,
                 facets: FacetState::default(),
@@ -611,106 +618,56 @@ pub(super) async fn apply(
         }
     }
 
-    // 2. Load the rows the batch touches. Ids are derived without the database, so a first pass
-    //    over the events finds them; the merge pass below then works on loaded state.
-    let mut dataset_ids = BTreeSet::new();
-    let mut job_ids = BTreeSet::new();
-    let mut run_ids = BTreeSet::new();
-    {
-        let mut probe = Batch {
-            names: b.names.clone(),
-            now: b.now,
-            ..Batch::default()
+    // 2. Merge the batch's events among themselves.
+    for p in events {
+        b.apply_event(&p.event);
+    }
+
+    // 3. Load what the store already has for the rows the batch touched and merge it in. Every
+    //    merge is commutative, so stored-then-batch equals any other order.
+    let version_ids: Vec<String> = b.versions.keys().cloned().collect();
+    let sql = format!("SELECT {VERSION_COLS} FROM dataset_versions");
+    for r in load::<VersionRow>(tx, &sql, "id", &version_ids, lock).await? {
+        let v = b.versions.get_mut(&r.id).expect("loaded by id");
+        let mut facets = FacetState::from_stored(Some(&r.facets));
+        v.column_lineage_before = facets.get("columnLineage").cloned();
+        facets.merge_state(&v.facets);
+        v.facets = facets;
+        let mut io_facets = FacetState::from_stored(Some(&r.io_facets));
+        io_facets.merge_state(&v.io_facets);
+        v.io_facets = io_facets;
+        v.created_at = v.created_at.min(r.created_at);
+        v.created_by_run = match (v.created_by_run.take(), r.created_by_run) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         };
-        for p in events {
-            probe.apply_event(&p.event);
-        }
-        dataset_ids.extend(probe.datasets.keys().cloned());
-        job_ids.extend(probe.jobs.keys().cloned());
-        run_ids.extend(probe.runs.keys().cloned());
-        let version_ids: Vec<String> = probe.versions.keys().cloned().collect();
-        for r in load::<VersionRow>(
-            tx,
-            &format!("SELECT {VERSION_COLS} FROM dataset_versions"),
-            "id",
-            &version_ids,
-            lock,
-        )
-        .await?
-        {
-            let facets = FacetState::from_stored(Some(&r.facets));
-            b.versions.insert(
-                r.id.clone(),
-                VersionState {
-                    column_lineage_before: facets.get("columnLineage").cloned(),
-                    id: r.id,
-                    dataset_id: r.dataset_id,
-                    producer_version: r.producer_version,
-                    created_by_run: r.created_by_run,
-                    created_at: r.created_at,
-                    facets,
-                    io_facets: FacetState::from_stored(Some(&r.io_facets)),
-                    may_be_current: false,
-                },
-            );
-        }
     }
-    let dataset_ids: Vec<String> = dataset_ids.into_iter().collect();
-    for r in load::<DatasetRow>(
-        tx,
-        &format!("SELECT {DATASET_COLS} FROM datasets"),
-        "id",
-        &dataset_ids,
-        lock,
-    )
-    .await?
-    {
-        b.datasets.insert(
-            r.id.clone(),
-            DatasetState {
-                id: r.id,
-                namespace: r.namespace,
-                name: r.name,
-                facets: FacetState::from_stored(Some(&r.facets)),
-                current: r.current_version_time.zip(r.current_version_id),
-                created_at: r.created_at,
-                deleted_at: r.deleted_at,
-            },
-        );
+    let dataset_ids: Vec<String> = b.datasets.keys().cloned().collect();
+    let sql = format!("SELECT {DATASET_COLS} FROM datasets");
+    for r in load::<DatasetRow>(tx, &sql, "id", &dataset_ids, lock).await? {
+        let d = b.datasets.get_mut(&r.id).expect("loaded by id");
+        let mut facets = FacetState::from_stored(Some(&r.facets));
+        facets.merge_state(&d.facets);
+        d.facets = facets;
+        d.current = r.current_version_time.zip(r.current_version_id);
+        d.created_at = r.created_at;
+        // Named again by a new event: a soft-deleted dataset comes back.
     }
-    let job_ids: Vec<String> = job_ids.into_iter().collect();
-    for r in load::<JobRow>(
-        tx,
-        &format!("SELECT {JOB_COLS} FROM jobs"),
-        "id",
-        &job_ids,
-        lock,
-    )
-    .await?
-    {
-        b.jobs.insert(
-            r.id.clone(),
-            JobState {
-                id: r.id,
-                namespace: r.namespace,
-                name: r.name,
-                parent_job_id: r.parent_job_id,
-                facets: FacetState::from_stored(Some(&r.facets)),
-                created_at: r.created_at,
-                deleted_at: r.deleted_at,
-            },
-        );
+    let job_ids: Vec<String> = b.jobs.keys().cloned().collect();
+    let sql = format!("SELECT {JOB_COLS} FROM jobs");
+    for r in load::<JobRow>(tx, &sql, "id", &job_ids, lock).await? {
+        let j = b.jobs.get_mut(&r.id).expect("loaded by id");
+        let mut facets = FacetState::from_stored(Some(&r.facets));
+        facets.merge_state(&j.facets);
+        j.facets = facets;
+        j.parent_job_id = j.parent_job_id.take().or(r.parent_job_id);
+        j.created_at = r.created_at;
     }
-    let run_ids: Vec<String> = run_ids.into_iter().collect();
-    for r in load::<RunRow>(
-        tx,
-        &format!("SELECT {RUN_COLS} FROM runs"),
-        "uuid",
-        &run_ids,
-        lock,
-    )
-    .await?
-    {
+    let run_ids: Vec<String> = b.runs.keys().cloned().collect();
+    let mut loaded_job_versions: BTreeMap<String, Option<String>> = BTreeMap::new();
+    let sql = format!("SELECT {RUN_COLS} FROM runs");
+    for r in load::<RunRow>(tx, &sql, "uuid", &run_ids, lock).await? {
+        let e = b.runs.get_mut(&r.uuid).expect("loaded by id");
         let mut timeline = RunTimeline {
             start_time: r.start_time,
             running_time: r.running_time,
@@ -718,57 +675,40 @@ pub(super) async fn apply(
             first_event: Some(r.first_event_time),
             last_event: Some(r.last_event_time),
         };
-        if let (Some(t), Some(ty)) = (
-            r.terminal_time,
-            r.terminal_type
-                .as_deref()
-                .and_then(crate::model::EventType::parse),
-        ) {
-            timeline.terminal = Some((t, ty));
-        }
-        b.runs.insert(
-            r.uuid.clone(),
-            RunEntry {
-                uuid: r.uuid,
-                run_id: r.run_id,
-                job_id: r.job_id,
-                job_version_id: r.job_version_id,
-                parent_run_uuid: r.parent_run_uuid,
-                timeline,
-                facets: FacetState::from_stored(Some(&r.facets)),
-                job_facets: FacetState::from_stored(Some(&r.job_facets)),
-                created_at: r.created_at,
-            },
-        );
+        let terminal_type = r.terminal_type.as_deref().and_then(crate::model::EventType::parse);
+        timeline.terminal = r.terminal_time.zip(terminal_type);
+        timeline.merge(&e.timeline);
+        e.timeline = timeline;
+        let mut facets = FacetState::from_stored(Some(&r.facets));
+        facets.merge_state(&e.facets);
+        e.facets = facets;
+        let mut job_facets = FacetState::from_stored(Some(&r.job_facets));
+        job_facets.merge_state(&e.job_facets);
+        e.job_facets = job_facets;
+        e.run_id = r.run_id;
+        e.job_id = r.job_id;
+        e.parent_run_uuid = e.parent_run_uuid.take().or(r.parent_run_uuid);
+        e.created_at = r.created_at;
+        loaded_job_versions.insert(r.uuid, r.job_version_id);
     }
-    for r in load::<RunIoRow>(
-        tx,
-        &format!("SELECT {RUN_IO_COLS} FROM run_io"),
-        "run_uuid",
-        &run_ids,
-        lock,
-    )
-    .await?
-    {
+    let sql = format!("SELECT {RUN_IO_COLS} FROM run_io");
+    for r in load::<RunIoRow>(tx, &sql, "run_uuid", &run_ids, lock).await? {
         let direction: &'static str = if r.direction == "in" { "in" } else { "out" };
-        b.io.insert(
-            (r.run_uuid, direction, r.dataset_id),
-            IoState {
-                version_id: r.version_id,
-                bind_time: r.bind_time,
-                facets: FacetState::from_stored(Some(&r.facets)),
-            },
-        );
-    }
-    let loaded_job_versions: BTreeMap<String, Option<String>> = b
-        .runs
-        .values()
-        .map(|r| (r.uuid.clone(), r.job_version_id.clone()))
-        .collect();
-
-    // 3. Merge the events.
-    for p in events {
-        b.apply_event(&p.event);
+        let stored = FacetState::from_stored(Some(&r.facets));
+        match b.io.get_mut(&(r.run_uuid.clone(), direction, r.dataset_id.clone())) {
+            Some(io) => {
+                let mut facets = stored;
+                facets.merge_state(&io.facets);
+                io.facets = facets;
+                io.bind_time = io.bind_time.min(r.bind_time);
+                io.version_id = io.version_id.take().or(r.version_id);
+            }
+            None => {
+                // Untouched by this batch: needed for the run's job version, not rewritten.
+                let io = IoState { version_id: r.version_id, bind_time: r.bind_time, facets: stored, dirty: false };
+                b.io.insert((r.run_uuid, direction, r.dataset_id), io);
+            }
+        }
     }
 
     // 4. Each touched run's job version, from everything the run read and wrote.
@@ -1014,14 +954,8 @@ async fn write(
             "input_field",
             "transformations",
         ],
-        &[
-            "output_version_id",
-            "output_field",
-            "input_namespace",
-            "input_name",
-            "input_field",
-        ],
-        true,
+        &[],
+        false,
         cl_rows,
     )
     .await?;
@@ -1195,6 +1129,7 @@ async fn write(
         &["run_uuid", "direction", "dataset_id"],
         true,
         b.io.iter()
+            .filter(|(_, io)| io.dirty)
             .map(|((run, dir, ds), io)| {
                 vec![
                     run.as_str().into(),

@@ -225,6 +225,7 @@ impl Store for SqlStore {
             .map(|(p, _)| p)
             .collect();
 
+        let started = std::time::Instant::now();
         let mut tx = self.pool.begin().await?;
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -239,8 +240,11 @@ impl Store for SqlStore {
             .into_iter()
             .filter(|p| inserted.contains(p.hash.as_slice()))
             .collect();
+        let logged = started.elapsed();
         apply::apply(&mut tx, self.backend, &fresh).await?;
+        let applied = started.elapsed();
         tx.commit().await?;
+        tracing::debug!(events = batch.len(), ?logged, ?applied, total = ?started.elapsed(), "batch committed");
         self.partitions
             .lock()
             .expect("partition cache")

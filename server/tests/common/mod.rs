@@ -35,7 +35,12 @@ impl TestDb {
             Db::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join("test.db").display());
-                Some(TestDb { url, admin_url: None, name: None, _dir: Some(dir) })
+                Some(TestDb {
+                    url,
+                    admin_url: None,
+                    name: None,
+                    _dir: Some(dir),
+                })
             }
             Db::Postgres => {
                 let Ok(admin) = std::env::var("TRIBUTARY_TEST_DATABASE_URL") else {
@@ -45,14 +50,21 @@ impl TestDb {
                 let name = format!("tributary_test_{}", uuid::Uuid::new_v4().simple());
                 run_admin(&admin, &format!("CREATE DATABASE {name}")).await;
                 let url = replace_db(&admin, &name);
-                Some(TestDb { url, admin_url: Some(admin), name: Some(name), _dir: None })
+                Some(TestDb {
+                    url,
+                    admin_url: Some(admin),
+                    name: Some(name),
+                    _dir: None,
+                })
             }
         }
     }
 }
 
 fn replace_db(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
     let base = match base[scheme_end..].find('/') {
         Some(i) => &base[..scheme_end + i],
@@ -66,8 +78,12 @@ fn replace_db(url: &str, name: &str) -> String {
 
 async fn run_admin(admin: &str, sql: &str) {
     use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(admin).await.expect("connect to TRIBUTARY_TEST_DATABASE_URL");
-    sqlx::Executor::execute(&mut conn, sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let mut conn = sqlx::PgConnection::connect(admin)
+        .await
+        .expect("connect to TRIBUTARY_TEST_DATABASE_URL");
+    sqlx::Executor::execute(&mut conn, sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 impl Drop for TestDb {
@@ -75,7 +91,10 @@ impl Drop for TestDb {
         if let (Some(admin), Some(name)) = (self.admin_url.take(), self.name.take()) {
             let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
                 rt.block_on(run_admin(&admin, &sql));
             })
             .join();
@@ -118,12 +137,26 @@ impl TestApp {
         TestApp { addr, db, config }
     }
 
-    pub async fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
-        client::request(self.addr, method, path, headers, body).await.expect("request")
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
+        client::request(self.addr, method, path, headers, body)
+            .await
+            .expect("request")
     }
 
     pub async fn post_event(&self, event: &Value) -> Response {
-        self.request("POST", "/api/v1/lineage", &[("Content-Type", "application/json")], event.to_string().as_bytes()).await
+        self.request(
+            "POST",
+            "/api/v1/lineage",
+            &[("Content-Type", "application/json")],
+            event.to_string().as_bytes(),
+        )
+        .await
     }
 
     /// Posts an event and insists it was accepted.
@@ -138,13 +171,21 @@ impl TestApp {
 
     pub async fn get_json(&self, path: &str) -> Value {
         let r = self.get(path).await;
-        assert_eq!(r.status, 200, "GET {path}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(
+            r.status,
+            200,
+            "GET {path}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
         r.json()
     }
 
     /// How many events the log holds.
     pub async fn event_count(&self) -> i64 {
-        self.get_json("/api/v1/events/lineage?limit=0&before=9999-12-31T00:00:00Z").await["totalCount"].as_i64().unwrap()
+        self.get_json("/api/v1/events/lineage?limit=0&before=9999-12-31T00:00:00Z")
+            .await["totalCount"]
+            .as_i64()
+            .unwrap()
     }
 }
 
@@ -181,7 +222,10 @@ pub fn shared_dir() -> PathBuf {
 /// Every event file under a corpus folder, sorted.
 pub fn corpus_files(sub: &str) -> Vec<PathBuf> {
     fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).map(|e| e.unwrap().path()).collect();
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().path())
+            .collect();
         entries.sort();
         for p in entries {
             if p.is_dir() {
@@ -198,7 +242,14 @@ pub fn corpus_files(sub: &str) -> Vec<PathBuf> {
 }
 
 /// A run event with sensible defaults.
-pub fn run_event(event_type: &str, time: &str, run_id: &str, job: &str, inputs: Value, outputs: Value) -> Value {
+pub fn run_event(
+    event_type: &str,
+    time: &str,
+    run_id: &str,
+    job: &str,
+    inputs: Value,
+    outputs: Value,
+) -> Value {
     json!({
         "eventType": event_type,
         "eventTime": time,
@@ -213,7 +264,10 @@ pub fn run_event(event_type: &str, time: &str, run_id: &str, job: &str, inputs: 
 
 /// A dataset reference with a schema facet of the given fields (name, type).
 pub fn dataset(ns: &str, name: &str, fields: &[(&str, &str)]) -> Value {
-    let fields: Vec<Value> = fields.iter().map(|(n, t)| json!({"name": n, "type": t})).collect();
+    let fields: Vec<Value> = fields
+        .iter()
+        .map(|(n, t)| json!({"name": n, "type": t}))
+        .collect();
     json!({"namespace": ns, "name": name, "facets": {"schema": {
         "_producer": "https://example.com/tests", "_schemaURL": "https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json",
         "fields": fields}}})
