@@ -60,12 +60,16 @@ CREATE TABLE datasets (
     UNIQUE (namespace, name)
 );
 
+-- Every name a dataset is known by: its own, and aliases from `symlinks` facets. `name_key` is
+-- the id the name would have as a dataset of its own (derived from namespace and name), so a
+-- batch looks names up by one indexed key.
 CREATE TABLE dataset_names (
+    name_key     TEXT PRIMARY KEY,
     namespace    TEXT NOT NULL,
     name         TEXT NOT NULL,
     dataset_id   TEXT NOT NULL,
     symlink_type TEXT,
-    PRIMARY KEY (namespace, name)
+    UNIQUE (namespace, name)
 );
 CREATE INDEX dataset_names_by_dataset ON dataset_names (dataset_id);
 
@@ -81,17 +85,6 @@ CREATE TABLE dataset_versions (
     checksum         TEXT   NOT NULL
 );
 CREATE INDEX dataset_versions_by_dataset ON dataset_versions (dataset_id, created_at);
-
-CREATE TABLE column_lineage (
-    output_version_id TEXT NOT NULL,
-    output_field      TEXT NOT NULL,
-    input_namespace   TEXT NOT NULL,
-    input_name        TEXT NOT NULL,
-    input_field       TEXT NOT NULL,
-    transformations   TEXT
-);
--- Rows are replaced per output version (deleted, then inserted), so no unique key is needed.
-CREATE INDEX column_lineage_by_output ON column_lineage (output_version_id);
 
 CREATE TABLE jobs (
     id            TEXT PRIMARY KEY,

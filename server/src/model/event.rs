@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::facets::Facets;
 use super::ids;
 use super::time::{self, Micros};
 
@@ -84,7 +85,7 @@ pub struct RunRef {
     pub run_id: String,
     /// The runId as a UUID (a non-UUID runId maps to a stable UUID).
     pub uuid: Uuid,
-    pub facets: Map<String, Value>,
+    pub facets: Facets,
 }
 
 /// A job named by an event.
@@ -92,7 +93,7 @@ pub struct RunRef {
 pub struct JobRef {
     pub namespace: String,
     pub name: String,
-    pub facets: Map<String, Value>,
+    pub facets: Facets,
 }
 
 /// A dataset named by an event, with its dataset facets and its input or output facets.
@@ -100,8 +101,8 @@ pub struct JobRef {
 pub struct DatasetRef {
     pub namespace: String,
     pub name: String,
-    pub facets: Map<String, Value>,
-    pub io_facets: Map<String, Value>,
+    pub facets: Facets,
+    pub io_facets: Facets,
 }
 
 /// One OpenLineage event, parsed.
@@ -154,14 +155,10 @@ fn object<'a>(
     }
 }
 
-fn facets(obj: &Map<String, Value>, key: &str) -> Map<String, Value> {
+fn facets(obj: &Map<String, Value>, key: &str) -> Facets {
     match obj.get(key) {
-        Some(Value::Object(o)) => o
-            .iter()
-            .filter(|(_, v)| v.is_object())
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        _ => Map::new(),
+        Some(Value::Object(o)) => Facets::from_map(o.clone()),
+        _ => Facets::default(),
     }
 }
 

@@ -1,32 +1,101 @@
-//! Facet sets merged last-writer-wins by event time, so events applied in any order give the
-//! same facets. A facet `{"_deleted": true}` leaves a tombstone that also carries its time.
+//! Facets: as an event carries them (`Facets`), and as an entity accumulates them
+//! (`FacetState`), merged last-writer-wins by event time so that events applied in any order
+//! give the same facets. A facet `{"_deleted": true}` leaves a tombstone that also carries its
+//! time. Facet values are kept as canonical JSON text: merging, storing and loading them copies
+//! strings instead of building and dropping JSON trees.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::canonical::canonical;
 use super::time::Micros;
 
-/// One facet as last written: when, and what (`Null` is a deletion).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// True for the OpenLineage deletion marker `{"_deleted": true}`.
+pub fn is_deletion(v: &Value) -> bool {
+    v.get("_deleted").and_then(Value::as_bool) == Some(true)
+}
+
+/// The facets at one place in an event (a run, a job, a dataset's facets or its input/output
+/// facets): parsed, for reading particular fields, and as canonical text, for storing.
+#[derive(Debug, Clone, Default)]
+pub struct Facets {
+    map: Map<String, Value>,
+    raw: Vec<(String, Option<Box<RawValue>>)>,
+}
+
+impl PartialEq for Facets {
+    fn eq(&self, other: &Self) -> bool {
+        self.map == other.map
+    }
+}
+
+impl Facets {
+    /// Facets from a JSON object's members; members that are not objects are not facets.
+    pub fn from_map(map: Map<String, Value>) -> Self {
+        let map: Map<String, Value> = map.into_iter().filter(|(_, v)| v.is_object()).collect();
+        let raw = map
+            .iter()
+            .map(|(k, v)| {
+                // serde_json's maps are sorted, so `to_string` is canonical.
+                let text = (!is_deletion(v))
+                    .then(|| RawValue::from_string(v.to_string()).expect("valid JSON"));
+                (k.clone(), text)
+            })
+            .collect();
+        Facets { map, raw }
+    }
+
+    /// A facet by name, parsed.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.map.get(name)
+    }
+
+    /// Whether a facet is present (deletion markers included).
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.map.contains_key(name)
+    }
+
+    /// How many facets.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The parsed facets.
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.map
+    }
+}
+
+/// One facet as last written: when, and what (`None` is a deletion).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FacetEntry {
     #[serde(rename = "t")]
     pub time: Micros,
     #[serde(rename = "v")]
-    pub value: Value,
+    pub value: Option<Box<RawValue>>,
+}
+
+fn text(v: &Option<Box<RawValue>>) -> &str {
+    v.as_deref().map_or("", RawValue::get)
+}
+
+impl PartialEq for FacetEntry {
+    fn eq(&self, other: &Self) -> bool {
+        self.time == other.time && text(&self.value) == text(&other.value)
+    }
 }
 
 /// The merged facets of an entity, each with the event time that set it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct FacetState(BTreeMap<String, FacetEntry>);
-
-/// True for the OpenLineage deletion marker `{"_deleted": true}`.
-pub fn is_deletion(v: &Value) -> bool {
-    v.get("_deleted").and_then(Value::as_bool) == Some(true)
-}
 
 impl FacetState {
     /// Reads the stored form; an empty or unreadable text is an empty set.
@@ -40,58 +109,78 @@ impl FacetState {
         serde_json::to_string(self).expect("facet state serialises")
     }
 
-    /// Merges facets seen at `time`. A later time wins; at the same time the greater canonical
-    /// text wins, so the result never depends on arrival order. Returns whether anything changed.
-    pub fn merge(&mut self, time: Micros, facets: &Map<String, Value>) -> bool {
+    fn merge_one(&mut self, name: &str, time: Micros, value: &Option<Box<RawValue>>) -> bool {
+        let wins = match self.0.get(name) {
+            None => true,
+            Some(old) if time != old.time => time > old.time,
+            // At the same time the greater canonical text wins: never the arrival order.
+            Some(old) => text(value) > text(&old.value),
+        };
+        if wins {
+            self.0.insert(
+                name.to_string(),
+                FacetEntry {
+                    time,
+                    value: value.clone(),
+                },
+            );
+        }
+        wins
+    }
+
+    /// Merges an event's facets seen at `time`. A later time wins. Returns whether anything
+    /// changed.
+    pub fn merge(&mut self, time: Micros, facets: &Facets) -> bool {
         let mut changed = false;
-        for (name, value) in facets {
-            let value = if is_deletion(value) {
-                Value::Null
-            } else {
-                value.clone()
-            };
-            let wins = match self.0.get(name) {
-                None => true,
-                Some(old) if time != old.time => time > old.time,
-                Some(old) => canonical(&value) > canonical(&old.value),
-            };
-            if wins {
-                changed = true;
-                self.0.insert(name.clone(), FacetEntry { time, value });
-            }
+        for (name, value) in &facets.raw {
+            changed |= self.merge_one(name, time, value);
         }
         changed
     }
 
-    /// The merged set of another state into this one (same rule as `merge`).
+    /// Merges another state into this one (the same rule as `merge`, facet by facet).
     pub fn merge_state(&mut self, other: &FacetState) -> bool {
         let mut changed = false;
         for (name, e) in &other.0 {
-            let mut one = Map::new();
-            one.insert(
-                name.clone(),
-                if e.value.is_null() {
-                    deletion()
-                } else {
-                    e.value.clone()
-                },
-            );
-            changed |= self.merge(e.time, &one);
+            changed |= self.merge_one(name, e.time, &e.value);
         }
         changed
     }
 
-    /// A live facet by name.
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.0.get(name).map(|e| &e.value).filter(|v| !v.is_null())
+    /// A live facet by name, parsed.
+    pub fn get(&self, name: &str) -> Option<Value> {
+        self.raw(name)
+            .and_then(|r| serde_json::from_str(r.get()).ok())
     }
 
-    /// The live facets, without tombstones.
+    /// A string field of a live facet (`string("dataSource", "name")`).
+    pub fn string(&self, facet: &str, field: &str) -> Option<String> {
+        self.get(facet)?.get(field)?.as_str().map(str::to_string)
+    }
+
+    /// A live facet by name, as canonical text.
+    pub fn raw(&self, name: &str) -> Option<&RawValue> {
+        self.0.get(name).and_then(|e| e.value.as_deref())
+    }
+
+    /// The live facets as canonical text, sorted by name.
+    pub fn raw_current(&self) -> BTreeMap<&str, &RawValue> {
+        self.0
+            .iter()
+            .filter_map(|(k, e)| Some((k.as_str(), e.value.as_deref()?)))
+            .collect()
+    }
+
+    /// The live facets, parsed, without tombstones.
     pub fn current(&self) -> Map<String, Value> {
         self.0
             .iter()
-            .filter(|(_, e)| !e.value.is_null())
-            .map(|(k, e)| (k.clone(), e.value.clone()))
+            .filter_map(|(k, e)| {
+                Some((
+                    k.clone(),
+                    serde_json::from_str(e.value.as_deref()?.get()).ok()?,
+                ))
+            })
             .collect()
     }
 
@@ -101,17 +190,13 @@ impl FacetState {
     }
 }
 
-fn deletion() -> Value {
-    serde_json::json!({ "_deleted": true })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
-    fn facets(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
+    fn facets(v: Value) -> Facets {
+        Facets::from_map(v.as_object().unwrap().clone())
     }
 
     #[test]
@@ -135,6 +220,8 @@ mod tests {
         s.merge(1, &facets(json!({"doc": {"description": "x"}})));
         assert!(s.get("doc").is_none());
         assert!(s.current().is_empty());
+        let stored = FacetState::from_stored(Some(&s.to_stored()));
+        assert_eq!(stored, s, "tombstones survive storage");
     }
 
     #[test]
@@ -148,5 +235,26 @@ mod tests {
         y.merge(5, &b);
         y.merge(5, &a);
         assert_eq!(x, y);
+    }
+
+    #[test]
+    fn merging_states_equals_merging_their_events() {
+        let a = facets(json!({"doc": {"description": "a"}, "schema": {"fields": []}}));
+        let b = facets(json!({"doc": {"_deleted": true}}));
+        let mut one = FacetState::default();
+        one.merge(1, &a);
+        one.merge(2, &b);
+        let mut left = FacetState::default();
+        left.merge(2, &b);
+        let mut right = FacetState::default();
+        right.merge(1, &a);
+        left.merge_state(&right);
+        assert_eq!(one, left);
+    }
+
+    #[test]
+    fn non_object_members_are_not_facets() {
+        let f = facets(json!({"doc": {"description": "a"}, "junk": 5}));
+        assert_eq!(f.len(), 1);
     }
 }

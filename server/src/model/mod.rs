@@ -8,5 +8,5 @@ pub mod run_state;
 pub mod time;
 
 pub use event::{DatasetRef, EventKind, EventType, JobRef, LineageEvent, ParseError, RunRef};
-pub use facets::FacetState;
+pub use facets::{FacetState, Facets};
 pub use run_state::{RunState, RunTimeline};

@@ -4,7 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde_json::{json, Map, Value};
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, FromRow};
 
@@ -25,7 +26,6 @@ pub(super) const MODEL_TABLES: &[&str] = &[
     "datasets",
     "dataset_names",
     "dataset_versions",
-    "column_lineage",
     "jobs",
     "job_versions",
     "job_version_io",
@@ -51,8 +51,6 @@ struct VersionState {
     created_at: Micros,
     facets: FacetState,
     io_facets: FacetState,
-    /// The `columnLineage` facet as loaded, to know whether its rows must be rewritten.
-    column_lineage_before: Option<Value>,
     /// Only versions a run wrote, a DatasetEvent described, or that the dataset has no other
     /// version than, may become the dataset's current version.
     may_be_current: bool,
@@ -200,13 +198,15 @@ async fn upsert(
     } else {
         format!(" ON CONFLICT ({}) {action}", key.join(", "))
     };
-    for chunk in rows.chunks(rows_per_statement(cols.len())) {
+    let per_statement = rows_per_statement(cols.len());
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let args: Vec<Arg> = rows.by_ref().take(per_statement).flatten().collect();
         let sql = format!(
             "INSERT INTO {table} ({}) VALUES {}{conflict}",
             cols.join(", "),
-            value_rows(chunk.len(), cols.len()),
+            value_rows(args.len() / cols.len(), cols.len()),
         );
-        let args: Vec<Arg> = chunk.iter().flatten().cloned().collect();
         bind_all(sqlx::query(&sql), &args).execute(&mut *tx).await?;
     }
     Ok(())
@@ -307,7 +307,6 @@ impl Batch {
                 created_at: t,
                 facets: FacetState::default(),
                 io_facets: FacetState::default(),
-                column_lineage_before: None,
                 may_be_current: false,
             });
         v.created_at = v.created_at.min(t);
@@ -334,7 +333,7 @@ impl Batch {
             EventKind::Dataset => {
                 let Some(d) = &e.dataset else { return };
                 let id = self.touch_dataset(d, t);
-                let content = sha256_hex(&canonical(&Value::Object(d.facets.clone())));
+                let content = sha256_hex(&canonical(&Value::Object(d.facets.as_map().clone())));
                 let pv = producer_version(d);
                 let key = pv
                     .as_deref()
@@ -401,7 +400,8 @@ impl Batch {
                 &job_id,
                 inputs.iter().map(|(id, _)| id.clone()).collect(),
                 outputs.iter().map(|(id, _)| id.clone()).collect(),
-                &job_ref.facets,
+                job_ref.facets.get("sourceCodeLocation").cloned(),
+                job_ref.facets.get("sql").cloned(),
                 t,
             );
             jv.defined_by_event = true;
@@ -472,14 +472,15 @@ impl Batch {
         job_id: &str,
         mut inputs: Vec<String>,
         mut outputs: Vec<String>,
-        job_facets: &Map<String, Value>,
+        location_facet: Option<Value>,
+        sql_facet: Option<Value>,
         valid_from: Micros,
     ) -> &mut JobVersionState {
         inputs.sort();
         inputs.dedup();
         outputs.sort();
         outputs.dedup();
-        let location = job_facets.get("sourceCodeLocation").map(|l| {
+        let location = location_facet.map(|l| {
             let keep = ["type", "url", "repoUrl", "path", "version", "tag", "branch"];
             Value::Object(
                 l.as_object()
@@ -490,8 +491,8 @@ impl Batch {
                     .collect(),
             )
         });
-        let sql = job_facets
-            .get("sql")
+        let sql = sql_facet
+            .as_ref()
             .and_then(|s| s.get("query"))
             .and_then(Value::as_str)
             .map(str::to_string);
@@ -520,61 +521,26 @@ impl Batch {
     }
 }
 
-fn column_lineage_rows(version_id: &str, facet: Option<&Value>) -> Vec<Vec<Arg>> {
-    let mut rows = Vec::new();
-    let Some(fields) = facet
-        .and_then(|f| f.get("fields"))
-        .and_then(Value::as_object)
-    else {
-        return rows;
+/// What a version's checksum covers, serialised with sorted keys (facets are canonical text).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChecksumInput<'a> {
+    created_by_run: &'a Option<String>,
+    dataset: &'a str,
+    facets: BTreeMap<&'a str, &'a RawValue>,
+    id: &'a str,
+    producer_version: &'a Option<String>,
+}
+
+fn version_checksum(v: &VersionState) -> String {
+    let input = ChecksumInput {
+        created_by_run: &v.created_by_run,
+        dataset: &v.dataset_id,
+        facets: v.facets.raw_current(),
+        id: &v.id,
+        producer_version: &v.producer_version,
     };
-    let mut seen = BTreeSet::new();
-    for (out_field, spec) in fields {
-        let field_level = json!({
-            "type": spec.get("transformationType"),
-            "description": spec.get("transformationDescription"),
-        });
-        for input in spec
-            .get("inputFields")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let (Some(ns), Some(name), Some(field)) = (
-                input.get("namespace").and_then(Value::as_str),
-                input.get("name").and_then(Value::as_str),
-                input.get("field").and_then(Value::as_str),
-            ) else {
-                continue;
-            };
-            if !seen.insert((
-                out_field.clone(),
-                ns.to_string(),
-                name.to_string(),
-                field.to_string(),
-            )) {
-                continue;
-            }
-            let transformations = input.get("transformations").cloned().unwrap_or_else(|| {
-                if spec.get("transformationType").is_some() {
-                    json!([field_level])
-                } else {
-                    Value::Null
-                }
-            });
-            rows.push(vec![
-                version_id.into(),
-                out_field.as_str().into(),
-                ns.into(),
-                name.into(),
-                field.into(),
-                (!transformations.is_null())
-                    .then(|| transformations.to_string())
-                    .into(),
-            ]);
-        }
-    }
-    rows
+    sha256_hex(&serde_json::to_string(&input).expect("checksum input serialises"))
 }
 
 /// Applies new events (already in the raw log) to the model.
@@ -600,22 +566,13 @@ pub(super) async fn apply(
             names.extend(symlinks(d).into_iter().map(|(ns, n, _)| (ns, n)));
         }
     }
-    let names: Vec<(String, String)> = names.into_iter().collect();
-    for chunk in names.chunks(500) {
-        let sql = format!(
-            "SELECT namespace, name, dataset_id FROM dataset_names WHERE (namespace, name) IN (VALUES {})",
-            value_rows(chunk.len(), 2)
-        );
-        let args: Vec<Arg> = chunk
-            .iter()
-            .flat_map(|(ns, n)| [Arg::from(ns.as_str()), Arg::from(n.as_str())])
-            .collect();
-        for r in bind_all_as(sqlx::query_as::<_, NameRow>(&sql), &args)
-            .fetch_all(&mut *tx)
-            .await?
-        {
-            b.names.insert((r.namespace, r.name), r.dataset_id);
-        }
+    let keys: Vec<String> = names
+        .iter()
+        .map(|(ns, n)| ids::dataset_id(ns, n).to_string())
+        .collect();
+    let sql = "SELECT namespace, name, dataset_id FROM dataset_names";
+    for r in load::<NameRow>(tx, sql, "name_key", &keys, "").await? {
+        b.names.insert((r.namespace, r.name), r.dataset_id);
     }
 
     // 2. Merge the batch's events among themselves.
@@ -630,7 +587,6 @@ pub(super) async fn apply(
     for r in load::<VersionRow>(tx, &sql, "id", &version_ids, lock).await? {
         let v = b.versions.get_mut(&r.id).expect("loaded by id");
         let mut facets = FacetState::from_stored(Some(&r.facets));
-        v.column_lineage_before = facets.get("columnLineage").cloned();
         facets.merge_state(&v.facets);
         v.facets = facets;
         let mut io_facets = FacetState::from_stored(Some(&r.io_facets));
@@ -675,7 +631,10 @@ pub(super) async fn apply(
             first_event: Some(r.first_event_time),
             last_event: Some(r.last_event_time),
         };
-        let terminal_type = r.terminal_type.as_deref().and_then(crate::model::EventType::parse);
+        let terminal_type = r
+            .terminal_type
+            .as_deref()
+            .and_then(crate::model::EventType::parse);
         timeline.terminal = r.terminal_time.zip(terminal_type);
         timeline.merge(&e.timeline);
         e.timeline = timeline;
@@ -695,7 +654,10 @@ pub(super) async fn apply(
     for r in load::<RunIoRow>(tx, &sql, "run_uuid", &run_ids, lock).await? {
         let direction: &'static str = if r.direction == "in" { "in" } else { "out" };
         let stored = FacetState::from_stored(Some(&r.facets));
-        match b.io.get_mut(&(r.run_uuid.clone(), direction, r.dataset_id.clone())) {
+        match b
+            .io
+            .get_mut(&(r.run_uuid.clone(), direction, r.dataset_id.clone()))
+        {
             Some(io) => {
                 let mut facets = stored;
                 facets.merge_state(&io.facets);
@@ -705,7 +667,12 @@ pub(super) async fn apply(
             }
             None => {
                 // Untouched by this batch: needed for the run's job version, not rewritten.
-                let io = IoState { version_id: r.version_id, bind_time: r.bind_time, facets: stored, dirty: false };
+                let io = IoState {
+                    version_id: r.version_id,
+                    bind_time: r.bind_time,
+                    facets: stored,
+                    dirty: false,
+                };
                 b.io.insert((r.run_uuid, direction, r.dataset_id), io);
             }
         }
@@ -733,13 +700,14 @@ pub(super) async fn apply(
             run.job_id.clone(),
             inputs,
             outputs,
-            run.job_facets.current(),
+            run.job_facets.get("sourceCodeLocation"),
+            run.job_facets.get("sql"),
             from,
         ));
     }
-    for (uuid, job_id, inputs, outputs, facets, from) in run_versions {
+    for (uuid, job_id, inputs, outputs, location, sql, from) in run_versions {
         let id = b
-            .job_version_for(&job_id, inputs, outputs, &facets, from)
+            .job_version_for(&job_id, inputs, outputs, location, sql, from)
             .id
             .clone();
         b.runs.get_mut(&uuid).expect("run").job_version_id = Some(id);
@@ -823,13 +791,20 @@ async fn write(
     upsert(
         tx,
         "dataset_names",
-        &["namespace", "name", "dataset_id", "symlink_type"],
-        &["namespace", "name"],
+        &[
+            "name_key",
+            "namespace",
+            "name",
+            "dataset_id",
+            "symlink_type",
+        ],
+        &["name_key"],
         false,
         b.new_names
             .iter()
             .map(|(ns, n, id, ty)| {
                 vec![
+                    ids::dataset_id(ns, n).to_string().into(),
                     ns.as_str().into(),
                     n.as_str().into(),
                     id.as_str().into(),
@@ -860,18 +835,8 @@ async fn write(
         b.datasets
             .values()
             .map(|d| {
-                let source = d
-                    .facets
-                    .get("dataSource")
-                    .and_then(|s| s.get("name"))
-                    .and_then(Value::as_str)
-                    .map(str::to_string);
-                let ty = d
-                    .facets
-                    .get("datasetType")
-                    .and_then(|s| s.get("datasetType"))
-                    .and_then(Value::as_str)
-                    .map(str::to_string);
+                let source = d.facets.string("dataSource", "name");
+                let ty = d.facets.string("datasetType", "datasetType");
                 vec![
                     d.id.as_str().into(),
                     d.namespace.as_str().into(),
@@ -890,20 +855,9 @@ async fn write(
     )
     .await?;
 
-    let mut cl_delete = Vec::new();
-    let mut cl_rows = Vec::new();
     let mut version_rows = Vec::new();
     for v in b.versions.values() {
-        let current = v.facets.current();
-        let checksum = sha256_hex(&canonical(&json!({
-            "id": v.id, "dataset": v.dataset_id, "producerVersion": v.producer_version,
-            "createdByRun": v.created_by_run, "facets": current,
-        })));
-        let cl = v.facets.get("columnLineage");
-        if cl != v.column_lineage_before.as_ref() {
-            cl_delete.push(v.id.clone());
-            cl_rows.extend(column_lineage_rows(&v.id, cl));
-        }
+        let checksum = version_checksum(v);
         version_rows.push(vec![
             v.id.as_str().into(),
             v.dataset_id.as_str().into(),
@@ -935,31 +889,6 @@ async fn write(
         version_rows,
     )
     .await?;
-    for chunk in cl_delete.chunks(1000) {
-        let sql = format!(
-            "DELETE FROM column_lineage WHERE output_version_id IN ({})",
-            list(chunk.len())
-        );
-        let args: Vec<Arg> = chunk.iter().map(|s| Arg::from(s.as_str())).collect();
-        bind_all(sqlx::query(&sql), &args).execute(&mut *tx).await?;
-    }
-    upsert(
-        tx,
-        "column_lineage",
-        &[
-            "output_version_id",
-            "output_field",
-            "input_namespace",
-            "input_name",
-            "input_field",
-            "transformations",
-        ],
-        &[],
-        false,
-        cl_rows,
-    )
-    .await?;
-
     upsert(
         tx,
         "jobs",
@@ -979,12 +908,7 @@ async fn write(
         b.jobs
             .values()
             .map(|j| {
-                let ty = j
-                    .facets
-                    .get("jobType")
-                    .and_then(|s| s.get("jobType"))
-                    .and_then(Value::as_str)
-                    .map(str::to_string);
+                let ty = j.facets.string("jobType", "jobType");
                 vec![
                     j.id.as_str().into(),
                     j.namespace.as_str().into(),
@@ -1057,12 +981,10 @@ async fn write(
         .runs
         .values()
         .map(|r| {
-            let nominal = r.facets.get("nominalTime");
             let nominal_time = |k: &str| {
-                nominal
-                    .and_then(|n| n.get(k))
-                    .and_then(Value::as_str)
-                    .and_then(time::parse_event_time)
+                r.facets
+                    .string("nominalTime", k)
+                    .and_then(|t| time::parse_event_time(&t))
                     .map(time::to_micros)
             };
             vec![
@@ -1168,20 +1090,4 @@ async fn write(
         .await?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn column_lineage_rows_come_from_input_fields() {
-        let facet = json!({"fields": {"total": {"inputFields": [
-            {"namespace": "db", "name": "orders", "field": "amount", "transformations": [{"type": "DIRECT"}]},
-            {"namespace": "db", "name": "orders", "field": "amount"}
-        ]}}});
-        let rows = column_lineage_rows("v1", Some(&facet));
-        assert_eq!(rows.len(), 1, "duplicates collapse");
-        assert_eq!(rows[0][4], Arg::from("amount"));
-    }
 }

@@ -55,6 +55,12 @@ impl SqlStore {
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
+                    if backend == Backend::Postgres {
+                        // Plan every execution with its parameters: a generic plan cached while
+                        // a table was small would keep scanning it whole as it grows.
+                        conn.execute("SET plan_cache_mode = force_custom_plan")
+                            .await?;
+                    }
                     if backend == Backend::Sqlite {
                         // WAL lets readers run beside the writer; FULL makes every commit durable.
                         conn.execute("PRAGMA journal_mode = WAL").await?;
