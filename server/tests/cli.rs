@@ -2,49 +2,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::{dataset, run_event, Db, TestDb};
+use common::{dataset, run_event, serve, tributary, Db, TestDb};
 use serde_json::{json, Value};
 use tributary::store::{SqlStore, Store};
-
-fn tributary(db: &TestDb) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tributary"));
-    c.env("TRIBUTARY_DATABASE_URL", &db.url)
-        .env("TRIBUTARY_LOG_FORMAT", "json")
-        .env_remove("TRIBUTARY_CONFIG");
-    c
-}
-
-/// Starts `tributary serve` on port 0 and reads the port it logs.
-fn serve(db: &TestDb) -> (Child, SocketAddr) {
-    let mut child = tributary(db)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let port = loop {
-        let line = lines
-            .next()
-            .expect("server exited before listening")
-            .unwrap();
-        if let Ok(v) = serde_json::from_str::<Value>(&line) {
-            if let Some(p) = v.get("port").and_then(Value::as_u64) {
-                break p as u16;
-            }
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, SocketAddr::from(([127, 0, 0, 1], port)))
-}
 
 fn event(i: usize) -> Value {
     run_event(

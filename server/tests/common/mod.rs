@@ -4,8 +4,10 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::{Child, Stdio};
 
 use serde_json::{json, Value};
 use tributary::cli::client::{self, Response};
@@ -275,4 +277,39 @@ pub fn dataset(ns: &str, name: &str, fields: &[(&str, &str)]) -> Value {
 
 pub fn validation(mode: ValidationMode) -> impl FnOnce(&mut Config) {
     move |c| c.validation = mode
+}
+
+/// The `tributary` binary, pointed at a test database, logging JSON.
+pub fn tributary(db: &TestDb) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_tributary"));
+    c.env("TRIBUTARY_DATABASE_URL", &db.url)
+        .env("TRIBUTARY_LOG_FORMAT", "json")
+        .env_remove("TRIBUTARY_CONFIG");
+    c
+}
+
+/// Starts `tributary serve` on port 0 and reads the port it logs.
+pub fn serve(db: &TestDb) -> (Child, SocketAddr) {
+    let mut child = tributary(db)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let port = loop {
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
+        if let Ok(v) = serde_json::from_str::<Value>(&line) {
+            if let Some(p) = v.get("port").and_then(Value::as_u64) {
+                break p as u16;
+            }
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, SocketAddr::from(([127, 0, 0, 1], port)))
 }

@@ -1,0 +1,48 @@
+//! Real clients against a real server: the official OpenLineage Python client.
+//!
+//! Runs when `TRIBUTARY_PYTHON` names a Python with the packages in `tests/clients/requirements.txt`
+//! installed (`.ci/run` sets one up); prints `skipped` otherwise.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::{serve, Db, TestDb};
+
+fn python() -> Option<String> {
+    let p = std::env::var("TRIBUTARY_PYTHON").ok();
+    if p.is_none() {
+        eprintln!("skipped: TRIBUTARY_PYTHON is not set");
+    }
+    p
+}
+
+fn script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/clients")
+        .join(name)
+}
+
+async fn the_openlineage_python_client_is_understood(db: Db) {
+    let Some(python) = python() else { return };
+    let Some(db) = TestDb::create(db).await else {
+        return;
+    };
+    let (mut child, addr) = serve(&db);
+    let out = Command::new(python)
+        .arg(script("openlineage_python.py"))
+        .arg(format!("http://{addr}"))
+        .output()
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+on_both_backends!(the_openlineage_python_client_is_understood);
