@@ -450,10 +450,16 @@ async fn job_and_dataset_events_update_without_a_run(db: Db) {
         "inputs": [{"namespace": "db", "name": "a"}], "outputs": [{"namespace": "db", "name": "b"}]
     });
     app.ingest(&job_event).await;
+    let versions = app.get_json("/api/v1/namespaces/tests/jobs/nightly/versions").await;
+    assert_eq!(versions["totalCount"], 1);
+    let v = &versions["versions"][0];
+    assert_eq!(v["sql"], "INSERT INTO b SELECT * FROM a");
+    assert_eq!(v["inputs"], json!([{"namespace": "db", "name": "a"}]));
+    assert_eq!(v["outputs"], json!([{"namespace": "db", "name": "b"}]));
     let job = app.get_json("/api/v1/namespaces/tests/jobs/nightly").await;
-    assert_eq!(job["versions"].as_array().unwrap().len(), 1);
-    assert_eq!(job["versions"][0]["sql"], "INSERT INTO b SELECT * FROM a");
-    assert_eq!(job["versions"][0]["inputs"].as_array().unwrap().len(), 1);
+    assert_eq!(job["currentVersion"], v["version"]);
+    assert_eq!(job["inputs"], json!([{"namespace": "db", "name": "a"}]));
+    assert!(job["latestRun"].is_null());
 
     let ds_event = |time: &str, facets: Value| {
         json!({

@@ -21,9 +21,9 @@ pub enum ApiError {
     /// The thing named does not exist.
     #[error("{0}")]
     NotFound(String),
-    /// The method exists in Marquez but is not how Tributary takes writes.
+    /// A write endpoint Marquez deprecated; writes come as OpenLineage events.
     #[error("{0}")]
-    Gone(String),
+    LegacyWrite(String),
     /// The database cannot be reached; retrying later may work.
     #[error("{0}")]
     Unavailable(String),
@@ -92,7 +92,7 @@ impl ResponseError for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Gone(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::LegacyWrite(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

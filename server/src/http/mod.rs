@@ -5,7 +5,8 @@ pub mod error;
 mod events;
 mod health;
 mod ingest;
-mod read;
+mod marquez;
+mod shapes;
 
 use std::sync::Arc;
 
@@ -33,7 +34,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/lineage", web::post().to(ingest::post_event))
                 .route("/lineage/batch", web::post().to(ingest::post_batch))
                 .route("/events/lineage", web::get().to(events::list))
-                .configure(read::routes),
+                .route("/events", web::get().to(events::list))
+                .configure(marquez::routes),
         )
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::NotFound("no such endpoint".into()))

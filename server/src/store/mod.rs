@@ -2,15 +2,21 @@
 //! Postgres and SQLite. Only this module talks SQL.
 
 mod apply;
+mod catalog;
 mod dialect;
 mod reads;
 mod rows;
 mod sql;
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use serde_json::Value;
 use uuid::Uuid;
 
+pub use catalog::{
+    DatasetTags, JobSummary, Namespace, SearchHit, SearchQuery, Source, Tag, TagTarget,
+};
 pub use dialect::Backend;
 pub use reads::{Dataset, DatasetVersion, Job, JobVersion, Run, RunIo};
 pub use sql::SqlStore;
@@ -119,4 +125,72 @@ pub trait Store: Send + Sync + 'static {
     async fn run(&self, run: Uuid) -> Result<Option<Run>, StoreError>;
     /// How many events the log holds.
     async fn event_count(&self) -> Result<i64, StoreError>;
+
+    /// Namespaces (not soft-deleted), by name, and how many there are.
+    async fn namespaces(
+        &self,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<Namespace>, i64), StoreError>;
+    /// A namespace, soft-deleted or not.
+    async fn namespace(&self, name: &str) -> Result<Option<Namespace>, StoreError>;
+    /// Creates a namespace or sets its owner and description.
+    async fn put_namespace(
+        &self,
+        name: &str,
+        owner: Option<&str>,
+        description: Option<&str>,
+    ) -> Result<Namespace, StoreError>;
+    /// Soft-deletes a namespace; false when there was none to delete.
+    async fn delete_namespace(&self, name: &str) -> Result<bool, StoreError>;
+    /// Sources, by name.
+    async fn sources(&self, limit: i64, offset: i64) -> Result<(Vec<Source>, i64), StoreError>;
+    /// A source.
+    async fn source(&self, name: &str) -> Result<Option<Source>, StoreError>;
+    /// A namespace's datasets (not soft-deleted), by name.
+    async fn datasets(
+        &self,
+        namespace: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<Dataset>, i64), StoreError>;
+    /// Soft-deletes a dataset: it leaves listings until an event names it again.
+    async fn delete_dataset(&self, dataset_id: &str) -> Result<bool, StoreError>;
+    /// Tags of datasets and of their fields.
+    async fn dataset_tags(
+        &self,
+        dataset_ids: &[String],
+    ) -> Result<HashMap<String, DatasetTags>, StoreError>;
+    /// Jobs of a namespace, or of all, optionally only those whose latest run is in `states`.
+    async fn jobs(
+        &self,
+        namespace: Option<&str>,
+        states: &[String],
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<JobSummary>, i64), StoreError>;
+    /// A job with its current inputs and outputs, latest run and tags.
+    async fn job_summary(&self, job: Job) -> Result<JobSummary, StoreError>;
+    /// Soft-deletes a job.
+    async fn delete_job(&self, job_id: &str) -> Result<bool, StoreError>;
+    /// A job's runs, newest first.
+    async fn job_runs(
+        &self,
+        job_id: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<Run>, i64), StoreError>;
+    /// Every tag.
+    async fn tags(&self) -> Result<Vec<Tag>, StoreError>;
+    /// Creates a tag or sets its description.
+    async fn put_tag(&self, name: &str, description: Option<&str>) -> Result<Tag, StoreError>;
+    /// Puts a tag on (or takes it off) a dataset, a field or a job.
+    async fn set_tag(&self, target: TagTarget<'_>, tag: &str, on: bool) -> Result<(), StoreError>;
+    /// Namespace and name of datasets, by id.
+    async fn dataset_names(
+        &self,
+        dataset_ids: &[String],
+    ) -> Result<HashMap<String, (String, String)>, StoreError>;
+    /// Datasets and jobs whose name contains the query.
+    async fn search(&self, query: &SearchQuery) -> Result<(Vec<SearchHit>, i64), StoreError>;
 }

@@ -111,7 +111,7 @@ pub struct Run {
     pub outputs: Vec<RunIo>,
 }
 
-fn dataset_from(r: DatasetRow) -> Dataset {
+pub(super) fn dataset_from(r: DatasetRow) -> Dataset {
     Dataset {
         id: r.id,
         namespace: r.namespace,
@@ -167,6 +167,20 @@ pub(super) async fn dataset_versions(
         .collect())
 }
 
+pub(super) fn job_from(r: JobRow) -> Job {
+    Job {
+        id: r.id,
+        namespace: r.namespace,
+        name: r.name,
+        parent_job_id: r.parent_job_id,
+        job_type: r.job_type,
+        facets: FacetState::from_stored(Some(&r.facets)).current(),
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        deleted_at: r.deleted_at,
+    }
+}
+
 pub(super) async fn job(
     pool: &AnyPool,
     namespace: &str,
@@ -178,17 +192,7 @@ pub(super) async fn job(
         .bind(name)
         .fetch_optional(pool)
         .await?;
-    Ok(row.map(|r| Job {
-        id: r.id,
-        namespace: r.namespace,
-        name: r.name,
-        parent_job_id: r.parent_job_id,
-        job_type: r.job_type,
-        facets: FacetState::from_stored(Some(&r.facets)).current(),
-        created_at: r.created_at,
-        updated_at: r.updated_at,
-        deleted_at: r.deleted_at,
-    }))
+    Ok(row.map(job_from))
 }
 
 pub(super) async fn job_versions(
@@ -243,6 +247,7 @@ struct RunHead {
 
 #[derive(FromRow)]
 struct IoRow {
+    run_uuid: String,
     direction: String,
     dataset_id: String,
     namespace: String,
@@ -251,30 +256,53 @@ struct IoRow {
     facets: String,
 }
 
-pub(super) async fn run(pool: &AnyPool, run: Uuid) -> Result<Option<Run>, StoreError> {
-    let uuid = run.to_string();
-    let head = sqlx::query_as::<_, RunHead>(
-        "SELECT r.uuid, r.run_id, j.namespace AS job_namespace, j.name AS job_name, r.job_version_id, \
-         r.parent_run_uuid, r.state, r.start_time, r.running_time, r.terminal_time, r.nominal_start, \
-         r.nominal_end, r.created_at, r.updated_at, r.facets, r.job_facets \
-         FROM runs r JOIN jobs j ON j.id = r.job_id WHERE r.uuid = $1",
-    )
-    .bind(&uuid)
-    .fetch_optional(pool)
-    .await?;
-    let Some(h) = head else { return Ok(None) };
-    let io = sqlx::query_as::<_, IoRow>(
-        "SELECT io.direction, io.dataset_id, d.namespace, d.name, io.facets, \
+const RUN_HEAD: &str =
+    "SELECT r.uuid, r.run_id, j.namespace AS job_namespace, j.name AS job_name, \
+     r.job_version_id, r.parent_run_uuid, r.state, r.start_time, r.running_time, r.terminal_time, \
+     r.nominal_start, r.nominal_end, r.created_at, r.updated_at, r.facets, r.job_facets \
+     FROM runs r JOIN jobs j ON j.id = r.job_id";
+
+/// Runs with their inputs and outputs bound to versions: one query for the runs, one for all
+/// their inputs and outputs. `filter` is a SQL condition on `r` using `$1`.
+pub(super) async fn runs_where(
+    pool: &AnyPool,
+    filter: &str,
+    args: &[super::dialect::Arg],
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Run>, StoreError> {
+    let n = args.len();
+    let sql = format!(
+        "{RUN_HEAD} WHERE {filter} ORDER BY COALESCE(r.start_time, r.first_event_time) DESC, r.uuid DESC \
+         LIMIT ${} OFFSET ${}",
+        n + 1,
+        n + 2
+    );
+    let mut all = args.to_vec();
+    all.push(limit.into());
+    all.push(offset.into());
+    let heads = super::dialect::bind_all_as(sqlx::query_as::<_, RunHead>(&sql), &all)
+        .fetch_all(pool)
+        .await?;
+    if heads.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = heads.iter().map(|h| h.uuid.clone()).collect();
+    let io_sql = format!(
+        "SELECT io.run_uuid, io.direction, io.dataset_id, d.namespace, d.name, io.facets, \
          COALESCE(io.version_id, (SELECT v.id FROM dataset_versions v WHERE v.dataset_id = io.dataset_id \
             AND v.created_at <= io.bind_time AND (v.created_by_run IS NULL OR v.created_by_run <> io.run_uuid) \
             ORDER BY v.created_at DESC, v.id DESC LIMIT 1)) AS version_id \
-         FROM run_io io JOIN datasets d ON d.id = io.dataset_id WHERE io.run_uuid = $1 \
-         ORDER BY io.direction, d.namespace, d.name",
-    )
-    .bind(&uuid)
-    .fetch_all(pool)
-    .await?;
-    let (mut inputs, mut outputs) = (Vec::new(), Vec::new());
+         FROM run_io io JOIN datasets d ON d.id = io.dataset_id WHERE io.run_uuid IN ({}) \
+         ORDER BY io.run_uuid, io.direction, d.namespace, d.name",
+        super::dialect::list(ids.len())
+    );
+    let args: Vec<super::dialect::Arg> = ids.iter().map(|s| s.as_str().into()).collect();
+    let io = super::dialect::bind_all_as(sqlx::query_as::<_, IoRow>(&io_sql), &args)
+        .fetch_all(pool)
+        .await?;
+    let mut by_run: std::collections::HashMap<String, (Vec<RunIo>, Vec<RunIo>)> =
+        Default::default();
     for r in io {
         let item = RunIo {
             dataset_id: r.dataset_id,
@@ -283,29 +311,44 @@ pub(super) async fn run(pool: &AnyPool, run: Uuid) -> Result<Option<Run>, StoreE
             version_id: r.version_id,
             facets: FacetState::from_stored(Some(&r.facets)).current(),
         };
+        let e = by_run.entry(r.run_uuid).or_default();
         if r.direction == "in" {
-            inputs.push(item)
+            e.0.push(item)
         } else {
-            outputs.push(item)
+            e.1.push(item)
         }
     }
-    Ok(Some(Run {
-        uuid: h.uuid,
-        run_id: h.run_id,
-        job_namespace: h.job_namespace,
-        job_name: h.job_name,
-        job_version_id: h.job_version_id,
-        parent_run_uuid: h.parent_run_uuid,
-        state: h.state,
-        started_at: h.start_time.or(h.running_time),
-        ended_at: h.terminal_time,
-        nominal_start: h.nominal_start,
-        nominal_end: h.nominal_end,
-        created_at: h.created_at,
-        updated_at: h.updated_at,
-        facets: FacetState::from_stored(Some(&h.facets)).current(),
-        job_facets: FacetState::from_stored(Some(&h.job_facets)).current(),
-        inputs,
-        outputs,
-    }))
+    Ok(heads
+        .into_iter()
+        .map(|h| {
+            let (inputs, outputs) = by_run.remove(&h.uuid).unwrap_or_default();
+            Run {
+                uuid: h.uuid,
+                run_id: h.run_id,
+                job_namespace: h.job_namespace,
+                job_name: h.job_name,
+                job_version_id: h.job_version_id,
+                parent_run_uuid: h.parent_run_uuid,
+                state: h.state,
+                started_at: h.start_time.or(h.running_time),
+                ended_at: h.terminal_time,
+                nominal_start: h.nominal_start,
+                nominal_end: h.nominal_end,
+                created_at: h.created_at,
+                updated_at: h.updated_at,
+                facets: FacetState::from_stored(Some(&h.facets)).current(),
+                job_facets: FacetState::from_stored(Some(&h.job_facets)).current(),
+                inputs,
+                outputs,
+            }
+        })
+        .collect())
+}
+
+pub(super) async fn run(pool: &AnyPool, run: Uuid) -> Result<Option<Run>, StoreError> {
+    Ok(
+        runs_where(pool, "r.uuid = $1", &[run.to_string().into()], 1, 0)
+            .await?
+            .pop(),
+    )
 }

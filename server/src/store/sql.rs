@@ -14,13 +14,15 @@ use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 use uuid::Uuid;
 
 use super::dialect::{bind_all, value_rows, Arg, Backend};
-use super::{apply, reads};
+use super::{apply, catalog, reads};
 use super::{
     Dataset, DatasetVersion, EventPage, EventQuery, Ingested, Job, JobVersion, Run, SortDirection,
     Store, StoreError,
 };
+use super::{DatasetTags, JobSummary, Namespace, SearchHit, SearchQuery, Source, Tag, TagTarget};
 use crate::ingest::PreparedEvent;
 use crate::model::time::Micros;
+use std::collections::HashMap;
 
 static PG_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -374,6 +376,112 @@ impl Store for SqlStore {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM lineage_events")
             .fetch_one(&self.pool)
             .await?)
+    }
+
+    async fn namespaces(
+        &self,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<Namespace>, i64), StoreError> {
+        catalog::namespaces(&self.pool, limit, offset).await
+    }
+
+    async fn namespace(&self, name: &str) -> Result<Option<Namespace>, StoreError> {
+        catalog::namespace(&self.pool, name).await
+    }
+
+    async fn put_namespace(
+        &self,
+        name: &str,
+        owner: Option<&str>,
+        description: Option<&str>,
+    ) -> Result<Namespace, StoreError> {
+        catalog::put_namespace(&self.pool, name, owner, description).await
+    }
+
+    async fn delete_namespace(&self, name: &str) -> Result<bool, StoreError> {
+        catalog::soft_delete(&self.pool, "namespaces", "name", name).await
+    }
+
+    async fn sources(&self, limit: i64, offset: i64) -> Result<(Vec<Source>, i64), StoreError> {
+        catalog::sources(&self.pool, limit, offset).await
+    }
+
+    async fn source(&self, name: &str) -> Result<Option<Source>, StoreError> {
+        catalog::source(&self.pool, name).await
+    }
+
+    async fn datasets(
+        &self,
+        namespace: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<Dataset>, i64), StoreError> {
+        catalog::datasets(&self.pool, namespace, limit, offset).await
+    }
+
+    async fn delete_dataset(&self, dataset_id: &str) -> Result<bool, StoreError> {
+        catalog::soft_delete(&self.pool, "datasets", "id", dataset_id).await
+    }
+
+    async fn dataset_tags(
+        &self,
+        dataset_ids: &[String],
+    ) -> Result<HashMap<String, DatasetTags>, StoreError> {
+        catalog::dataset_tags(&self.pool, dataset_ids).await
+    }
+
+    async fn jobs(
+        &self,
+        namespace: Option<&str>,
+        states: &[String],
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<JobSummary>, i64), StoreError> {
+        catalog::jobs(&self.pool, namespace, states, limit, offset).await
+    }
+
+    async fn job_summary(&self, job: Job) -> Result<JobSummary, StoreError> {
+        Ok(catalog::summarise_jobs(&self.pool, vec![job])
+            .await?
+            .pop()
+            .expect("one job in, one out"))
+    }
+
+    async fn delete_job(&self, job_id: &str) -> Result<bool, StoreError> {
+        catalog::soft_delete(&self.pool, "jobs", "id", job_id).await
+    }
+
+    async fn job_runs(
+        &self,
+        job_id: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<Run>, i64), StoreError> {
+        catalog::job_runs(&self.pool, job_id, limit, offset).await
+    }
+
+    async fn tags(&self) -> Result<Vec<Tag>, StoreError> {
+        catalog::tags(&self.pool).await
+    }
+
+    async fn put_tag(&self, name: &str, description: Option<&str>) -> Result<Tag, StoreError> {
+        catalog::put_tag(&self.pool, name, description).await
+    }
+
+    async fn set_tag(&self, target: TagTarget<'_>, tag: &str, on: bool) -> Result<(), StoreError> {
+        catalog::set_tag(&self.pool, target, tag, on).await
+    }
+
+    async fn dataset_names(
+        &self,
+        dataset_ids: &[String],
+    ) -> Result<HashMap<String, (String, String)>, StoreError> {
+        catalog::dataset_names(&self.pool, dataset_ids).await
+    }
+
+    async fn search(&self, query: &SearchQuery) -> Result<(Vec<SearchHit>, i64), StoreError> {
+        catalog::search(&self.pool, query).await
     }
 }
 

@@ -1,0 +1,595 @@
+//! Listings and the few writes that do not come from events (namespace owners, soft deletes,
+//! tags): what the Marquez-compatible REST API reads. Pages are fetched with one query for the
+//! page and one per related kind of row, never one per item.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use sqlx::{AnyPool, FromRow};
+
+use super::dialect::{bind_all_as, list, Arg};
+use super::reads::{self, runs_where, Dataset, Job, Run};
+use super::rows::{DatasetRow, JobRow, DATASET_COLS, JOB_COLS};
+use super::StoreError;
+use crate::model::time::{now_micros, Micros};
+
+/// A namespace.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct Namespace {
+    pub name: String,
+    pub created_at: Micros,
+    pub updated_at: Micros,
+    pub owner: Option<String>,
+    pub description: Option<String>,
+    pub deleted_at: Option<Micros>,
+}
+
+/// A data source (from `dataSource` facets).
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct Source {
+    pub name: String,
+    #[sqlx(rename = "type")]
+    pub kind: Option<String>,
+    pub connection_url: Option<String>,
+    pub created_at: Micros,
+    pub updated_at: Micros,
+}
+
+/// A tag.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct Tag {
+    pub name: String,
+    pub description: Option<String>,
+}
+
+/// A job with what listings show beside it.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobSummary {
+    pub job: Job,
+    pub current_version: Option<String>,
+    pub inputs: Vec<(String, String)>,
+    pub outputs: Vec<(String, String)>,
+    pub latest_run: Option<Run>,
+    pub tags: Vec<String>,
+}
+
+/// Tags of a dataset and of its fields.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DatasetTags {
+    pub dataset: Vec<String>,
+    pub fields: HashMap<String, Vec<String>>,
+}
+
+/// One search hit.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct SearchHit {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub updated_at: Micros,
+}
+
+/// What to search for.
+#[derive(Debug, Clone)]
+pub struct SearchQuery {
+    pub q: String,
+    pub datasets: bool,
+    pub jobs: bool,
+    pub sort_by_name: bool,
+    pub namespace: Option<String>,
+    pub before: Option<Micros>,
+    pub after: Option<Micros>,
+    pub limit: i64,
+}
+
+async fn count(pool: &AnyPool, sql: &str, args: &[Arg]) -> Result<i64, StoreError> {
+    #[derive(FromRow)]
+    struct N {
+        n: i64,
+    }
+    Ok(bind_all_as(sqlx::query_as::<_, N>(sql), args)
+        .fetch_one(pool)
+        .await?
+        .n)
+}
+
+fn ids(items: &[String]) -> Vec<Arg> {
+    items.iter().map(|s| Arg::from(s.as_str())).collect()
+}
+
+pub(super) async fn namespaces(
+    pool: &AnyPool,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Namespace>, i64), StoreError> {
+    let rows = sqlx::query_as::<_, Namespace>(
+        "SELECT name, created_at, updated_at, owner, description, deleted_at FROM namespaces \
+         WHERE deleted_at IS NULL ORDER BY name LIMIT $1 OFFSET $2",
+    )
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    let total = count(
+        pool,
+        "SELECT COUNT(*) AS n FROM namespaces WHERE deleted_at IS NULL",
+        &[],
+    )
+    .await?;
+    Ok((rows, total))
+}
+
+pub(super) async fn namespace(pool: &AnyPool, name: &str) -> Result<Option<Namespace>, StoreError> {
+    Ok(sqlx::query_as::<_, Namespace>(
+        "SELECT name, created_at, updated_at, owner, description, deleted_at FROM namespaces WHERE name = $1",
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await?)
+}
+
+pub(super) async fn put_namespace(
+    pool: &AnyPool,
+    name: &str,
+    owner: Option<&str>,
+    description: Option<&str>,
+) -> Result<Namespace, StoreError> {
+    let now = now_micros();
+    sqlx::query(
+        "INSERT INTO namespaces (name, created_at, updated_at, owner, description) VALUES ($1, $2, $2, $3, $4) \
+         ON CONFLICT (name) DO UPDATE SET updated_at = $2, owner = COALESCE($3, namespaces.owner), \
+         description = COALESCE($4, namespaces.description), deleted_at = NULL",
+    )
+    .bind(name)
+    .bind(now)
+    .bind(owner)
+    .bind(description)
+    .execute(pool)
+    .await?;
+    Ok(namespace(pool, name).await?.expect("just written"))
+}
+
+/// Soft-deletes a row: it leaves listings until an event names it again.
+pub(super) async fn soft_delete(
+    pool: &AnyPool,
+    table: &str,
+    key: &str,
+    id: &str,
+) -> Result<bool, StoreError> {
+    let sql = format!("UPDATE {table} SET deleted_at = $1 WHERE {key} = $2 AND deleted_at IS NULL");
+    Ok(sqlx::query(&sql)
+        .bind(now_micros())
+        .bind(id)
+        .execute(pool)
+        .await?
+        .rows_affected()
+        > 0)
+}
+
+pub(super) async fn sources(
+    pool: &AnyPool,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Source>, i64), StoreError> {
+    let rows = sqlx::query_as::<_, Source>(
+        "SELECT name, type, connection_url, created_at, updated_at FROM sources ORDER BY name LIMIT $1 OFFSET $2",
+    )
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    Ok((
+        rows,
+        count(pool, "SELECT COUNT(*) AS n FROM sources", &[]).await?,
+    ))
+}
+
+pub(super) async fn source(pool: &AnyPool, name: &str) -> Result<Option<Source>, StoreError> {
+    Ok(sqlx::query_as::<_, Source>(
+        "SELECT name, type, connection_url, created_at, updated_at FROM sources WHERE name = $1",
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await?)
+}
+
+pub(super) async fn datasets(
+    pool: &AnyPool,
+    ns: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Dataset>, i64), StoreError> {
+    let sql = format!(
+        "SELECT {DATASET_COLS} FROM datasets WHERE namespace = $1 AND deleted_at IS NULL ORDER BY name LIMIT $2 OFFSET $3"
+    );
+    let rows = sqlx::query_as::<_, DatasetRow>(&sql)
+        .bind(ns)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await?;
+    let total = count(
+        pool,
+        "SELECT COUNT(*) AS n FROM datasets WHERE namespace = $1 AND deleted_at IS NULL",
+        &[ns.into()],
+    )
+    .await?;
+    Ok((rows.into_iter().map(reads::dataset_from).collect(), total))
+}
+
+pub(super) async fn dataset_tags(
+    pool: &AnyPool,
+    dataset_ids: &[String],
+) -> Result<HashMap<String, DatasetTags>, StoreError> {
+    let mut out: HashMap<String, DatasetTags> = HashMap::new();
+    if dataset_ids.is_empty() {
+        return Ok(out);
+    }
+    #[derive(FromRow)]
+    struct T {
+        dataset_id: String,
+        field: Option<String>,
+        tag: String,
+    }
+    let l = list(dataset_ids.len());
+    let sql = format!(
+        "SELECT dataset_id, NULL AS field, tag FROM dataset_tags WHERE dataset_id IN ({l}) \
+         UNION ALL SELECT dataset_id, field, tag FROM dataset_field_tags WHERE dataset_id IN ({l}) ORDER BY tag"
+    );
+    for t in bind_all_as(sqlx::query_as::<_, T>(&sql), &ids(dataset_ids))
+        .fetch_all(pool)
+        .await?
+    {
+        let e = out.entry(t.dataset_id).or_default();
+        match t.field {
+            None => e.dataset.push(t.tag),
+            Some(f) => e.fields.entry(f).or_default().push(t.tag),
+        }
+    }
+    Ok(out)
+}
+
+/// Jobs of a namespace (or all), optionally only those whose latest run is in one of `states`.
+pub(super) async fn jobs(
+    pool: &AnyPool,
+    ns: Option<&str>,
+    states: &[String],
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<JobSummary>, i64), StoreError> {
+    let mut filter = String::from("j.deleted_at IS NULL");
+    let mut args: Vec<Arg> = Vec::new();
+    if let Some(ns) = ns {
+        args.push(ns.into());
+        filter.push_str(&format!(" AND j.namespace = ${}", args.len()));
+    }
+    if !states.is_empty() {
+        let first = args.len() + 1;
+        args.extend(states.iter().map(|s| Arg::from(s.as_str())));
+        let placeholders: Vec<String> = (first..=args.len()).map(|i| format!("${i}")).collect();
+        filter.push_str(&format!(
+            " AND (SELECT r.state FROM runs r WHERE r.job_id = j.id ORDER BY r.first_event_time DESC, r.uuid DESC LIMIT 1) IN ({})",
+            placeholders.join(",")
+        ));
+    }
+    let total = count(
+        pool,
+        &format!("SELECT COUNT(*) AS n FROM jobs j WHERE {filter}"),
+        &args,
+    )
+    .await?;
+    let cols = JOB_COLS
+        .split(", ")
+        .map(|c| format!("j.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {cols} FROM jobs j WHERE {filter} ORDER BY j.namespace, j.name LIMIT ${} OFFSET ${}",
+        args.len() + 1,
+        args.len() + 2
+    );
+    let mut page_args = args.clone();
+    page_args.push(limit.into());
+    page_args.push(offset.into());
+    let rows = bind_all_as(sqlx::query_as::<_, JobRow>(&sql), &page_args)
+        .fetch_all(pool)
+        .await?;
+    let jobs: Vec<Job> = rows.into_iter().map(reads::job_from).collect();
+    Ok((summarise_jobs(pool, jobs).await?, total))
+}
+
+/// Adds current version inputs/outputs, the latest run and tags to jobs, a few queries in all.
+pub(super) async fn summarise_jobs(
+    pool: &AnyPool,
+    jobs: Vec<Job>,
+) -> Result<Vec<JobSummary>, StoreError> {
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let job_ids: Vec<String> = jobs.iter().map(|j| j.id.clone()).collect();
+    let l = list(job_ids.len());
+
+    #[derive(FromRow)]
+    struct Current {
+        job_id: String,
+        id: String,
+    }
+    let sql = format!(
+        "SELECT v.job_id, v.id FROM job_versions v WHERE v.job_id IN ({l}) AND NOT EXISTS \
+         (SELECT 1 FROM job_versions w WHERE w.job_id = v.job_id AND (w.valid_from > v.valid_from \
+          OR (w.valid_from = v.valid_from AND w.id > v.id)))"
+    );
+    let current: HashMap<String, String> =
+        bind_all_as(sqlx::query_as::<_, Current>(&sql), &ids(&job_ids))
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(|c| (c.job_id, c.id))
+            .collect();
+
+    let version_ids: Vec<String> = current.values().cloned().collect();
+    let mut io: HashMap<String, (Vec<(String, String)>, Vec<(String, String)>)> = HashMap::new();
+    if !version_ids.is_empty() {
+        #[derive(FromRow)]
+        struct Io {
+            job_version_id: String,
+            direction: String,
+            namespace: String,
+            name: String,
+        }
+        let sql = format!(
+            "SELECT io.job_version_id, io.direction, d.namespace, d.name FROM job_version_io io \
+             JOIN datasets d ON d.id = io.dataset_id WHERE io.job_version_id IN ({}) ORDER BY d.namespace, d.name",
+            list(version_ids.len())
+        );
+        for r in bind_all_as(sqlx::query_as::<_, Io>(&sql), &ids(&version_ids))
+            .fetch_all(pool)
+            .await?
+        {
+            let e = io.entry(r.job_version_id).or_default();
+            if r.direction == "in" {
+                e.0.push((r.namespace, r.name))
+            } else {
+                e.1.push((r.namespace, r.name))
+            }
+        }
+    }
+
+    #[derive(FromRow)]
+    struct Latest {
+        uuid: Option<String>,
+    }
+    let sql = format!(
+        "SELECT (SELECT r.uuid FROM runs r WHERE r.job_id = j.id ORDER BY r.first_event_time DESC, r.uuid DESC LIMIT 1) AS uuid \
+         FROM jobs j WHERE j.id IN ({l})"
+    );
+    let latest: Vec<String> = bind_all_as(sqlx::query_as::<_, Latest>(&sql), &ids(&job_ids))
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .filter_map(|l| l.uuid)
+        .collect();
+    let mut latest_runs: HashMap<(String, String), Run> = HashMap::new();
+    if !latest.is_empty() {
+        let filter = format!("r.uuid IN ({})", list(latest.len()));
+        for r in runs_where(pool, &filter, &ids(&latest), latest.len() as i64, 0).await? {
+            latest_runs.insert((r.job_namespace.clone(), r.job_name.clone()), r);
+        }
+    }
+
+    #[derive(FromRow)]
+    struct T {
+        job_id: String,
+        tag: String,
+    }
+    let sql = format!("SELECT job_id, tag FROM job_tags WHERE job_id IN ({l}) ORDER BY tag");
+    let mut tags: HashMap<String, Vec<String>> = HashMap::new();
+    for t in bind_all_as(sqlx::query_as::<_, T>(&sql), &ids(&job_ids))
+        .fetch_all(pool)
+        .await?
+    {
+        tags.entry(t.job_id).or_default().push(t.tag);
+    }
+
+    Ok(jobs
+        .into_iter()
+        .map(|job| {
+            let current_version = current.get(&job.id).cloned();
+            let (inputs, outputs) = current_version
+                .as_ref()
+                .and_then(|v| io.remove(v))
+                .unwrap_or_default();
+            JobSummary {
+                latest_run: latest_runs.remove(&(job.namespace.clone(), job.name.clone())),
+                tags: tags.remove(&job.id).unwrap_or_default(),
+                current_version,
+                inputs,
+                outputs,
+                job,
+            }
+        })
+        .collect())
+}
+
+pub(super) async fn job_runs(
+    pool: &AnyPool,
+    job_id: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Run>, i64), StoreError> {
+    let runs = runs_where(pool, "r.job_id = $1", &[job_id.into()], limit, offset).await?;
+    let total = count(
+        pool,
+        "SELECT COUNT(*) AS n FROM runs WHERE job_id = $1",
+        &[job_id.into()],
+    )
+    .await?;
+    Ok((runs, total))
+}
+
+pub(super) async fn tags(pool: &AnyPool) -> Result<Vec<Tag>, StoreError> {
+    Ok(
+        sqlx::query_as::<_, Tag>("SELECT name, description FROM tags ORDER BY name")
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
+pub(super) async fn put_tag(
+    pool: &AnyPool,
+    name: &str,
+    description: Option<&str>,
+) -> Result<Tag, StoreError> {
+    let now = now_micros();
+    sqlx::query(
+        "INSERT INTO tags (name, description, created_at, updated_at) VALUES ($1, $2, $3, $3) \
+         ON CONFLICT (name) DO UPDATE SET description = COALESCE($2, tags.description), updated_at = $3",
+    )
+    .bind(name)
+    .bind(description)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(Tag {
+        name: name.to_string(),
+        description: description.map(str::to_string),
+    })
+}
+
+/// Adds or removes a tag on a dataset, a dataset field or a job. Adding creates the tag.
+pub(super) async fn set_tag(
+    pool: &AnyPool,
+    target: TagTarget<'_>,
+    tag: &str,
+    on: bool,
+) -> Result<(), StoreError> {
+    let now = now_micros();
+    if on {
+        sqlx::query("INSERT INTO tags (name, created_at, updated_at) VALUES ($1, $2, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(tag)
+            .bind(now)
+            .execute(pool)
+            .await?;
+    }
+    let (table, keys, values): (&str, &[&str], Vec<&str>) = match target {
+        TagTarget::Dataset(id) => ("dataset_tags", &["dataset_id"], vec![id]),
+        TagTarget::Field(id, field) => (
+            "dataset_field_tags",
+            &["dataset_id", "field"],
+            vec![id, field],
+        ),
+        TagTarget::Job(id) => ("job_tags", &["job_id"], vec![id]),
+    };
+    let mut args: Vec<Arg> = values.iter().map(|v| Arg::from(*v)).collect();
+    args.push(tag.into());
+    let sql = if on {
+        args.push(now.into());
+        let cols = keys.join(", ");
+        format!(
+            "INSERT INTO {table} ({cols}, tag, tagged_at) VALUES ({}) ON CONFLICT DO NOTHING",
+            list(keys.len() + 2)
+        )
+    } else {
+        let conds: Vec<String> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("{k} = ${}", i + 1))
+            .collect();
+        format!(
+            "DELETE FROM {table} WHERE {} AND tag = ${}",
+            conds.join(" AND "),
+            keys.len() + 1
+        )
+    };
+    super::dialect::bind_all(sqlx::query(&sql), &args)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// What a tag is put on.
+#[derive(Debug, Clone, Copy)]
+pub enum TagTarget<'a> {
+    Dataset(&'a str),
+    Field(&'a str, &'a str),
+    Job(&'a str),
+}
+
+pub(super) async fn search(
+    pool: &AnyPool,
+    q: &SearchQuery,
+) -> Result<(Vec<SearchHit>, i64), StoreError> {
+    let mut args: Vec<Arg> = vec![format!("%{}%", q.q.to_lowercase()).into()];
+    let mut cond = String::from("deleted_at IS NULL AND LOWER(name) LIKE $1");
+    if let Some(ns) = &q.namespace {
+        args.push(ns.as_str().into());
+        cond.push_str(&format!(" AND namespace = ${}", args.len()));
+    }
+    if let Some(b) = q.before {
+        args.push(b.into());
+        cond.push_str(&format!(" AND updated_at <= ${}", args.len()));
+    }
+    if let Some(a) = q.after {
+        args.push(a.into());
+        cond.push_str(&format!(" AND updated_at >= ${}", args.len()));
+    }
+    let mut parts = Vec::new();
+    if q.datasets {
+        parts.push(format!(
+            "SELECT 'DATASET' AS kind, namespace, name, updated_at FROM datasets WHERE {cond}"
+        ));
+    }
+    if q.jobs {
+        parts.push(format!(
+            "SELECT 'JOB' AS kind, namespace, name, updated_at FROM jobs WHERE {cond}"
+        ));
+    }
+    let union = parts.join(" UNION ALL ");
+    let order = if q.sort_by_name {
+        "name, namespace, kind"
+    } else {
+        "updated_at DESC, name"
+    };
+    let total = count(
+        pool,
+        &format!("SELECT COUNT(*) AS n FROM ({union}) hits"),
+        &args,
+    )
+    .await?;
+    let sql = format!(
+        "SELECT kind, namespace, name, updated_at FROM ({union}) hits ORDER BY {order} LIMIT ${}",
+        args.len() + 1
+    );
+    let mut page_args = args;
+    page_args.push(q.limit.into());
+    let hits = bind_all_as(sqlx::query_as::<_, SearchHit>(&sql), &page_args)
+        .fetch_all(pool)
+        .await?;
+    Ok((hits, total))
+}
+
+/// Namespace and name of datasets by id.
+pub(super) async fn dataset_names(
+    pool: &AnyPool,
+    dataset_ids: &[String],
+) -> Result<HashMap<String, (String, String)>, StoreError> {
+    if dataset_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    #[derive(FromRow)]
+    struct N {
+        id: String,
+        namespace: String,
+        name: String,
+    }
+    let sql = format!(
+        "SELECT id, namespace, name FROM datasets WHERE id IN ({})",
+        list(dataset_ids.len())
+    );
+    Ok(bind_all_as(sqlx::query_as::<_, N>(&sql), &ids(dataset_ids))
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|n| (n.id, (n.namespace, n.name)))
+        .collect())
+}
