@@ -45,4 +45,29 @@ async fn the_openlineage_python_client_is_understood(db: Db) {
     );
 }
 
-on_both_backends!(the_openlineage_python_client_is_understood);
+async fn the_marquez_python_client_reads_the_corpus(db: Db) {
+    let Some(python) = python() else { return };
+    let Some(db) = TestDb::create(db).await else {
+        return;
+    };
+    let (mut child, addr) = serve(&db);
+    let out = Command::new(python)
+        .arg(script("marquez_python.py"))
+        .arg(format!("http://{addr}"))
+        .arg(common::shared_dir().join("corpus/valid"))
+        .output()
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+on_both_backends!(
+    the_openlineage_python_client_is_understood,
+    the_marquez_python_client_reads_the_corpus,
+);

@@ -450,7 +450,9 @@ async fn job_and_dataset_events_update_without_a_run(db: Db) {
         "inputs": [{"namespace": "db", "name": "a"}], "outputs": [{"namespace": "db", "name": "b"}]
     });
     app.ingest(&job_event).await;
-    let versions = app.get_json("/api/v1/namespaces/tests/jobs/nightly/versions").await;
+    let versions = app
+        .get_json("/api/v1/namespaces/tests/jobs/nightly/versions")
+        .await;
     assert_eq!(versions["totalCount"], 1);
     let v = &versions["versions"][0];
     assert_eq!(v["sql"], "INSERT INTO b SELECT * FROM a");
