@@ -409,3 +409,39 @@ on_both_backends!(
     search_finds_datasets_and_jobs,
     legacy_writes_point_to_the_lineage_endpoint,
 );
+
+#[test]
+fn the_checked_in_openapi_document_is_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/openapi.json");
+    let checked_in = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        checked_in == tributary::http::openapi::document_text(),
+        "schema/openapi.json has drifted from the code: run `cargo run -- export-schema`"
+    );
+}
+
+async fn every_documented_operation_is_served(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let served = app.get_json("/api/v1/openapi.json").await;
+    assert_eq!(served, tributary::http::openapi::document());
+    for (method, path) in tributary::http::openapi::operations() {
+        let concrete = path
+            .replace("{run}", RUN_1)
+            .replace('{', "")
+            .replace('}', "");
+        let r = app.request(&method, &concrete, &[], b"").await;
+        let body = r.json();
+        assert!(
+            !(r.status == 404 && body["message"] == "no such endpoint"),
+            "{method} {path} is documented but not routed"
+        );
+        assert!(r.status < 500, "{method} {path}: {}", r.status);
+    }
+}
+
+mod openapi {
+    use super::*;
+    on_both_backends!(every_documented_operation_is_served);
+}

@@ -53,9 +53,38 @@ enum Command {
     },
     /// Rebuild the model tables from the raw event log (stop the server first).
     Rebuild,
+    /// Write the checked-in API artifacts (schema/openapi.json), or check they are current.
+    ExportSchema {
+        /// Fail (exit 1) when the checked-in files differ instead of writing them.
+        #[arg(long)]
+        check: bool,
+        /// Where the repository's schema/ folder is.
+        #[arg(long, default_value = "schema")]
+        dir: PathBuf,
+    },
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+}
+
+fn export_schema(dir: &std::path::Path, check: bool) -> anyhow::Result<ExitCode> {
+    let path = dir.join("openapi.json");
+    let text = crate::http::openapi::document_text();
+    if check {
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        if current != text {
+            eprintln!(
+                "{} is out of date: run `tributary export-schema`",
+                path.display()
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+        println!("{} is current", path.display());
+    } else {
+        std::fs::write(&path, text)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs the command line; the process exit code is the answer.
@@ -109,6 +138,7 @@ pub fn main() -> ExitCode {
                 import::run(&config, &paths).await
             }
             Command::Rebuild => rebuild::run(&config).await,
+            Command::ExportSchema { check, dir } => export_schema(&dir, check),
             Command::Bench(b) => bench::run(&config, b).await,
         }
     });

@@ -6,6 +6,7 @@ mod events;
 mod health;
 mod ingest;
 mod marquez;
+pub mod openapi;
 mod shapes;
 
 use std::sync::Arc;
@@ -35,6 +36,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/lineage/batch", web::post().to(ingest::post_batch))
                 .route("/events/lineage", web::get().to(events::list))
                 .route("/events", web::get().to(events::list))
+                .route(
+                    "/openapi.json",
+                    web::get()
+                        .to(|| async { actix_web::HttpResponse::Ok().json(openapi::document()) }),
+                )
                 .configure(marquez::routes),
         )
         .default_service(web::to(|| async {

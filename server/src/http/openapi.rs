@@ -1,0 +1,538 @@
+//! The OpenAPI 3.1 document of the REST surface, served at `/api/v1/openapi.json` and checked in
+//! at `schema/openapi.json` (`tributary export-schema` writes it; a test fails when they drift).
+
+use serde_json::{json, Map, Value};
+
+/// One documented operation.
+struct Op {
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    params: &'static [&'static str],
+    body: Option<&'static str>,
+    ok: (u16, &'static str),
+}
+
+const PAGE: &[&str] = &["limit", "offset"];
+
+const OPS: &[Op] = &[
+    Op {
+        method: "post",
+        path: "/api/v1/lineage",
+        summary:
+            "Send one OpenLineage event (RunEvent, JobEvent or DatasetEvent); 201 when committed",
+        params: &[],
+        body: Some("OpenLineageEvent"),
+        ok: (201, "IngestWarnings"),
+    },
+    Op {
+        method: "post",
+        path: "/api/v1/lineage/batch",
+        summary: "Send an array of events; good ones are stored even when others fail",
+        params: &[],
+        body: Some("OpenLineageEventArray"),
+        ok: (200, "BatchResponse"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/events/lineage",
+        summary: "The raw event log, newest first by default",
+        params: &["before", "after", "sortDirection", "limit", "offset"],
+        body: None,
+        ok: (200, "EventList"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/events",
+        summary: "Alias of /api/v1/events/lineage (marquez-python's list_events)",
+        params: &["before", "after", "sortDirection", "limit", "offset"],
+        body: None,
+        ok: (200, "EventList"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/namespaces",
+        summary: "List namespaces",
+        params: PAGE,
+        body: None,
+        ok: (200, "NamespaceList"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/namespaces/{namespace}",
+        summary: "Get a namespace",
+        params: &["namespace"],
+        body: None,
+        ok: (200, "Namespace"),
+    },
+    Op {
+        method: "put",
+        path: "/api/v1/namespaces/{namespace}",
+        summary: "Create a namespace or set its owner and description",
+        params: &["namespace"],
+        body: Some("NamespaceInput"),
+        ok: (200, "Namespace"),
+    },
+    Op {
+        method: "delete",
+        path: "/api/v1/namespaces/{namespace}",
+        summary: "Soft-delete a namespace",
+        params: &["namespace"],
+        body: None,
+        ok: (200, "Namespace"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/sources",
+        summary: "List sources",
+        params: PAGE,
+        body: None,
+        ok: (200, "SourceList"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/sources/{source}",
+        summary: "Get a source",
+        params: &["source"],
+        body: None,
+        ok: (200, "Source"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/namespaces/{namespace}/datasets",
+        summary: "List a namespace's datasets",
+        params: &["namespace", "limit", "offset"],
+        body: None,
+        ok: (200, "DatasetList"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/namespaces/{namespace}/datasets/{dataset}",
+        summary: "Get a dataset (a symlink alias resolves to its dataset)",
+        params: &["namespace", "dataset"],
+        body: None,
+        ok: (200, "Dataset"),
+    },
+    Op {
+        method: "delete",
+        path: "/api/v1/namespaces/{namespace}/datasets/{dataset}",
+        summary: "Soft-delete a dataset; it returns when an event names it",
+        params: &["namespace", "dataset"],
+        body: None,
+        ok: (200, "Dataset"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/namespaces/{namespace}/datasets/{dataset}/versions",
+        summary: "List a dataset's versions, newest first",
+        params: &["namespace", "dataset", "limit", "offset"],
+        body: None,
+        ok: (200, "DatasetVersionList"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/namespaces/{namespace}/datasets/{dataset}/versions/{version}",
+        summary: "Get a dataset version (by id or producer-supplied version)",
+        params: &["namespace", "dataset", "version"],
+        body: None,
+        ok: (200, "DatasetVersion"),
+    },
+    Op {
+        method: "post",
+        path: "/api/v1/namespaces/{namespace}/datasets/{dataset}/tags/{tag}",
+        summary: "Tag a dataset",
+        params: &["namespace", "dataset", "tag"],
+        body: None,
+        ok: (200, "Dataset"),
+    },
+    Op {
+        method: "delete",
+        path: "/api/v1/namespaces/{namespace}/datasets/{dataset}/tags/{tag}",
+        summary: "Untag a dataset",
+        params: &["namespace", "dataset", "tag"],
+        body: None,
+        ok: (200, "Dataset"),
+    },
+    Op {
+        method: "post",
+        path: "/api/v1/namespaces/{namespace}/datasets/{dataset}/fields/{field}/tags/{tag}",
+        summary: "Tag a dataset field",
+        params: &["namespace", "dataset", "field", "tag"],
+        body: None,
+        ok: (200, "Dataset"),
+    },
+    Op {
+        method: "delete",
+        path: "/api/v1/namespaces/{namespace}/datasets/{dataset}/fields/{field}/tags/{tag}",
+        summary: "Untag a dataset field",
+        params: &["namespace", "dataset", "field", "tag"],
+        body: None,
+        ok: (200, "Dataset"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/tags",
+        summary: "List tags",
+        params: &[],
+        body: None,
+        ok: (200, "TagList"),
+    },
+    Op {
+        method: "put",
+        path: "/api/v1/tags/{tag}",
+        summary: "Create a tag or set its description",
+        params: &["tag"],
+        body: Some("TagInput"),
+        ok: (200, "Tag"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/jobs",
+        summary: "List all jobs, optionally by the state of their latest run",
+        params: &["lastRunStates", "limit", "offset"],
+        body: None,
+        ok: (200, "JobList"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/namespaces/{namespace}/jobs",
+        summary: "List a namespace's jobs",
+        params: &["namespace", "lastRunStates", "limit", "offset"],
+        body: None,
+        ok: (200, "JobList"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/namespaces/{namespace}/jobs/{job}",
+        summary: "Get a job: current inputs and outputs, latest run",
+        params: &["namespace", "job"],
+        body: None,
+        ok: (200, "Job"),
+    },
+    Op {
+        method: "delete",
+        path: "/api/v1/namespaces/{namespace}/jobs/{job}",
+        summary: "Soft-delete a job",
+        params: &["namespace", "job"],
+        body: None,
+        ok: (200, "Job"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/namespaces/{namespace}/jobs/{job}/versions",
+        summary: "List a job's versions with their validity intervals, newest first",
+        params: &["namespace", "job", "limit", "offset"],
+        body: None,
+        ok: (200, "JobVersionList"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/namespaces/{namespace}/jobs/{job}/versions/{version}",
+        summary: "Get a job version",
+        params: &["namespace", "job", "version"],
+        body: None,
+        ok: (200, "JobVersion"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/namespaces/{namespace}/jobs/{job}/runs",
+        summary: "List a job's runs, newest first",
+        params: &["namespace", "job", "limit", "offset"],
+        body: None,
+        ok: (200, "RunList"),
+    },
+    Op {
+        method: "post",
+        path: "/api/v1/namespaces/{namespace}/jobs/{job}/tags/{tag}",
+        summary: "Tag a job",
+        params: &["namespace", "job", "tag"],
+        body: None,
+        ok: (200, "Job"),
+    },
+    Op {
+        method: "delete",
+        path: "/api/v1/namespaces/{namespace}/jobs/{job}/tags/{tag}",
+        summary: "Untag a job",
+        params: &["namespace", "job", "tag"],
+        body: None,
+        ok: (200, "Job"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/jobs/runs/{run}",
+        summary: "Get a run with its inputs and outputs bound to versions",
+        params: &["run"],
+        body: None,
+        ok: (200, "Run"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/jobs/runs/{run}/facets",
+        summary: "A run's run facets or job facets",
+        params: &["run", "type"],
+        body: None,
+        ok: (200, "RunFacets"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/search",
+        summary: "Search datasets and jobs by name",
+        params: &[
+            "q",
+            "filter",
+            "sort",
+            "searchLimit",
+            "namespace",
+            "beforeDate",
+            "afterDate",
+        ],
+        body: None,
+        ok: (200, "SearchResult"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/openapi.json",
+        summary: "This document",
+        params: &[],
+        body: None,
+        ok: (200, "Any"),
+    },
+    Op {
+        method: "get",
+        path: "/healthz",
+        summary: "The process answers",
+        params: &[],
+        body: None,
+        ok: (200, "Status"),
+    },
+    Op {
+        method: "get",
+        path: "/readyz",
+        summary: "The database answers too (503 otherwise)",
+        params: &[],
+        body: None,
+        ok: (200, "Status"),
+    },
+];
+
+fn param(name: &str) -> Value {
+    let (location, schema, description, required) = match name {
+        "namespace" | "dataset" | "job" | "source" | "tag" | "field" | "version" => (
+            "path",
+            json!({"type": "string"}),
+            "URL-encoded when it contains '/', ':' or spaces",
+            true,
+        ),
+        "run" => (
+            "path",
+            json!({"type": "string", "format": "uuid"}),
+            "run id",
+            true,
+        ),
+        "limit" => (
+            "query",
+            json!({"type": "integer", "minimum": 0, "default": 100}),
+            "page size",
+            false,
+        ),
+        "searchLimit" => {
+            return json!({"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 10}})
+        }
+        "offset" => (
+            "query",
+            json!({"type": "integer", "minimum": 0, "default": 0}),
+            "rows to skip",
+            false,
+        ),
+        "before" | "after" => (
+            "query",
+            json!({"type": "string", "format": "date-time"}),
+            "event time bound",
+            false,
+        ),
+        "beforeDate" => {
+            return json!({"name": "before", "in": "query", "schema": {"type": "string", "format": "date"}})
+        }
+        "afterDate" => {
+            return json!({"name": "after", "in": "query", "schema": {"type": "string", "format": "date"}})
+        }
+        "sortDirection" => (
+            "query",
+            json!({"type": "string", "enum": ["desc", "asc"], "default": "desc"}),
+            "",
+            false,
+        ),
+        "lastRunStates" => (
+            "query",
+            json!({"type": "string"}),
+            "comma-separated NEW, RUNNING, COMPLETED, FAILED, ABORTED",
+            false,
+        ),
+        "type" => (
+            "query",
+            json!({"type": "string", "enum": ["run", "job"], "default": "run"}),
+            "",
+            false,
+        ),
+        "q" => (
+            "query",
+            json!({"type": "string"}),
+            "text the name contains (case-insensitive)",
+            true,
+        ),
+        "filter" => (
+            "query",
+            json!({"type": "string", "enum": ["DATASET", "JOB"]}),
+            "",
+            false,
+        ),
+        "sort" => (
+            "query",
+            json!({"type": "string", "enum": ["NAME", "UPDATE_AT"], "default": "NAME"}),
+            "",
+            false,
+        ),
+        other => panic!("undocumented parameter {other}"),
+    };
+    json!({"name": name, "in": location, "required": required, "schema": schema, "description": description})
+}
+
+fn obj(props: Value) -> Value {
+    json!({"type": "object", "properties": props})
+}
+
+fn list_of(key: &str, item: &str) -> Value {
+    obj(
+        json!({key: {"type": "array", "items": {"$ref": format!("#/components/schemas/{item}")}}, "totalCount": {"type": "integer"}}),
+    )
+}
+
+fn components() -> Value {
+    let s = |t: &str| json!({"type": t});
+    let ns = s("string");
+    let id2 = obj(json!({"namespace": ns, "name": ns}));
+    let id3 = obj(json!({"namespace": ns, "name": ns, "version": ns}));
+    let facets = json!({"type": "object", "additionalProperties": {"type": "object"}});
+    let field = obj(
+        json!({"name": ns, "type": ns, "description": ns, "tags": {"type": "array", "items": ns}}),
+    );
+    let run = obj(json!({
+        "id": ns, "runId": ns, "createdAt": ns, "updatedAt": ns, "nominalStartTime": ns, "nominalEndTime": ns,
+        "state": {"type": "string", "enum": ["NEW", "RUNNING", "COMPLETED", "FAILED", "ABORTED"]},
+        "startedAt": ns, "endedAt": ns, "durationMs": s("integer"), "jobVersion": id3, "parentRunId": ns,
+        "inputDatasetVersions": {"type": "array", "items": obj(json!({"datasetVersionId": id3, "facets": facets}))},
+        "outputDatasetVersions": {"type": "array", "items": obj(json!({"datasetVersionId": id3, "facets": facets}))},
+        "facets": facets,
+    }));
+    let problem = obj(json!({"path": ns, "detail": ns}));
+    json!({
+        "Any": {},
+        "Status": obj(json!({"status": ns})),
+        "Error": obj(json!({"code": s("integer"), "message": ns, "errors": {"type": "array", "items": problem}})),
+        "OpenLineageEvent": {"type": "object", "description": "An OpenLineage RunEvent, JobEvent or DatasetEvent (schema/openlineage-core.schema.json)"},
+        "OpenLineageEventArray": {"type": "array", "items": {"$ref": "#/components/schemas/OpenLineageEvent"}},
+        "IngestWarnings": obj(json!({"warnings": {"type": "array", "items": problem}})),
+        "BatchResponse": obj(json!({
+            "status": {"type": "string", "enum": ["SUCCESS", "PARTIAL_SUCCESS", "FAILURE"]},
+            "summary": obj(json!({"received": s("integer"), "successful": s("integer"), "failed": s("integer")})),
+            "failed_events": {"type": "array", "items": obj(json!({"index": s("integer"), "reason": ns, "errors": {"type": "array", "items": problem}}))},
+        })),
+        "EventList": obj(json!({"events": {"type": "array", "items": {"$ref": "#/components/schemas/OpenLineageEvent"}}, "totalCount": s("integer")})),
+        "Namespace": obj(json!({"name": ns, "createdAt": ns, "updatedAt": ns, "ownerName": ns, "description": ns, "isHidden": s("boolean")})),
+        "NamespaceInput": obj(json!({"ownerName": ns, "description": ns})),
+        "NamespaceList": list_of("namespaces", "Namespace"),
+        "Source": obj(json!({"type": ns, "name": ns, "createdAt": ns, "updatedAt": ns, "connectionUrl": ns, "description": ns})),
+        "SourceList": list_of("sources", "Source"),
+        "Dataset": obj(json!({
+            "id": id2, "type": ns, "name": ns, "physicalName": ns, "createdAt": ns, "updatedAt": ns, "namespace": ns,
+            "sourceName": ns, "fields": {"type": "array", "items": field}, "tags": {"type": "array", "items": ns},
+            "lastModifiedAt": ns, "lastLifecycleState": ns, "description": ns, "currentVersion": ns, "facets": facets,
+            "deleted": s("boolean"), "nodeId": ns,
+        })),
+        "DatasetList": list_of("datasets", "Dataset"),
+        "DatasetVersion": obj(json!({
+            "id": id3, "type": ns, "name": ns, "createdAt": ns, "version": ns, "producerVersion": ns, "namespace": ns,
+            "sourceName": ns, "fields": {"type": "array", "items": field}, "lifecycleState": ns, "description": ns,
+            "createdByRun": run, "checksum": ns, "facets": facets, "outputFacets": facets,
+        })),
+        "DatasetVersionList": list_of("versions", "DatasetVersion"),
+        "Tag": obj(json!({"name": ns, "description": ns})),
+        "TagInput": obj(json!({"description": ns})),
+        "TagList": list_of("tags", "Tag"),
+        "Job": obj(json!({
+            "id": id2, "type": ns, "name": ns, "simpleName": ns, "parentJobName": ns, "parentJobUuid": ns,
+            "createdAt": ns, "updatedAt": ns, "namespace": ns, "inputs": {"type": "array", "items": id2},
+            "outputs": {"type": "array", "items": id2}, "location": ns, "description": ns, "latestRun": run,
+            "facets": facets, "currentVersion": ns, "tags": {"type": "array", "items": ns}, "deleted": s("boolean"), "nodeId": ns,
+        })),
+        "JobList": list_of("jobs", "Job"),
+        "JobVersion": obj(json!({
+            "id": id3, "name": ns, "namespace": ns, "version": ns, "createdAt": ns, "validFrom": ns, "validTo": ns,
+            "location": ns, "sourceCodeLocation": {"type": "object"}, "sql": ns,
+            "inputs": {"type": "array", "items": id2}, "outputs": {"type": "array", "items": id2}, "definedByJobEvent": s("boolean"),
+        })),
+        "JobVersionList": list_of("versions", "JobVersion"),
+        "Run": run,
+        "RunList": list_of("runs", "Run"),
+        "RunFacets": obj(json!({"runId": ns, "facets": facets})),
+        "SearchResult": obj(json!({"totalCount": s("integer"), "results": {"type": "array", "items": obj(json!({
+            "type": {"type": "string", "enum": ["DATASET", "JOB"]}, "name": ns, "namespace": ns, "updatedAt": ns, "nodeId": ns,
+        }))}})),
+    })
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for op in OPS {
+        let entry = paths
+            .entry(op.path.to_string())
+            .or_insert_with(|| json!({}));
+        let mut responses = Map::new();
+        responses.insert(
+            op.ok.0.to_string(),
+            json!({"description": "OK", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{}", op.ok.1)}}}}),
+        );
+        for (code, what) in [
+            ("400", "bad request: every problem, with its JSON pointer"),
+            ("404", "not found"),
+            ("413", "body too large"),
+            ("500", "internal error (the log has the cause)"),
+            ("503", "database unavailable"),
+        ] {
+            responses.insert(code.into(), json!({"description": what, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}));
+        }
+        let mut operation = json!({
+            "summary": op.summary,
+            "operationId": format!("{}{}", op.method, op.path.replace(['/', '{', '}', '.'], "_")),
+            "parameters": op.params.iter().map(|p| param(p)).collect::<Vec<_>>(),
+            "responses": responses,
+        });
+        if let Some(body) = op.body {
+            operation["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{body}")}}}});
+        }
+        entry[op.method] = operation;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Tributary",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "OpenLineage-compatible lineage metadata service; Marquez-compatible REST API.",
+        },
+        "paths": paths,
+        "components": {"schemas": components()},
+    })
+}
+
+/// The document as checked in: pretty JSON with a trailing newline.
+pub fn document_text() -> String {
+    serde_json::to_string_pretty(&document()).expect("document serialises") + "\n"
+}
+
+/// `(METHOD, path)` of every documented operation, for the test that every one is routed.
+pub fn operations() -> Vec<(String, String)> {
+    OPS.iter()
+        .map(|o| (o.method.to_uppercase(), o.path.to_string()))
+        .collect()
+}
