@@ -401,7 +401,54 @@ async fn legacy_writes_point_to_the_lineage_endpoint(db: Db) {
     }
 }
 
+async fn stats_count_events_by_type_and_objects_cumulatively(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let now = chrono::Utc::now().to_rfc3339();
+    let ds = json!([{"namespace": "db", "name": "t"}]);
+    app.ingest(&run_event("START", &now, RUN_1, "j", json!([]), ds.clone()))
+        .await;
+    app.ingest(&run_event("COMPLETE", &now, RUN_1, "j", json!([]), ds))
+        .await;
+    let day = app
+        .get_json("/api/v1/stats/lineage-events?period=DAY&timezone=UTC")
+        .await;
+    let day = day.as_array().unwrap();
+    assert_eq!(day.len(), 24);
+    let last = &day[23];
+    assert_eq!(
+        (
+            last["start"].as_i64(),
+            last["complete"].as_i64(),
+            last["fail"].as_i64()
+        ),
+        (Some(1), Some(1), Some(0))
+    );
+    let week = app
+        .get_json("/api/v1/stats/jobs?period=WEEK&timezone=%2B02:00")
+        .await;
+    let week = week.as_array().unwrap();
+    assert_eq!(week.len(), 7);
+    assert_eq!(week[6]["count"], 1);
+    assert_eq!(week[0]["count"], 0);
+    assert_eq!(
+        app.get_json("/api/v1/stats/datasets")
+            .await
+            .as_array()
+            .unwrap()[23]["count"],
+        1
+    );
+    assert_eq!(app.get("/api/v1/stats/jobs?period=YEAR").await.status, 400);
+    assert_eq!(
+        app.get("/api/v1/stats/jobs?timezone=Mars").await.status,
+        400
+    );
+    assert_eq!(app.get("/api/v1/stats/widgets").await.status, 404);
+}
+
 on_both_backends!(
+    stats_count_events_by_type_and_objects_cumulatively,
     namespaces_sources_and_their_errors,
     datasets_with_encoded_names_versions_and_tags,
     jobs_runs_and_their_states,

@@ -8,6 +8,7 @@ mod ingest;
 mod marquez;
 pub mod openapi;
 mod shapes;
+mod stats;
 
 use std::sync::Arc;
 
@@ -41,6 +42,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::get()
                         .to(|| async { actix_web::HttpResponse::Ok().json(openapi::document()) }),
                 )
+                .route("/stats/{what}", web::get().to(stats::stats))
                 .configure(marquez::routes),
         )
         .default_service(web::to(|| async {

@@ -386,6 +386,18 @@ fn param(name: &str) -> Value {
             "",
             false,
         ),
+        "period" => (
+            "query",
+            json!({"type": "string", "enum": ["DAY", "WEEK"], "default": "DAY"}),
+            "",
+            false,
+        ),
+        "timezone" => (
+            "query",
+            json!({"type": "string", "default": "UTC"}),
+            "UTC or a fixed offset such as +02:00",
+            false,
+        ),
         "sort" => (
             "query",
             json!({"type": "string", "enum": ["NAME", "UPDATE_AT"], "default": "NAME"}),
@@ -473,6 +485,9 @@ fn components() -> Value {
         })),
         "JobVersionList": list_of("versions", "JobVersion"),
         "Run": run,
+        "LineageStats": {"type": "array", "items": obj(json!({"startInterval": ns, "endInterval": ns, "start": s("integer"),
+            "complete": s("integer"), "fail": s("integer"), "abort": s("integer"), "running": s("integer"), "other": s("integer")}))},
+        "IntervalStats": {"type": "array", "items": obj(json!({"startInterval": ns, "endInterval": ns, "count": s("integer")}))},
         "RunList": list_of("runs", "Run"),
         "RunFacets": obj(json!({"runId": ns, "facets": facets})),
         "SearchResult": obj(json!({"totalCount": s("integer"), "results": {"type": "array", "items": obj(json!({

@@ -593,3 +593,63 @@ pub(super) async fn dataset_names(
         .map(|n| (n.id, (n.namespace, n.name)))
         .collect())
 }
+
+/// What `/stats` counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsKind {
+    /// Events per bucket by event type (by event time).
+    LineageEvents,
+    /// Jobs that exist at the end of each bucket.
+    Jobs,
+    /// Datasets that exist at the end of each bucket.
+    Datasets,
+    /// Sources that exist at the end of each bucket.
+    Sources,
+}
+
+/// Counts per bucket of `width` microseconds from `start`: `(bucket, key, count)`, where bucket
+/// `-1` holds everything before `start` (for cumulative counts) and `key` is the event type for
+/// lineage events and empty otherwise.
+pub(super) async fn stats(
+    pool: &AnyPool,
+    kind: StatsKind,
+    start: Micros,
+    width: Micros,
+    buckets: i64,
+) -> Result<Vec<(i64, String, i64)>, StoreError> {
+    #[derive(FromRow)]
+    struct Row {
+        bucket: i64,
+        key: Option<String>,
+        n: i64,
+    }
+    let end = start + width * buckets;
+    let sql = match kind {
+        StatsKind::LineageEvents => {
+            "SELECT (event_time - $1) / $2 AS bucket, event_type AS key, COUNT(*) AS n \
+             FROM lineage_events WHERE event_time >= $1 AND event_time < $3 GROUP BY 1, 2"
+                .to_string()
+        }
+        StatsKind::Jobs | StatsKind::Datasets | StatsKind::Sources => {
+            let table = match kind {
+                StatsKind::Jobs => "jobs",
+                StatsKind::Datasets => "datasets",
+                _ => "sources",
+            };
+            format!(
+                "SELECT CASE WHEN created_at < $1 THEN -1 ELSE (created_at - $1) / $2 END AS bucket, \
+                 CAST(NULL AS TEXT) AS key, COUNT(*) AS n FROM {table} WHERE created_at < $3 GROUP BY 1"
+            )
+        }
+    };
+    let rows = sqlx::query_as::<_, Row>(&sql)
+        .bind(start)
+        .bind(width)
+        .bind(end)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.bucket, r.key.unwrap_or_default(), r.n))
+        .collect())
+}

@@ -15,7 +15,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 pub use catalog::{
-    DatasetTags, JobSummary, Namespace, SearchHit, SearchQuery, Source, Tag, TagTarget,
+    DatasetTags, JobSummary, Namespace, SearchHit, SearchQuery, Source, StatsKind, Tag, TagTarget,
 };
 pub use dialect::Backend;
 pub use reads::{Dataset, DatasetVersion, Job, JobVersion, Run, RunIo};
@@ -191,6 +191,14 @@ pub trait Store: Send + Sync + 'static {
         &self,
         dataset_ids: &[String],
     ) -> Result<HashMap<String, (String, String)>, StoreError>;
+    /// Counts per time bucket for `/stats` (see `StatsKind`): `(bucket, key, count)`.
+    async fn stats(
+        &self,
+        kind: StatsKind,
+        start: Micros,
+        width: Micros,
+        buckets: i64,
+    ) -> Result<Vec<(i64, String, i64)>, StoreError>;
     /// Datasets and jobs whose name contains the query.
     async fn search(&self, query: &SearchQuery) -> Result<(Vec<SearchHit>, i64), StoreError>;
 }

@@ -19,7 +19,9 @@ use super::{
     Dataset, DatasetVersion, EventPage, EventQuery, Ingested, Job, JobVersion, Run, SortDirection,
     Store, StoreError,
 };
-use super::{DatasetTags, JobSummary, Namespace, SearchHit, SearchQuery, Source, Tag, TagTarget};
+use super::{
+    DatasetTags, JobSummary, Namespace, SearchHit, SearchQuery, Source, StatsKind, Tag, TagTarget,
+};
 use crate::ingest::PreparedEvent;
 use crate::model::time::Micros;
 use std::collections::HashMap;
@@ -478,6 +480,16 @@ impl Store for SqlStore {
         dataset_ids: &[String],
     ) -> Result<HashMap<String, (String, String)>, StoreError> {
         catalog::dataset_names(&self.pool, dataset_ids).await
+    }
+
+    async fn stats(
+        &self,
+        kind: StatsKind,
+        start: Micros,
+        width: Micros,
+        buckets: i64,
+    ) -> Result<Vec<(i64, String, i64)>, StoreError> {
+        catalog::stats(&self.pool, kind, start, width, buckets).await
     }
 
     async fn search(&self, query: &SearchQuery) -> Result<(Vec<SearchHit>, i64), StoreError> {
