@@ -32,3 +32,7 @@ CREATE TABLE job_tags (
 CREATE INDEX datasets_by_namespace ON datasets (namespace, name);
 CREATE INDEX datasets_by_updated ON datasets (updated_at);
 CREATE INDEX jobs_by_updated ON jobs (updated_at);
+
+-- Listings page and count live rows of a namespace from these alone.
+CREATE INDEX datasets_live_by_namespace ON datasets (namespace, name) WHERE deleted_at IS NULL;
+CREATE INDEX jobs_live_by_namespace ON jobs (namespace, name) WHERE deleted_at IS NULL;

@@ -23,6 +23,28 @@ use crate::startup::Application;
 pub enum BenchCommand {
     /// Ingest throughput and latency over HTTP against Postgres, with a jsonb baseline.
     Ingest(IngestArgs),
+    /// REST read latency (listings, single objects, search) on a large synthetic catalog.
+    Rest(RestArgs),
+}
+
+#[derive(Args)]
+pub struct RestArgs {
+    /// A Postgres server URL; a fresh database is created there and dropped afterwards.
+    #[arg(
+        long,
+        env = "TRIBUTARY_BENCH_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    pub postgres: String,
+    /// Jobs in the synthetic catalog (each with one version, one run, 2 inputs and 1 output).
+    #[arg(long, default_value_t = 100_000)]
+    pub jobs: i64,
+    /// Datasets in the synthetic catalog (each with one version).
+    #[arg(long, default_value_t = 300_000)]
+    pub datasets: i64,
+    /// Requests per measured endpoint.
+    #[arg(long, default_value_t = 200)]
+    pub requests: usize,
 }
 
 #[derive(Args)]
@@ -48,6 +70,7 @@ pub struct IngestArgs {
 pub async fn run(_config: &Config, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCommand::Ingest(args) => ingest(args).await,
+        BenchCommand::Rest(args) => super::bench_rest::run(args).await,
     }
 }
 
@@ -120,7 +143,7 @@ pub struct Measured {
     pub p99_ms: f64,
 }
 
-fn summarise(mut latencies: Vec<Duration>, elapsed: Duration) -> Measured {
+pub(super) fn summarise(mut latencies: Vec<Duration>, elapsed: Duration) -> Measured {
     latencies.sort();
     let pick = |q: f64| {
         latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)].as_secs_f64()
@@ -164,7 +187,7 @@ where
     Ok(summarise(all, started.elapsed()))
 }
 
-fn with_database(url: &str, db: &str) -> String {
+pub(super) fn with_database(url: &str, db: &str) -> String {
     let (base, query) = url
         .split_once('?')
         .map_or((url, None), |(b, q)| (b, Some(q)));

@@ -272,12 +272,7 @@ pub(super) async fn jobs(
             placeholders.join(",")
         ));
     }
-    let total = count(
-        pool,
-        &format!("SELECT COUNT(*) AS n FROM jobs j WHERE {filter}"),
-        &args,
-    )
-    .await?;
+    let count_sql = format!("SELECT COUNT(*) AS n FROM jobs j WHERE {filter}");
     let cols = JOB_COLS
         .split(", ")
         .map(|c| format!("j.{c}"))
@@ -291,44 +286,44 @@ pub(super) async fn jobs(
     let mut page_args = args.clone();
     page_args.push(limit.into());
     page_args.push(offset.into());
-    let rows = bind_all_as(sqlx::query_as::<_, JobRow>(&sql), &page_args)
-        .fetch_all(pool)
-        .await?;
-    let jobs: Vec<Job> = rows.into_iter().map(reads::job_from).collect();
-    Ok((summarise_jobs(pool, jobs).await?, total))
+    let page = async {
+        let rows = bind_all_as(sqlx::query_as::<_, JobRow>(&sql), &page_args)
+            .fetch_all(pool)
+            .await?;
+        summarise_jobs(pool, rows.into_iter().map(reads::job_from).collect()).await
+    };
+    let (jobs, total) = tokio::try_join!(page, count(pool, &count_sql, &args))?;
+    Ok((jobs, total))
 }
 
 /// Adds current version inputs/outputs, the latest run and tags to jobs, a few queries in all.
-pub(super) async fn summarise_jobs(
-    pool: &AnyPool,
-    jobs: Vec<Job>,
-) -> Result<Vec<JobSummary>, StoreError> {
-    if jobs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let job_ids: Vec<String> = jobs.iter().map(|j| j.id.clone()).collect();
-    let l = list(job_ids.len());
+type JobIo = HashMap<String, (Vec<(String, String)>, Vec<(String, String)>)>;
 
+/// Each job's current version, and that version's inputs and outputs by name.
+async fn current_versions(
+    pool: &AnyPool,
+    job_ids: &[String],
+) -> Result<(HashMap<String, String>, JobIo), StoreError> {
     #[derive(FromRow)]
     struct Current {
         job_id: String,
         id: String,
     }
     let sql = format!(
-        "SELECT v.job_id, v.id FROM job_versions v WHERE v.job_id IN ({l}) AND NOT EXISTS \
+        "SELECT v.job_id, v.id FROM job_versions v WHERE v.job_id IN ({}) AND NOT EXISTS \
          (SELECT 1 FROM job_versions w WHERE w.job_id = v.job_id AND (w.valid_from > v.valid_from \
-          OR (w.valid_from = v.valid_from AND w.id > v.id)))"
+          OR (w.valid_from = v.valid_from AND w.id > v.id)))",
+        list(job_ids.len())
     );
     let current: HashMap<String, String> =
-        bind_all_as(sqlx::query_as::<_, Current>(&sql), &ids(&job_ids))
+        bind_all_as(sqlx::query_as::<_, Current>(&sql), &ids(job_ids))
             .fetch_all(pool)
             .await?
             .into_iter()
             .map(|c| (c.job_id, c.id))
             .collect();
-
     let version_ids: Vec<String> = current.values().cloned().collect();
-    let mut io: HashMap<String, (Vec<(String, String)>, Vec<(String, String)>)> = HashMap::new();
+    let mut io = JobIo::new();
     if !version_ids.is_empty() {
         #[derive(FromRow)]
         struct Io {
@@ -354,43 +349,64 @@ pub(super) async fn summarise_jobs(
             }
         }
     }
+    Ok((current, io))
+}
 
-    #[derive(FromRow)]
-    struct Latest {
-        uuid: Option<String>,
-    }
-    let sql = format!(
-        "SELECT (SELECT r.uuid FROM runs r WHERE r.job_id = j.id ORDER BY r.first_event_time DESC, r.uuid DESC LIMIT 1) AS uuid \
-         FROM jobs j WHERE j.id IN ({l})"
+/// Each job's latest run, keyed by (namespace, name), in one round trip for the runs.
+async fn latest_runs(
+    pool: &AnyPool,
+    job_ids: &[String],
+) -> Result<HashMap<(String, String), Run>, StoreError> {
+    let filter = format!(
+        "r.uuid IN (SELECT (SELECT r2.uuid FROM runs r2 WHERE r2.job_id = j.id \
+         ORDER BY r2.first_event_time DESC, r2.uuid DESC LIMIT 1) FROM jobs j WHERE j.id IN ({}))",
+        list(job_ids.len())
     );
-    let latest: Vec<String> = bind_all_as(sqlx::query_as::<_, Latest>(&sql), &ids(&job_ids))
-        .fetch_all(pool)
-        .await?
+    let runs = runs_where(pool, &filter, &ids(job_ids), job_ids.len() as i64, 0).await?;
+    Ok(runs
         .into_iter()
-        .filter_map(|l| l.uuid)
-        .collect();
-    let mut latest_runs: HashMap<(String, String), Run> = HashMap::new();
-    if !latest.is_empty() {
-        let filter = format!("r.uuid IN ({})", list(latest.len()));
-        for r in runs_where(pool, &filter, &ids(&latest), latest.len() as i64, 0).await? {
-            latest_runs.insert((r.job_namespace.clone(), r.job_name.clone()), r);
-        }
-    }
+        .map(|r| ((r.job_namespace.clone(), r.job_name.clone()), r))
+        .collect())
+}
 
+async fn job_tags(
+    pool: &AnyPool,
+    job_ids: &[String],
+) -> Result<HashMap<String, Vec<String>>, StoreError> {
     #[derive(FromRow)]
     struct T {
         job_id: String,
         tag: String,
     }
-    let sql = format!("SELECT job_id, tag FROM job_tags WHERE job_id IN ({l}) ORDER BY tag");
+    let sql = format!(
+        "SELECT job_id, tag FROM job_tags WHERE job_id IN ({}) ORDER BY tag",
+        list(job_ids.len())
+    );
     let mut tags: HashMap<String, Vec<String>> = HashMap::new();
-    for t in bind_all_as(sqlx::query_as::<_, T>(&sql), &ids(&job_ids))
+    for t in bind_all_as(sqlx::query_as::<_, T>(&sql), &ids(job_ids))
         .fetch_all(pool)
         .await?
     {
         tags.entry(t.job_id).or_default().push(t.tag);
     }
+    Ok(tags)
+}
 
+/// Adds current version inputs/outputs, the latest run and tags to jobs: a few queries in all,
+/// run side by side.
+pub(super) async fn summarise_jobs(
+    pool: &AnyPool,
+    jobs: Vec<Job>,
+) -> Result<Vec<JobSummary>, StoreError> {
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let job_ids: Vec<String> = jobs.iter().map(|j| j.id.clone()).collect();
+    let ((current, mut io), mut latest, mut tags) = tokio::try_join!(
+        current_versions(pool, &job_ids),
+        latest_runs(pool, &job_ids),
+        job_tags(pool, &job_ids)
+    )?;
     Ok(jobs
         .into_iter()
         .map(|job| {
@@ -400,7 +416,7 @@ pub(super) async fn summarise_jobs(
                 .and_then(|v| io.remove(v))
                 .unwrap_or_default();
             JobSummary {
-                latest_run: latest_runs.remove(&(job.namespace.clone(), job.name.clone())),
+                latest_run: latest.remove(&(job.namespace.clone(), job.name.clone())),
                 tags: tags.remove(&job.id).unwrap_or_default(),
                 current_version,
                 inputs,

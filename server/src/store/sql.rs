@@ -84,6 +84,23 @@ impl SqlStore {
         })
     }
 
+    /// Search by substring wants trigram indexes, which need the `pg_trgm` extension. Creating
+    /// it needs a privilege not every deployment grants, so this is best effort: without it,
+    /// search still answers, by scanning.
+    async fn trigram_indexes(&self) {
+        let statements = [
+            "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+            "CREATE INDEX IF NOT EXISTS datasets_name_trgm ON datasets USING gin (LOWER(name) gin_trgm_ops)",
+            "CREATE INDEX IF NOT EXISTS jobs_name_trgm ON jobs USING gin (LOWER(name) gin_trgm_ops)",
+        ];
+        for sql in statements {
+            if let Err(e) = self.pool.execute(sql).await {
+                tracing::warn!(error = %e, "search will scan: could not create trigram indexes ({sql})");
+                return;
+            }
+        }
+    }
+
     /// The pool, for the rare caller (benchmarks) that needs raw SQL.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
@@ -215,7 +232,11 @@ impl Store for SqlStore {
         migrator
             .run(&self.pool)
             .await
-            .map_err(|e| StoreError::Migration(e.to_string()))
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        if self.backend == Backend::Postgres {
+            self.trigram_indexes().await;
+        }
+        Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
