@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod graph;
 pub mod http;
 pub mod ingest;
 pub mod model;

@@ -1,0 +1,9 @@
+//! The lineage graph, in memory: datasets and jobs as nodes, input and output edges carrying the
+//! time intervals in which they held. Pure: no SQL, no HTTP; loaded from and kept in step with
+//! the store by `startup` and the writer.
+
+pub mod index;
+pub mod traverse;
+
+pub use index::{EdgeSpan, GraphJob, LineageIndex, NodeData, NodeKey, NodeKind};
+pub use traverse::{Direction, Subgraph, TraverseOptions};

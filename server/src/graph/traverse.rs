@@ -1,0 +1,411 @@
+//! Traversals over the index: lineage (upstream, downstream, both) with a depth limit, impact
+//! (datasets downstream, with distance in jobs and one shortest path), and shortest paths. Every
+//! traversal takes an optional as-of time and a node limit, and says when it truncated.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use petgraph::stable_graph::NodeIndex;
+use petgraph::visit::EdgeRef;
+use petgraph::Direction as PgDirection;
+
+use super::index::{LineageIndex, NodeKind};
+use crate::model::time::Micros;
+
+/// Which way to walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Upstream,
+    Downstream,
+    Both,
+}
+
+/// How far and when.
+#[derive(Debug, Clone, Copy)]
+pub struct TraverseOptions {
+    pub direction: Direction,
+    /// Edges from the start node, at most.
+    pub depth: u32,
+    /// The graph as of this time; `None` is now.
+    pub as_of: Option<Micros>,
+    /// Stop after this many nodes and say so.
+    pub max_nodes: usize,
+}
+
+/// Nodes and edges reached.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Subgraph {
+    pub nodes: Vec<NodeIndex>,
+    pub edges: Vec<(NodeIndex, NodeIndex)>,
+    pub truncated: bool,
+}
+
+/// One node downstream of an impact start node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Affected {
+    pub node: NodeIndex,
+    /// Jobs between the start node and this one.
+    pub distance: u32,
+    /// One shortest path of nodes from the start node to this one, both included.
+    pub path: Vec<NodeIndex>,
+}
+
+impl LineageIndex {
+    fn visible(&self, n: NodeIndex, as_of: Option<Micros>) -> bool {
+        match (self.graph[n].deleted_at, as_of) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(deleted), Some(t)) => t < deleted,
+        }
+    }
+
+    /// Neighbours over edges that hold at `as_of`, in one direction.
+    fn neighbours(
+        &self,
+        n: NodeIndex,
+        dir: PgDirection,
+        as_of: Option<Micros>,
+    ) -> impl Iterator<Item = NodeIndex> + '_ {
+        self.graph
+            .edges_directed(n, dir)
+            .filter(move |e| e.weight().iter().any(|s| s.holds(as_of)))
+            .map(move |e| {
+                if dir == PgDirection::Outgoing {
+                    e.target()
+                } else {
+                    e.source()
+                }
+            })
+    }
+
+    /// The lineage around a node: breadth first, `depth` edges at most.
+    pub fn lineage(&self, start: NodeIndex, opts: TraverseOptions) -> Subgraph {
+        let mut out = Subgraph::default();
+        if !self.visible(start, opts.as_of) {
+            return out;
+        }
+        let dirs: &[PgDirection] = match opts.direction {
+            Direction::Upstream => &[PgDirection::Incoming],
+            Direction::Downstream => &[PgDirection::Outgoing],
+            Direction::Both => &[PgDirection::Incoming, PgDirection::Outgoing],
+        };
+        let mut seen: HashSet<NodeIndex> = HashSet::from([start]);
+        let mut edges: HashSet<(NodeIndex, NodeIndex)> = HashSet::new();
+        let mut queue = VecDeque::from([(start, 0u32)]);
+        out.nodes.push(start);
+        while let Some((n, d)) = queue.pop_front() {
+            if d >= opts.depth {
+                continue;
+            }
+            for &dir in dirs {
+                for m in self.neighbours(n, dir, opts.as_of) {
+                    if !self.visible(m, opts.as_of) {
+                        continue;
+                    }
+                    if !seen.contains(&m) {
+                        if out.nodes.len() >= opts.max_nodes {
+                            out.truncated = true;
+                            continue;
+                        }
+                        seen.insert(m);
+                        out.nodes.push(m);
+                        queue.push_back((m, d + 1));
+                    }
+                    edges.insert(if dir == PgDirection::Outgoing {
+                        (n, m)
+                    } else {
+                        (m, n)
+                    });
+                }
+            }
+        }
+        out.edges = edges
+            .into_iter()
+            .filter(|(a, b)| seen.contains(a) && seen.contains(b))
+            .collect();
+        out.edges.sort();
+        out
+    }
+
+    /// Everything downstream of a node: each dataset and job with its distance in jobs and one
+    /// shortest path. `depth` limits the distance in jobs.
+    pub fn impact(
+        &self,
+        start: NodeIndex,
+        depth: Option<u32>,
+        as_of: Option<Micros>,
+        max_nodes: usize,
+    ) -> (Vec<Affected>, bool) {
+        let mut affected = Vec::new();
+        let mut truncated = false;
+        if !self.visible(start, as_of) {
+            return (affected, truncated);
+        }
+        let mut parent: HashMap<NodeIndex, NodeIndex> = HashMap::new();
+        let mut dist: HashMap<NodeIndex, u32> = HashMap::from([(start, 0)]);
+        let mut queue = VecDeque::from([start]);
+        while let Some(n) = queue.pop_front() {
+            let here = dist[&n];
+            for m in self.neighbours(n, PgDirection::Outgoing, as_of) {
+                if dist.contains_key(&m) || !self.visible(m, as_of) {
+                    continue;
+                }
+                let d = here + u32::from(self.graph[m].key.kind == NodeKind::Job);
+                if depth.is_some_and(|limit| d > limit) {
+                    continue;
+                }
+                if affected.len() >= max_nodes {
+                    truncated = true;
+                    break;
+                }
+                dist.insert(m, d);
+                parent.insert(m, n);
+                queue.push_back(m);
+                affected.push(Affected {
+                    node: m,
+                    distance: d,
+                    path: Vec::new(),
+                });
+            }
+        }
+        for a in &mut affected {
+            let mut path = vec![a.node];
+            let mut at = a.node;
+            while let Some(&p) = parent.get(&at) {
+                path.push(p);
+                at = p;
+            }
+            path.reverse();
+            a.path = path;
+        }
+        (affected, truncated)
+    }
+
+    /// One shortest directed path from `from` to `to` (downstream), if any.
+    pub fn shortest_path(
+        &self,
+        from: NodeIndex,
+        to: NodeIndex,
+        as_of: Option<Micros>,
+    ) -> Option<Vec<NodeIndex>> {
+        if !self.visible(from, as_of) || !self.visible(to, as_of) {
+            return None;
+        }
+        let mut parent: HashMap<NodeIndex, NodeIndex> = HashMap::new();
+        let mut seen = HashSet::from([from]);
+        let mut queue = VecDeque::from([from]);
+        while let Some(n) = queue.pop_front() {
+            if n == to {
+                let mut path = vec![to];
+                let mut at = to;
+                while let Some(&p) = parent.get(&at) {
+                    path.push(p);
+                    at = p;
+                }
+                path.reverse();
+                return Some(path);
+            }
+            for m in self.neighbours(n, PgDirection::Outgoing, as_of) {
+                if self.visible(m, as_of) && seen.insert(m) {
+                    parent.insert(m, n);
+                    queue.push_back(m);
+                }
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::index::{EdgeSpan, GraphJob, NodeKey};
+
+    const NOW: Micros = Micros::MAX;
+
+    fn job(name: &str, versions: &[(Micros, Micros, &[&str], &[&str])]) -> GraphJob {
+        let ds = |v: &[&str]| {
+            v.iter()
+                .map(|n| ("db".to_string(), n.to_string()))
+                .collect()
+        };
+        GraphJob {
+            namespace: "ns".into(),
+            name: name.into(),
+            deleted_at: None,
+            versions: versions
+                .iter()
+                .map(|(f, t, i, o)| (EdgeSpan { from: *f, to: *t }, ds(i), ds(o)))
+                .collect(),
+        }
+    }
+
+    fn ds(ix: &LineageIndex, name: &str) -> NodeIndex {
+        ix.find(&NodeKey::dataset("db", name)).unwrap()
+    }
+
+    fn names(ix: &LineageIndex, nodes: &[NodeIndex]) -> Vec<String> {
+        let mut v: Vec<String> = nodes.iter().map(|n| ix.node(*n).key.name.clone()).collect();
+        v.sort();
+        v
+    }
+
+    fn opts(direction: Direction, depth: u32) -> TraverseOptions {
+        TraverseOptions {
+            direction,
+            depth,
+            as_of: None,
+            max_nodes: 1000,
+        }
+    }
+
+    /// a → j1 → b → j2 → c, and a diamond: b → j3 → d, c → j4 → e ← j5 ← d.
+    fn diamond() -> LineageIndex {
+        LineageIndex::build(
+            [],
+            &[
+                job("j1", &[(0, NOW, &["a"], &["b"])]),
+                job("j2", &[(0, NOW, &["b"], &["c"])]),
+                job("j3", &[(0, NOW, &["b"], &["d"])]),
+                job("j4", &[(0, NOW, &["c"], &["e"])]),
+                job("j5", &[(0, NOW, &["d"], &["e"])]),
+            ],
+        )
+    }
+
+    #[test]
+    fn downstream_of_a_diamond_reaches_everything_once() {
+        let ix = diamond();
+        let g = ix.lineage(ds(&ix, "a"), opts(Direction::Downstream, 20));
+        assert_eq!(
+            names(&ix, &g.nodes),
+            ["a", "b", "c", "d", "e", "j1", "j2", "j3", "j4", "j5"]
+        );
+        assert_eq!(g.edges.len(), 10);
+        assert!(!g.truncated);
+    }
+
+    #[test]
+    fn depth_zero_is_the_node_alone_and_depth_limits_hops() {
+        let ix = diamond();
+        let g = ix.lineage(ds(&ix, "a"), opts(Direction::Downstream, 0));
+        assert_eq!(names(&ix, &g.nodes), ["a"]);
+        let g = ix.lineage(ds(&ix, "a"), opts(Direction::Downstream, 2));
+        assert_eq!(names(&ix, &g.nodes), ["a", "b", "j1"]);
+    }
+
+    #[test]
+    fn upstream_walks_against_the_edges() {
+        let ix = diamond();
+        let g = ix.lineage(ds(&ix, "e"), opts(Direction::Upstream, 20));
+        assert_eq!(
+            names(&ix, &g.nodes),
+            ["a", "b", "c", "d", "e", "j1", "j2", "j3", "j4", "j5"]
+        );
+        let g = ix.lineage(ds(&ix, "c"), opts(Direction::Both, 2));
+        assert_eq!(names(&ix, &g.nodes), ["b", "c", "e", "j2", "j4"]);
+    }
+
+    #[test]
+    fn impact_gives_distances_in_jobs_and_a_shortest_path() {
+        let ix = diamond();
+        let (affected, truncated) = ix.impact(ds(&ix, "a"), None, None, 1000);
+        assert!(!truncated);
+        let e = affected
+            .iter()
+            .find(|a| ix.node(a.node).key.name == "e")
+            .unwrap();
+        assert_eq!(e.distance, 3);
+        assert_eq!(e.path.len(), 7);
+        let (limited, _) = ix.impact(ds(&ix, "a"), Some(1), None, 1000);
+        assert_eq!(
+            names(&ix, &limited.iter().map(|a| a.node).collect::<Vec<_>>()),
+            ["b", "j1"]
+        );
+    }
+
+    #[test]
+    fn cycles_and_self_loops_terminate() {
+        let ix = LineageIndex::build(
+            [],
+            &[
+                job("loop", &[(0, NOW, &["x"], &["x"])]),
+                job("back", &[(0, NOW, &["x"], &["y"])]),
+                job("forth", &[(0, NOW, &["y"], &["x"])]),
+            ],
+        );
+        let g = ix.lineage(ds(&ix, "x"), opts(Direction::Both, 100));
+        assert_eq!(names(&ix, &g.nodes), ["back", "forth", "loop", "x", "y"]);
+        let (affected, _) = ix.impact(ds(&ix, "x"), None, None, 1000);
+        assert_eq!(affected.len(), 4);
+    }
+
+    #[test]
+    fn as_of_keeps_old_edges_in_history() {
+        // `train` read `old_features` until t=100, then `new_features`.
+        let ix = LineageIndex::build(
+            [],
+            &[job(
+                "train",
+                &[
+                    (0, 100, &["old_features"], &["model"]),
+                    (100, NOW, &["new_features"], &["model"]),
+                ],
+            )],
+        );
+        let model = ds(&ix, "model");
+        let now = ix.lineage(model, opts(Direction::Upstream, 10));
+        assert_eq!(names(&ix, &now.nodes), ["model", "new_features", "train"]);
+        let before = ix.lineage(
+            model,
+            TraverseOptions {
+                as_of: Some(50),
+                ..opts(Direction::Upstream, 10)
+            },
+        );
+        assert_eq!(
+            names(&ix, &before.nodes),
+            ["model", "old_features", "train"]
+        );
+    }
+
+    #[test]
+    fn the_node_limit_truncates_and_says_so() {
+        let ix = diamond();
+        let g = ix.lineage(
+            ds(&ix, "a"),
+            TraverseOptions {
+                max_nodes: 3,
+                ..opts(Direction::Downstream, 20)
+            },
+        );
+        assert_eq!(g.nodes.len(), 3);
+        assert!(g.truncated);
+        let (affected, truncated) = ix.impact(ds(&ix, "a"), None, None, 2);
+        assert_eq!(affected.len(), 2);
+        assert!(truncated);
+    }
+
+    #[test]
+    fn shortest_path_follows_the_edges() {
+        let ix = diamond();
+        let p = ix.shortest_path(ds(&ix, "a"), ds(&ix, "e"), None).unwrap();
+        assert_eq!(p.len(), 7);
+        assert!(ix.shortest_path(ds(&ix, "e"), ds(&ix, "a"), None).is_none());
+    }
+
+    #[test]
+    fn a_deleted_node_appears_only_before_its_deletion() {
+        let mut ix = diamond();
+        ix.upsert_node(NodeKey::dataset("db", "c"), None, Some(500));
+        let g = ix.lineage(ds(&ix, "a"), opts(Direction::Downstream, 20));
+        assert!(!names(&ix, &g.nodes).contains(&"c".to_string()));
+        let g = ix.lineage(
+            ds(&ix, "a"),
+            TraverseOptions {
+                as_of: Some(400),
+                ..opts(Direction::Downstream, 20)
+            },
+        );
+        assert!(names(&ix, &g.nodes).contains(&"c".to_string()));
+    }
+}
