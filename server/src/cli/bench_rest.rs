@@ -97,6 +97,9 @@ pub async fn run(args: RestArgs) -> anyhow::Result<ExitCode> {
 
 type Rows = Vec<(String, super::bench::Measured)>;
 
+/// The request path for the i-th request to one endpoint.
+type PathFn = Box<dyn Fn(usize) -> String>;
+
 async fn measure(url: &str, args: &RestArgs) -> anyhow::Result<(Duration, Rows)> {
     let config = Config {
         bind: "127.0.0.1:0".into(),
@@ -118,7 +121,7 @@ async fn measure(url: &str, args: &RestArgs) -> anyhow::Result<(Duration, Rows)>
     let mut conn = HttpConnection::open(addr).await?;
     let n = args.requests;
     let (jobs, datasets) = (args.jobs, args.datasets);
-    let endpoints: Vec<(&str, Box<dyn Fn(usize) -> String>)> = vec![
+    let endpoints: Vec<(&str, PathFn)> = vec![
         (
             "GET /namespaces/{ns}/datasets?limit=100 (a page)",
             Box::new(|i| {

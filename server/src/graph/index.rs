@@ -79,6 +79,9 @@ impl EdgeSpan {
     }
 }
 
+/// Datasets as `(namespace, name)`.
+pub type DatasetNames = Vec<(String, String)>;
+
 /// A job's versions as the store knows them: what each read and wrote, and when it held.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GraphJob {
@@ -86,7 +89,7 @@ pub struct GraphJob {
     pub name: String,
     pub deleted_at: Option<Micros>,
     /// `(span, inputs, outputs)` with datasets as `(namespace, name)`.
-    pub versions: Vec<(EdgeSpan, Vec<(String, String)>, Vec<(String, String)>)>,
+    pub versions: Vec<(EdgeSpan, DatasetNames, DatasetNames)>,
 }
 
 /// The lineage graph.
