@@ -474,10 +474,7 @@ async fn every_documented_operation_is_served(db: Db) {
     let served = app.get_json("/api/v1/openapi.json").await;
     assert_eq!(served, tributary::http::openapi::document());
     for (method, path) in tributary::http::openapi::operations() {
-        let concrete = path
-            .replace("{run}", RUN_1)
-            .replace('{', "")
-            .replace('}', "");
+        let concrete = path.replace("{run}", RUN_1).replace(['{', '}'], "");
         let r = app.request(&method, &concrete, &[], b"").await;
         let body = r.json();
         assert!(
