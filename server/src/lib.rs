@@ -3,11 +3,15 @@
 //! Events come in through `http` (or the `import` command), are checked and parsed by `ingest`,
 //! and stored by `store` as a versioned model of namespaces, datasets, jobs and runs.
 
+// The OpenAPI components are one large `json!` literal.
+#![recursion_limit = "256"]
+
 pub mod cli;
 pub mod config;
 pub mod graph;
 pub mod http;
 pub mod ingest;
+pub mod lineage;
 pub mod model;
 pub mod startup;
 pub mod store;

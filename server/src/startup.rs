@@ -13,6 +13,7 @@ use tracing_actix_web::TracingLogger;
 use crate::config::Config;
 use crate::http::{self, ApiError, AppState};
 use crate::ingest::{Validator, Writer};
+use crate::lineage::Lineage;
 use crate::store::{SqlStore, Store};
 
 /// A built, bound server that has not started answering yet.
@@ -34,7 +35,12 @@ impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let store = open_store(config).await?;
         let validator = Arc::new(Validator::new(config.validation));
-        let (writer, writer_task) = Writer::start(store.clone(), config.batch_max_events);
+        let lineage = Arc::new(Lineage::load(store.clone()).await?);
+        let (writer, writer_task) = Writer::start(
+            store.clone(),
+            config.batch_max_events,
+            Some(lineage.clone()),
+        );
         let listener = TcpListener::bind(&config.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
         let port = listener.local_addr()?.port();
@@ -42,6 +48,7 @@ impl Application {
             store,
             validator,
             writer,
+            lineage,
             max_body_bytes: config.max_body_bytes,
         });
         let mut server = HttpServer::new(move || {

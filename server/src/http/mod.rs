@@ -5,6 +5,7 @@ pub mod error;
 mod events;
 mod health;
 mod ingest;
+mod lineage;
 mod marquez;
 pub mod openapi;
 mod shapes;
@@ -24,6 +25,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub validator: Arc<Validator>,
     pub writer: Writer,
+    pub lineage: Arc<crate::lineage::Lineage>,
     pub max_body_bytes: usize,
 }
 
@@ -43,6 +45,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         .to(|| async { actix_web::HttpResponse::Ok().json(openapi::document()) }),
                 )
                 .route("/stats/{what}", web::get().to(stats::stats))
+                .route("/lineage", web::get().to(lineage::lineage))
                 .configure(marquez::routes),
         )
         .default_service(web::to(|| async {

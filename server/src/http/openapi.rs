@@ -386,6 +386,30 @@ fn param(name: &str) -> Value {
             "",
             false,
         ),
+        "nodeId" => (
+            "query",
+            json!({"type": "string"}),
+            "dataset:{namespace}:{name} or job:{namespace}:{name}",
+            true,
+        ),
+        "depth" => (
+            "query",
+            json!({"type": "integer", "minimum": 0, "default": 20}),
+            "edges from the node, at most",
+            false,
+        ),
+        "direction" => (
+            "query",
+            json!({"type": "string", "enum": ["UPSTREAM", "DOWNSTREAM", "BOTH"], "default": "BOTH"}),
+            "",
+            false,
+        ),
+        "asOf" => (
+            "query",
+            json!({"type": "string", "format": "date-time"}),
+            "the graph as it was at this time",
+            false,
+        ),
         "period" => (
             "query",
             json!({"type": "string", "enum": ["DAY", "WEEK"], "default": "DAY"}),
@@ -437,6 +461,13 @@ fn components() -> Value {
         "facets": facets,
     }));
     let problem = obj(json!({"path": ns, "detail": ns}));
+    let edge = obj(json!({"origin": ns, "destination": ns}));
+    let graph_node = obj(json!({
+        "id": ns, "type": {"type": "string", "enum": ["DATASET", "JOB"]}, "data": {"type": "object"},
+        "inEdges": {"type": "array", "items": edge}, "outEdges": {"type": "array", "items": edge},
+    }));
+    let lineage_graph =
+        obj(json!({"truncated": s("boolean"), "graph": {"type": "array", "items": graph_node}}));
     json!({
         "Any": {},
         "Status": obj(json!({"status": ns})),
@@ -485,6 +516,7 @@ fn components() -> Value {
         })),
         "JobVersionList": list_of("versions", "JobVersion"),
         "Run": run,
+        "LineageGraph": lineage_graph,
         "LineageStats": {"type": "array", "items": obj(json!({"startInterval": ns, "endInterval": ns, "start": s("integer"),
             "complete": s("integer"), "fail": s("integer"), "abort": s("integer"), "running": s("integer"), "other": s("integer")}))},
         "IntervalStats": {"type": "array", "items": obj(json!({"startInterval": ns, "endInterval": ns, "count": s("integer")}))},

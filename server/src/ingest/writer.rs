@@ -7,6 +7,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::PreparedEvent;
+use crate::lineage::Lineage;
 use crate::store::{Ingested, Store, StoreError};
 
 /// Why events could not be stored.
@@ -33,9 +34,14 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer task. `max_batch` bounds the events per transaction.
-    pub fn start(store: Arc<dyn Store>, max_batch: usize) -> (Writer, JoinHandle<()>) {
+    /// With `lineage`, the graph is refreshed after each commit, before the answer.
+    pub fn start(
+        store: Arc<dyn Store>,
+        max_batch: usize,
+        lineage: Option<Arc<Lineage>>,
+    ) -> (Writer, JoinHandle<()>) {
         let (queue, rx) = mpsc::channel(4096);
-        let handle = tokio::spawn(run(store, rx, max_batch.max(1)));
+        let handle = tokio::spawn(run(store, rx, max_batch.max(1), lineage));
         (Writer { queue }, handle)
     }
 
@@ -53,7 +59,12 @@ impl Writer {
     }
 }
 
-async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+async fn run(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<Job>,
+    max_batch: usize,
+    lineage: Option<Arc<Lineage>>,
+) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         let mut count = jobs[0].events.len();
@@ -66,13 +77,13 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, max_batch: usiz
                 Err(_) => break,
             }
         }
-        commit(store.as_ref(), jobs).await;
+        commit(store.as_ref(), jobs, lineage.as_deref()).await;
     }
     tracing::info!("writer stopped: queue drained");
 }
 
 #[tracing::instrument(skip_all, fields(jobs = jobs.len()))]
-async fn commit(store: &dyn Store, jobs: Vec<Job>) {
+async fn commit(store: &dyn Store, jobs: Vec<Job>, lineage: Option<&Lineage>) {
     let mut sizes = Vec::with_capacity(jobs.len());
     let mut replies = Vec::with_capacity(jobs.len());
     let mut all = Vec::new();
@@ -81,7 +92,14 @@ async fn commit(store: &dyn Store, jobs: Vec<Job>) {
         replies.push(job.reply);
         all.extend(job.events);
     }
-    match store.ingest(&all).await {
+    let outcome = store.ingest(&all).await;
+    if let (Ok(_), Some(lineage)) = (&outcome, lineage) {
+        if let Err(e) = lineage.refresh(&all).await {
+            // Committed all the same; the graph catches up at the next refresh or restart.
+            tracing::warn!(error = %e, "lineage graph refresh failed");
+        }
+    }
+    match outcome {
         Ok(results) => {
             let mut results = results.into_iter();
             for (size, reply) in sizes.into_iter().zip(replies) {
@@ -98,7 +116,13 @@ async fn commit(store: &dyn Store, jobs: Vec<Job>) {
             let mut events = all.into_iter();
             for (size, reply) in sizes.into_iter().zip(replies) {
                 let mine: Vec<PreparedEvent> = events.by_ref().take(size).collect();
-                let _ = reply.send(store.ingest(&mine).await.map_err(WriterError::from));
+                let r = store.ingest(&mine).await.map_err(WriterError::from);
+                if let (Ok(_), Some(lineage)) = (&r, lineage) {
+                    if let Err(e) = lineage.refresh(&mine).await {
+                        tracing::warn!(error = %e, "lineage graph refresh failed");
+                    }
+                }
+                let _ = reply.send(r);
             }
         }
     }

@@ -11,6 +11,7 @@ use super::dialect::{bind_all_as, list, Arg};
 use super::reads::{self, runs_where, Dataset, Job, Run};
 use super::rows::{DatasetRow, JobRow, DATASET_COLS, JOB_COLS};
 use super::StoreError;
+use crate::graph::{EdgeSpan, GraphJob, NodeKey};
 use crate::model::time::{now_micros, Micros};
 
 /// A namespace.
@@ -669,3 +670,131 @@ pub(super) async fn stats(
         .map(|r| (r.bucket, r.key.unwrap_or_default(), r.n))
         .collect())
 }
+
+/// Jobs with every version's span and inputs/outputs, for the lineage graph; only the named
+/// jobs when `keys` is given.
+pub(super) async fn graph_jobs(
+    pool: &AnyPool,
+    keys: Option<&[(String, String)]>,
+) -> Result<Vec<GraphJob>, StoreError> {
+    #[derive(FromRow)]
+    struct Row {
+        namespace: String,
+        name: String,
+        deleted_at: Option<i64>,
+        version_id: String,
+        valid_from: i64,
+        direction: Option<String>,
+        dataset_namespace: Option<String>,
+        dataset_name: Option<String>,
+    }
+    let mut args = Vec::new();
+    let filter = match keys {
+        None => String::new(),
+        Some(keys) => {
+            args = keys
+                .iter()
+                .map(|(ns, n)| Arg::from(crate::model::ids::job_id(ns, n).to_string()))
+                .collect();
+            format!("WHERE j.id IN ({})", list(keys.len().max(1)))
+        }
+    };
+    if keys.is_some_and(<[_]>::is_empty) {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT j.namespace, j.name, j.deleted_at, v.id AS version_id, v.valid_from, io.direction, \
+         d.namespace AS dataset_namespace, d.name AS dataset_name \
+         FROM jobs j JOIN job_versions v ON v.job_id = j.id \
+         LEFT JOIN job_version_io io ON io.job_version_id = v.id LEFT JOIN datasets d ON d.id = io.dataset_id \
+         {filter} ORDER BY j.namespace, j.name, v.valid_from, v.id"
+    );
+    let rows = bind_all_as(sqlx::query_as::<_, Row>(&sql), &args)
+        .fetch_all(pool)
+        .await?;
+    let mut jobs: Vec<GraphJob> = Vec::new();
+    let mut last_version: Option<String> = None;
+    for r in rows {
+        let same_job = jobs
+            .last()
+            .is_some_and(|j| j.namespace == r.namespace && j.name == r.name);
+        if !same_job {
+            jobs.push(GraphJob {
+                namespace: r.namespace.clone(),
+                name: r.name.clone(),
+                deleted_at: r.deleted_at,
+                versions: Vec::new(),
+            });
+            last_version = None;
+        }
+        let job = jobs.last_mut().expect("pushed above");
+        if last_version.as_deref() != Some(r.version_id.as_str()) {
+            // The previous version holds until this one starts.
+            if let Some(prev) = job.versions.last_mut() {
+                prev.0.to = r.valid_from;
+            }
+            job.versions.push((
+                EdgeSpan {
+                    from: r.valid_from,
+                    to: Micros::MAX,
+                },
+                Vec::new(),
+                Vec::new(),
+            ));
+            last_version = Some(r.version_id.clone());
+        }
+        let v = job.versions.last_mut().expect("pushed above");
+        if let (Some(dir), Some(ns), Some(name)) =
+            (r.direction, r.dataset_namespace, r.dataset_name)
+        {
+            if dir == "in" {
+                v.1.push((ns, name))
+            } else {
+                v.2.push((ns, name))
+            }
+        }
+    }
+    Ok(jobs)
+}
+
+/// Datasets as graph nodes: key, `datasetType`, deletion time; only the named ones when given.
+pub(super) async fn graph_datasets(
+    pool: &AnyPool,
+    keys: Option<&[(String, String)]>,
+) -> Result<Vec<GraphDataset>, StoreError> {
+    #[derive(FromRow)]
+    struct Row {
+        namespace: String,
+        name: String,
+        dataset_type: Option<String>,
+        deleted_at: Option<i64>,
+    }
+    if keys.is_some_and(<[_]>::is_empty) {
+        return Ok(Vec::new());
+    }
+    let (filter, args) = match keys {
+        None => (String::new(), Vec::new()),
+        Some(keys) => (
+            format!("WHERE id IN ({})", list(keys.len())),
+            keys.iter()
+                .map(|(ns, n)| Arg::from(crate::model::ids::dataset_id(ns, n).to_string()))
+                .collect(),
+        ),
+    };
+    let sql = format!("SELECT namespace, name, dataset_type, deleted_at FROM datasets {filter}");
+    Ok(bind_all_as(sqlx::query_as::<_, Row>(&sql), &args)
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|r| {
+            (
+                NodeKey::dataset(&r.namespace, &r.name),
+                r.dataset_type,
+                r.deleted_at,
+            )
+        })
+        .collect())
+}
+
+/// A dataset as a graph node: key, `datasetType`, deletion time.
+pub type GraphDataset = (NodeKey, Option<String>, Option<Micros>);

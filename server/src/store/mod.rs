@@ -15,7 +15,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 pub use catalog::{
-    DatasetTags, JobSummary, Namespace, SearchHit, SearchQuery, Source, StatsKind, Tag, TagTarget,
+    DatasetTags, GraphDataset, JobSummary, Namespace, SearchHit, SearchQuery, Source, StatsKind,
+    Tag, TagTarget,
 };
 pub use dialect::Backend;
 pub use reads::{Dataset, DatasetVersion, Job, JobVersion, Run, RunIo};
@@ -199,6 +200,16 @@ pub trait Store: Send + Sync + 'static {
         width: Micros,
         buckets: i64,
     ) -> Result<Vec<(i64, String, i64)>, StoreError>;
+    /// Jobs with their versions' spans, inputs and outputs (only the named ones when given).
+    async fn graph_jobs(
+        &self,
+        keys: Option<&[(String, String)]>,
+    ) -> Result<Vec<crate::graph::GraphJob>, StoreError>;
+    /// Datasets as graph nodes (only the named ones when given).
+    async fn graph_datasets(
+        &self,
+        keys: Option<&[(String, String)]>,
+    ) -> Result<Vec<GraphDataset>, StoreError>;
     /// Datasets and jobs whose name contains the query.
     async fn search(&self, query: &SearchQuery) -> Result<(Vec<SearchHit>, i64), StoreError>;
 }

@@ -513,6 +513,20 @@ impl Store for SqlStore {
         catalog::stats(&self.pool, kind, start, width, buckets).await
     }
 
+    async fn graph_jobs(
+        &self,
+        keys: Option<&[(String, String)]>,
+    ) -> Result<Vec<crate::graph::GraphJob>, StoreError> {
+        catalog::graph_jobs(&self.pool, keys).await
+    }
+
+    async fn graph_datasets(
+        &self,
+        keys: Option<&[(String, String)]>,
+    ) -> Result<Vec<super::GraphDataset>, StoreError> {
+        catalog::graph_datasets(&self.pool, keys).await
+    }
+
     async fn search(&self, query: &SearchQuery) -> Result<(Vec<SearchHit>, i64), StoreError> {
         catalog::search(&self.pool, query).await
     }

@@ -1,0 +1,186 @@
+//! `GET /api/v1/lineage` answered from the in-memory graph, on SQLite and Postgres.
+
+mod common;
+
+use common::{run_event, Db, TestApp};
+use serde_json::{json, Value};
+
+fn ids(graph: &Value) -> Vec<String> {
+    let mut v: Vec<String> = graph["graph"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+async fn a_retrained_model_changes_its_lineage_but_not_its_history(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let pg = "postgres://db:5432";
+    let ds = |name: &str| json!({"namespace": pg, "name": name});
+    let mut model = json!({"namespace": "models", "name": "churn", "facets": {"datasetType": {"datasetType": "MODEL"}}});
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-01-01T00:00:00Z",
+        "0191f7c2-0000-7000-8000-000000000b01",
+        "prep",
+        json!([ds("raw.events")]),
+        json!([ds("features.v1")]),
+    ))
+    .await;
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-01-02T00:00:00Z",
+        "0191f7c2-0000-7000-8000-000000000b02",
+        "train",
+        json!([ds("features.v1")]),
+        json!([model.clone()]),
+    ))
+    .await;
+
+    let down = app
+        .get_json(&format!(
+            "/api/v1/lineage?nodeId=dataset:{}:raw.events&direction=DOWNSTREAM",
+            "postgres://db:5432"
+        ))
+        .await;
+    assert_eq!(
+        ids(&down),
+        [
+            "dataset:models:churn",
+            "dataset:postgres://db:5432:features.v1",
+            "dataset:postgres://db:5432:raw.events",
+            "job:tests:prep",
+            "job:tests:train",
+        ]
+    );
+    let churn = down["graph"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == "dataset:models:churn")
+        .unwrap();
+    assert_eq!(churn["data"]["type"], "MODEL");
+    assert_eq!(
+        churn["inEdges"],
+        json!([{"origin": "job:tests:train", "destination": "dataset:models:churn"}])
+    );
+
+    // Retrained on other data.
+    model["facets"] = json!({});
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-02-01T00:00:00Z",
+        "0191f7c2-0000-7000-8000-000000000b03",
+        "train",
+        json!([ds("features.v2")]),
+        json!([model]),
+    ))
+    .await;
+    let now = app
+        .get_json("/api/v1/lineage?nodeId=dataset:models:churn&direction=UPSTREAM")
+        .await;
+    assert_eq!(
+        ids(&now),
+        [
+            "dataset:models:churn",
+            "dataset:postgres://db:5432:features.v2",
+            "job:tests:train"
+        ]
+    );
+    let before = app.get_json("/api/v1/lineage?nodeId=dataset:models:churn&direction=UPSTREAM&asOf=2024-01-15T00:00:00Z").await;
+    assert_eq!(
+        ids(&before),
+        [
+            "dataset:models:churn",
+            "dataset:postgres://db:5432:features.v1",
+            "dataset:postgres://db:5432:raw.events",
+            "job:tests:prep",
+            "job:tests:train",
+        ]
+    );
+    let shallow = app
+        .get_json("/api/v1/lineage?nodeId=job:tests:train&depth=1")
+        .await;
+    assert_eq!(
+        ids(&shallow),
+        [
+            "dataset:models:churn",
+            "dataset:postgres://db:5432:features.v2",
+            "job:tests:train"
+        ]
+    );
+    assert_eq!(shallow["truncated"], false);
+}
+
+async fn lineage_errors_are_clear(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    assert_eq!(app.get("/api/v1/lineage").await.status, 400);
+    assert_eq!(
+        app.get("/api/v1/lineage?nodeId=dataset:x:y").await.status,
+        404
+    );
+    app.ingest(&run_event(
+        "START",
+        "2024-01-01T00:00:00Z",
+        "0191f7c2-0000-7000-8000-000000000b09",
+        "j",
+        json!([]),
+        json!([{"namespace": "x", "name": "y"}]),
+    ))
+    .await;
+    assert_eq!(
+        app.get("/api/v1/lineage?nodeId=dataset:x:y").await.status,
+        200
+    );
+    assert_eq!(
+        app.get("/api/v1/lineage?nodeId=dataset:x:y&direction=SIDEWAYS")
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        app.get("/api/v1/lineage?nodeId=dataset:x:y&asOf=soon")
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        app.get("/api/v1/lineage?nodeId=dataset:x:y&depth=-1")
+            .await
+            .status,
+        400
+    );
+}
+
+async fn the_graph_is_loaded_from_the_store_at_startup(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-01-01T00:00:00Z",
+        "0191f7c2-0000-7000-8000-000000000b10",
+        "j",
+        json!([{"namespace": "a", "name": "in"}]),
+        json!([{"namespace": "a", "name": "out"}]),
+    ))
+    .await;
+    let TestApp { db, .. } = app;
+    // A second server on the same database starts with the graph the first one built.
+    let second = TestApp::start(db, |_| {}).await;
+    let g = second.get_json("/api/v1/lineage?nodeId=dataset:a:in").await;
+    assert_eq!(ids(&g), ["dataset:a:in", "dataset:a:out", "job:tests:j"]);
+}
+
+on_both_backends!(
+    a_retrained_model_changes_its_lineage_but_not_its_history,
+    lineage_errors_are_clear,
+    the_graph_is_loaded_from_the_store_at_startup,
+);
