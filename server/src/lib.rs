@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod config;
 pub mod graph;
+pub mod graphql;
 pub mod http;
 pub mod ingest;
 pub mod lineage;

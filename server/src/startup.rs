@@ -44,6 +44,7 @@ impl Application {
         let listener = TcpListener::bind(&config.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
         let port = listener.local_addr()?.port();
+        let schema = web::Data::new(crate::graphql::schema(Some(lineage.clone())));
         let state = web::Data::new(AppState {
             store,
             validator,
@@ -55,6 +56,7 @@ impl Application {
             App::new()
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())
+                .app_data(schema.clone())
                 .app_data(
                     web::QueryConfig::default()
                         .error_handler(|e, _| ApiError::bad("", e.to_string()).into()),

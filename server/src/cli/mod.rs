@@ -54,7 +54,8 @@ enum Command {
     },
     /// Rebuild the model tables from the raw event log (stop the server first).
     Rebuild,
-    /// Write the checked-in API artifacts (schema/openapi.json), or check they are current.
+    /// Write the checked-in API artifacts (schema/openapi.json, schema/lineage.graphql), or check
+    /// they are current.
     ExportSchema {
         /// Fail (exit 1) when the checked-in files differ instead of writing them.
         #[arg(long)]
@@ -69,23 +70,33 @@ enum Command {
 }
 
 fn export_schema(dir: &std::path::Path, check: bool) -> anyhow::Result<ExitCode> {
-    let path = dir.join("openapi.json");
-    let text = crate::http::openapi::document_text();
-    if check {
-        let current = std::fs::read_to_string(&path).unwrap_or_default();
-        if current != text {
-            eprintln!(
-                "{} is out of date: run `tributary export-schema`",
-                path.display()
-            );
-            return Ok(ExitCode::FAILURE);
+    let artifacts = [
+        ("openapi.json", crate::http::openapi::document_text()),
+        ("lineage.graphql", crate::graphql::sdl()),
+    ];
+    let mut stale = false;
+    for (file, text) in artifacts {
+        let path = dir.join(file);
+        if check {
+            if std::fs::read_to_string(&path).unwrap_or_default() != text {
+                eprintln!(
+                    "{} is out of date: run `tributary export-schema`",
+                    path.display()
+                );
+                stale = true;
+            } else {
+                println!("{} is current", path.display());
+            }
+        } else {
+            std::fs::write(&path, text)?;
+            println!("wrote {}", path.display());
         }
-        println!("{} is current", path.display());
-    } else {
-        std::fs::write(&path, text)?;
-        println!("wrote {}", path.display());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if stale {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Runs the command line; the process exit code is the answer.

@@ -3,6 +3,7 @@
 mod body;
 pub mod error;
 mod events;
+mod graphql;
 mod health;
 mod ingest;
 mod lineage;
@@ -33,6 +34,7 @@ pub struct AppState {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
+        .route("/graphiql", web::get().to(graphql::graphiql))
         .service(
             web::scope("/api/v1")
                 .route("/lineage", web::post().to(ingest::post_event))
@@ -46,6 +48,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 )
                 .route("/stats/{what}", web::get().to(stats::stats))
                 .route("/lineage", web::get().to(lineage::lineage))
+                .route("/graphql", web::post().to(graphql::execute))
                 .configure(marquez::routes),
         )
         .default_service(web::to(|| async {

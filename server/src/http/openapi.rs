@@ -470,6 +470,7 @@ fn components() -> Value {
         obj(json!({"truncated": s("boolean"), "graph": {"type": "array", "items": graph_node}}));
     json!({
         "Any": {},
+        "GraphQLRequest": obj(json!({"query": ns, "variables": {"type": "object"}, "operationName": ns})),
         "Status": obj(json!({"status": ns})),
         "Error": obj(json!({"code": s("integer"), "message": ns, "errors": {"type": "array", "items": problem}})),
         "OpenLineageEvent": {"type": "object", "description": "An OpenLineage RunEvent, JobEvent or DatasetEvent (schema/openlineage-core.schema.json)"},

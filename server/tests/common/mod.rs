@@ -313,3 +313,20 @@ pub fn serve(db: &TestDb) -> (Child, SocketAddr) {
     std::thread::spawn(move || for _ in lines {});
     (child, SocketAddr::from(([127, 0, 0, 1], port)))
 }
+
+impl TestApp {
+    /// Runs a GraphQL query; answers the whole response (`data` and `errors`).
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        let body = json!({"query": query, "variables": variables}).to_string();
+        let r = self
+            .request(
+                "POST",
+                "/api/v1/graphql",
+                &[("Content-Type", "application/json")],
+                body.as_bytes(),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        r.json()
+    }
+}

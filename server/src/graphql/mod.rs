@@ -1,0 +1,254 @@
+//! GraphQL at `POST /api/v1/graphql` (GraphiQL at `/graphiql`): thin resolvers over the lineage
+//! graph. The SDL is checked in at `schema/lineage.graphql`; the names are a contract.
+
+use std::sync::Arc;
+
+use async_graphql::{
+    Context, EmptyMutation, EmptySubscription, Enum, ErrorExtensions, Object, Schema, SimpleObject,
+    ID,
+};
+use chrono::{DateTime, Utc};
+
+use crate::graph::{
+    Direction as GraphDirection, LineageIndex, NodeKind as GraphNodeKind, TraverseOptions,
+};
+use crate::lineage::Lineage;
+use crate::model::time::to_micros;
+
+/// The most nodes one answer holds; past it the answer says `truncated`.
+pub const MAX_NODES: usize = 10_000;
+/// Query depth and complexity limits: a request past them is refused with a `code` extension.
+pub const MAX_DEPTH: usize = 12;
+pub const MAX_COMPLEXITY: usize = 5_000;
+
+/// The schema type.
+pub type LineageSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// Builds the schema once; resolvers read the graph from its data.
+pub fn schema(lineage: Option<Arc<Lineage>>) -> LineageSchema {
+    let mut b = Schema::build(Query, EmptyMutation, EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY);
+    if let Some(l) = lineage {
+        b = b.data(l);
+    }
+    b.finish()
+}
+
+/// The SDL as checked in.
+pub fn sdl() -> String {
+    schema(None).sdl()
+}
+
+/// Which way to walk the graph.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum Direction {
+    Upstream,
+    Downstream,
+    Both,
+}
+
+/// What a node is.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum NodeKind {
+    Dataset,
+    Job,
+}
+
+/// A dataset or a job.
+#[derive(SimpleObject, Clone)]
+pub struct LineageNode {
+    pub id: ID,
+    pub kind: NodeKind,
+    pub namespace: String,
+    pub name: String,
+    pub dataset_type: Option<String>,
+}
+
+/// An input (dataset → job) or output (job → dataset) edge.
+#[derive(SimpleObject, Clone)]
+pub struct LineageEdge {
+    pub source: ID,
+    pub target: ID,
+}
+
+/// Nodes and edges around a node.
+#[derive(SimpleObject)]
+pub struct LineageGraph {
+    pub nodes: Vec<LineageNode>,
+    pub edges: Vec<LineageEdge>,
+    pub truncated: bool,
+}
+
+/// Something downstream of the start node.
+#[derive(SimpleObject)]
+pub struct Affected {
+    pub node: LineageNode,
+    /// Jobs between the start node and this one.
+    pub distance: i32,
+    /// One shortest path of node ids from the start node to this one.
+    pub path: Vec<ID>,
+}
+
+/// Everything downstream of a node.
+#[derive(SimpleObject)]
+pub struct Impact {
+    pub affected: Vec<Affected>,
+    pub truncated: bool,
+}
+
+fn node(index: &LineageIndex, n: petgraph::stable_graph::NodeIndex) -> LineageNode {
+    let d = index.node(n);
+    LineageNode {
+        id: ID(d.key.id()),
+        kind: match d.key.kind {
+            GraphNodeKind::Dataset => NodeKind::Dataset,
+            GraphNodeKind::Job => NodeKind::Job,
+        },
+        namespace: d.key.namespace.clone(),
+        name: d.key.name.clone(),
+        dataset_type: d.dataset_type.clone(),
+    }
+}
+
+fn not_found(id: &str) -> async_graphql::Error {
+    async_graphql::Error::new(format!("node '{id}' not found"))
+        .extend_with(|_, e| e.set("code", "NOT_FOUND"))
+}
+
+fn bad_input(message: &str) -> async_graphql::Error {
+    async_graphql::Error::new(message.to_string())
+        .extend_with(|_, e| e.set("code", "BAD_USER_INPUT"))
+}
+
+fn depth_arg(depth: Option<i32>) -> async_graphql::Result<Option<u32>> {
+    match depth {
+        None => Ok(None),
+        Some(d) if d < 0 => Err(bad_input("depth must be zero or more")),
+        Some(d) => Ok(Some(d as u32)),
+    }
+}
+
+fn lineage<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Arc<Lineage>> {
+    ctx.data::<Arc<Lineage>>()
+}
+
+/// The root query.
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// The lineage around a node, `depth` edges at most, as of a time (now by default).
+    async fn lineage(
+        &self,
+        ctx: &Context<'_>,
+        node_id: ID,
+        #[graphql(default_with = "Direction::Both")] direction: Direction,
+        #[graphql(default = 20)] depth: Option<i32>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> async_graphql::Result<LineageGraph> {
+        let depth = depth_arg(depth)?.unwrap_or(20);
+        let index = lineage(ctx)?.read();
+        let start = index.resolve(&node_id).ok_or_else(|| not_found(&node_id))?;
+        let direction = match direction {
+            Direction::Upstream => GraphDirection::Upstream,
+            Direction::Downstream => GraphDirection::Downstream,
+            Direction::Both => GraphDirection::Both,
+        };
+        let g = index.lineage(
+            start,
+            TraverseOptions {
+                direction,
+                depth,
+                as_of: as_of.map(to_micros),
+                max_nodes: MAX_NODES,
+            },
+        );
+        Ok(LineageGraph {
+            nodes: g.nodes.iter().map(|n| node(&index, *n)).collect(),
+            edges: g
+                .edges
+                .iter()
+                .map(|(a, b)| LineageEdge {
+                    source: ID(index.node(*a).key.id()),
+                    target: ID(index.node(*b).key.id()),
+                })
+                .collect(),
+            truncated: g.truncated,
+        })
+    }
+
+    /// Every dataset downstream of a node (reached through jobs), with its distance in jobs and
+    /// one shortest path. `datasetTypes: ["MODEL"]` keeps only datasets of those types.
+    async fn impact(
+        &self,
+        ctx: &Context<'_>,
+        node_id: ID,
+        depth: Option<i32>,
+        as_of: Option<DateTime<Utc>>,
+        dataset_types: Option<Vec<String>>,
+    ) -> async_graphql::Result<Impact> {
+        let depth = depth_arg(depth)?;
+        let index = lineage(ctx)?.read();
+        let start = index.resolve(&node_id).ok_or_else(|| not_found(&node_id))?;
+        let (affected, truncated) = index.impact(start, depth, as_of.map(to_micros), MAX_NODES);
+        let wanted = |t: &Option<String>| match &dataset_types {
+            None => true,
+            Some(types) => t
+                .as_ref()
+                .is_some_and(|t| types.iter().any(|w| w.eq_ignore_ascii_case(t))),
+        };
+        let affected = affected
+            .into_iter()
+            .filter(|a| {
+                let d = index.node(a.node);
+                d.key.kind == GraphNodeKind::Dataset && wanted(&d.dataset_type)
+            })
+            .map(|a| Affected {
+                node: node(&index, a.node),
+                distance: a.distance as i32,
+                path: a.path.iter().map(|p| ID(index.node(*p).key.id())).collect(),
+            })
+            .collect();
+        Ok(Impact {
+            affected,
+            truncated,
+        })
+    }
+
+    /// One shortest downstream path of node ids from one node to another, if there is one.
+    async fn path(
+        &self,
+        ctx: &Context<'_>,
+        from: ID,
+        to: ID,
+        as_of: Option<DateTime<Utc>>,
+    ) -> async_graphql::Result<Option<Vec<ID>>> {
+        let index = lineage(ctx)?.read();
+        let a = index.resolve(&from).ok_or_else(|| not_found(&from))?;
+        let b = index.resolve(&to).ok_or_else(|| not_found(&to))?;
+        Ok(index
+            .shortest_path(a, b, as_of.map(to_micros))
+            .map(|p| p.iter().map(|n| ID(index.node(*n).key.id())).collect()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_sdl_carries_the_contract() {
+        let sdl = super::sdl();
+        for needle in [
+            "enum Direction",
+            "UPSTREAM",
+            "type LineageNode",
+            "datasetType: String",
+            "type Affected",
+            "lineage(nodeId: ID!, direction: Direction! = BOTH, depth: Int = 20, asOf: DateTime): LineageGraph!",
+            "impact(nodeId: ID!, depth: Int, asOf: DateTime, datasetTypes: [String!]): Impact!",
+            "path(from: ID!, to: ID!, asOf: DateTime): [ID!]",
+        ] {
+            assert!(sdl.contains(needle), "{needle} missing from\n{sdl}");
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! The GraphQL contract, black-box, on SQLite and Postgres.
+
+mod common;
+
+use common::{run_event, Db, TestApp};
+use serde_json::{json, Value};
+
+const IMPACT: &str = "query($id: ID!, $asOf: DateTime, $types: [String!]) {
+  impact(nodeId: $id, asOf: $asOf, datasetTypes: $types) { truncated affected { distance path node { id kind name datasetType } } }
+}";
+
+fn affected_ids(v: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = v["data"]["impact"]["affected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["node"]["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+async fn which_models_break_changes_when_a_model_is_retrained(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let model = |name: &str| json!({"namespace": "models", "name": name, "facets": {"datasetType": {"datasetType": "MODEL"}}});
+    let ds = |name: &str| json!({"namespace": "wh", "name": name});
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-01-01T00:00:00Z",
+        "0191f7c2-0000-7000-8000-000000000c01",
+        "clean",
+        json!([ds("orders_raw")]),
+        json!([ds("orders")]),
+    ))
+    .await;
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-01-02T00:00:00Z",
+        "0191f7c2-0000-7000-8000-000000000c02",
+        "train_churn",
+        json!([ds("orders")]),
+        json!([model("churn")]),
+    ))
+    .await;
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-01-02T00:00:00Z",
+        "0191f7c2-0000-7000-8000-000000000c03",
+        "train_ltv",
+        json!([ds("orders")]),
+        json!([model("ltv")]),
+    ))
+    .await;
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-01-03T00:00:00Z",
+        "0191f7c2-0000-7000-8000-000000000c04",
+        "dashboard",
+        json!([ds("orders")]),
+        json!([ds("orders_dashboard")]),
+    ))
+    .await;
+
+    let before = app
+        .graphql(
+            IMPACT,
+            json!({"id": "dataset:wh:orders_raw", "types": ["MODEL"]}),
+        )
+        .await;
+    assert_eq!(
+        affected_ids(&before),
+        ["dataset:models:churn", "dataset:models:ltv"]
+    );
+    let churn = &before["data"]["impact"]["affected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["node"]["name"] == "churn")
+        .unwrap()
+        .clone();
+    assert_eq!(churn["distance"], 2);
+    assert_eq!(
+        churn["path"],
+        json!([
+            "dataset:wh:orders_raw",
+            "job:tests:clean",
+            "dataset:wh:orders",
+            "job:tests:train_churn",
+            "dataset:models:churn"
+        ])
+    );
+    assert_eq!(churn["node"]["kind"], "DATASET");
+
+    // churn is retrained from other data: orders_raw no longer breaks it.
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-02-01T00:00:00Z",
+        "0191f7c2-0000-7000-8000-000000000c05",
+        "train_churn",
+        json!([ds("clickstream")]),
+        json!([model("churn")]),
+    ))
+    .await;
+    let now = app
+        .graphql(
+            IMPACT,
+            json!({"id": "dataset:wh:orders_raw", "types": ["MODEL"]}),
+        )
+        .await;
+    assert_eq!(affected_ids(&now), ["dataset:models:ltv"]);
+    let then = app.graphql(IMPACT, json!({"id": "dataset:wh:orders_raw", "types": ["MODEL"], "asOf": "2024-01-15T00:00:00Z"})).await;
+    assert_eq!(
+        affected_ids(&then),
+        ["dataset:models:churn", "dataset:models:ltv"]
+    );
+    let everything = app
+        .graphql(IMPACT, json!({"id": "dataset:wh:orders_raw"}))
+        .await;
+    assert_eq!(
+        affected_ids(&everything),
+        [
+            "dataset:models:ltv",
+            "dataset:wh:orders",
+            "dataset:wh:orders_dashboard"
+        ]
+    );
+    assert_eq!(everything["data"]["impact"]["truncated"], false);
+
+    let lineage = app.graphql(
+        "{ lineage(nodeId: \"dataset:models:churn\", direction: UPSTREAM) { truncated nodes { id } edges { source target } } }",
+        json!({}),
+    ).await;
+    assert_eq!(
+        lineage["data"]["lineage"]["nodes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        lineage["data"]["lineage"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let path = app
+        .graphql(
+            "{ path(from: \"dataset:wh:orders_raw\", to: \"dataset:models:ltv\") }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(path["data"]["path"].as_array().unwrap().len(), 5);
+    let none = app
+        .graphql(
+            "{ path(from: \"dataset:models:ltv\", to: \"dataset:wh:orders_raw\") }",
+            json!({}),
+        )
+        .await;
+    assert!(none["data"]["path"].is_null());
+}
+
+async fn graphql_errors_carry_a_code(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let r = app
+        .graphql(
+            "{ lineage(nodeId: \"dataset:no:such\") { truncated } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "NOT_FOUND");
+    app.ingest(&run_event(
+        "START",
+        "2024-01-01T00:00:00Z",
+        "0191f7c2-0000-7000-8000-000000000c09",
+        "j",
+        json!([]),
+        json!([{"namespace": "a", "name": "b"}]),
+    ))
+    .await;
+    let r = app
+        .graphql(
+            "{ impact(nodeId: \"dataset:a:b\", depth: -1) { truncated } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    let fine = "{ lineage(nodeId: \"dataset:a:b\") { nodes { id __typename } } }";
+    assert!(app.graphql(fine, json!({})).await["errors"].is_null());
+    let too_deep = format!(
+        "{{ __schema {{ types {{ fields {{ type {{ {} name {} }} }} }} }} }}",
+        "ofType { ".repeat(12),
+        "} ".repeat(12)
+    );
+    let too_deep = too_deep.as_str();
+    let r = app.graphql(too_deep, json!({})).await;
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nested too deep"),
+        "{r}"
+    );
+    let page = app.get("/graphiql").await;
+    assert_eq!(page.status, 200);
+    assert!(String::from_utf8_lossy(&page.body).contains("/api/v1/graphql"));
+}
+
+#[test]
+fn the_checked_in_sdl_is_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/lineage.graphql");
+    let checked_in = std::fs::read_to_string(path).unwrap();
+    assert!(
+        checked_in == tributary::graphql::sdl(),
+        "schema/lineage.graphql has drifted: run `cargo run -- export-schema`"
+    );
+}
+
+on_both_backends!(
+    which_models_break_changes_when_a_model_is_retrained,
+    graphql_errors_carry_a_code
+);
