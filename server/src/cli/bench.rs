@@ -25,6 +25,8 @@ pub enum BenchCommand {
     Ingest(IngestArgs),
     /// REST read latency (listings, single objects, search) on a large synthetic catalog.
     Rest(RestArgs),
+    /// The in-memory lineage graph against recursive CTEs in Postgres.
+    Graph(super::bench_graph::GraphArgs),
 }
 
 #[derive(Args)]
@@ -71,6 +73,7 @@ pub async fn run(_config: &Config, cmd: BenchCommand) -> anyhow::Result<ExitCode
     match cmd {
         BenchCommand::Ingest(args) => ingest(args).await,
         BenchCommand::Rest(args) => super::bench_rest::run(args).await,
+        BenchCommand::Graph(args) => super::bench_graph::run(args).await,
     }
 }
 

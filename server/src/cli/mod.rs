@@ -1,6 +1,7 @@
 //! The command line: `tributary serve | migrate | import | rebuild | bench`.
 
 pub mod bench;
+mod bench_graph;
 mod bench_rest;
 pub mod client;
 mod import;

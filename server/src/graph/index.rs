@@ -203,6 +203,15 @@ impl LineageIndex {
         ix
     }
 
+    /// Every edge that holds now, as (source, target).
+    pub fn current_edges(&self) -> Vec<(NodeIndex, NodeIndex)> {
+        self.graph
+            .edge_indices()
+            .filter(|e| self.graph[*e].iter().any(|s| s.holds(None)))
+            .filter_map(|e| self.graph.edge_endpoints(e))
+            .collect()
+    }
+
     /// Resolves a node id (`dataset:{ns}:{name}`, `job:{ns}:{name}`). Namespaces contain colons
     /// (`postgres://host:5432`), so every split point is tried against the nodes present.
     pub fn resolve(&self, id: &str) -> Option<NodeIndex> {
