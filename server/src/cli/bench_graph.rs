@@ -203,7 +203,12 @@ async fn measure(args: &GraphArgs, pg: &mut PgConnection) -> anyhow::Result<()> 
         let n = args.queries;
         let mut sizes = Vec::new();
         let impact3 = time(n, |i| {
-            sizes.push(index.impact(starts[i], Some(3), None, usize::MAX).0.len())
+            sizes.push(
+                index
+                    .impact(starts[i], Some(3), None, usize::MAX)
+                    .affected
+                    .len(),
+            )
         });
         let impact_all = time(n, |i| {
             index.impact(starts[i], None, None, usize::MAX);
@@ -227,10 +232,10 @@ async fn measure(args: &GraphArgs, pg: &mut PgConnection) -> anyhow::Result<()> 
             .map(|i| index.find(&NodeKey::dataset("warehouse", &format!("l0.t{i}"))))
             .flatten()
             .min_by_key(|s| {
-                (index.impact(*s, None, None, usize::MAX).0.len() as i64 - 10_000).abs()
+                (index.impact(*s, None, None, usize::MAX).affected.len() as i64 - 10_000).abs()
             })
             .expect("a hub");
-        let closure_size = index.impact(hub, None, None, usize::MAX).0.len();
+        let closure_size = index.impact(hub, None, None, usize::MAX).affected.len();
         let closure = time(n.min(50), |_| {
             index.impact(hub, None, None, usize::MAX);
         });

@@ -6,4 +6,4 @@ pub mod index;
 pub mod traverse;
 
 pub use index::{EdgeSpan, GraphJob, LineageIndex, NodeData, NodeKey, NodeKind};
-pub use traverse::{Direction, Subgraph, TraverseOptions};
+pub use traverse::{Direction, ImpactResult, Subgraph, TraverseOptions};

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use petgraph::stable_graph::NodeIndex;
-use petgraph::visit::EdgeRef;
+use petgraph::visit::{EdgeRef, NodeIndexable};
 use petgraph::Direction as PgDirection;
 
 use super::index::{LineageIndex, NodeKind};
@@ -39,14 +39,29 @@ pub struct Subgraph {
     pub truncated: bool,
 }
 
-/// One node downstream of an impact start node.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Affected {
-    pub node: NodeIndex,
-    /// Jobs between the start node and this one.
-    pub distance: u32,
-    /// One shortest path of nodes from the start node to this one, both included.
-    pub path: Vec<NodeIndex>,
+/// What `impact` found.
+#[derive(Debug, Clone, Default)]
+pub struct ImpactResult {
+    start: NodeIndex,
+    /// Each node reached, with its distance in jobs, nearest first.
+    pub affected: Vec<(NodeIndex, u32)>,
+    /// Parent links of the breadth-first walk, by node index.
+    parent: Vec<u32>,
+    pub truncated: bool,
+}
+
+impl ImpactResult {
+    /// One shortest path of nodes from the start node to `node`, both included.
+    pub fn path(&self, node: NodeIndex) -> Vec<NodeIndex> {
+        let mut path = vec![node];
+        let mut at = node;
+        while at != self.start {
+            at = NodeIndex::new(self.parent[at.index()] as usize);
+            path.push(at);
+        }
+        path.reverse();
+        path
+    }
 }
 
 impl LineageIndex {
@@ -88,7 +103,8 @@ impl LineageIndex {
             Direction::Downstream => &[PgDirection::Outgoing],
             Direction::Both => &[PgDirection::Incoming, PgDirection::Outgoing],
         };
-        let mut seen: HashSet<NodeIndex> = HashSet::from([start]);
+        let mut seen = vec![false; self.graph.node_bound()];
+        seen[start.index()] = true;
         let mut edges: HashSet<(NodeIndex, NodeIndex)> = HashSet::new();
         let mut queue = VecDeque::from([(start, 0u32)]);
         out.nodes.push(start);
@@ -101,12 +117,12 @@ impl LineageIndex {
                     if !self.visible(m, opts.as_of) {
                         continue;
                     }
-                    if !seen.contains(&m) {
+                    if !seen[m.index()] {
                         if out.nodes.len() >= opts.max_nodes {
                             out.truncated = true;
                             continue;
                         }
-                        seen.insert(m);
+                        seen[m.index()] = true;
                         out.nodes.push(m);
                         queue.push_back((m, d + 1));
                     }
@@ -120,64 +136,57 @@ impl LineageIndex {
         }
         out.edges = edges
             .into_iter()
-            .filter(|(a, b)| seen.contains(a) && seen.contains(b))
+            .filter(|(a, b)| seen[a.index()] && seen[b.index()])
             .collect();
         out.edges.sort();
         out
     }
 
-    /// Everything downstream of a node: each dataset and job with its distance in jobs and one
-    /// shortest path. `depth` limits the distance in jobs.
+    /// Everything downstream of a node, each with its distance in jobs; `depth` limits the
+    /// distance. Paths are kept as parent links and built only for the nodes asked about.
     pub fn impact(
         &self,
         start: NodeIndex,
         depth: Option<u32>,
         as_of: Option<Micros>,
         max_nodes: usize,
-    ) -> (Vec<Affected>, bool) {
-        let mut affected = Vec::new();
-        let mut truncated = false;
+    ) -> ImpactResult {
+        let mut result = ImpactResult {
+            start,
+            affected: Vec::new(),
+            parent: Vec::new(),
+            truncated: false,
+        };
         if !self.visible(start, as_of) {
-            return (affected, truncated);
+            return result;
         }
-        let mut parent: HashMap<NodeIndex, NodeIndex> = HashMap::new();
-        let mut dist: HashMap<NodeIndex, u32> = HashMap::from([(start, 0)]);
+        const UNSEEN: u32 = u32::MAX;
+        let mut parent = vec![UNSEEN; self.graph.node_bound()];
+        let mut dist = vec![0u32; self.graph.node_bound()];
+        parent[start.index()] = start.index() as u32;
         let mut queue = VecDeque::from([start]);
-        while let Some(n) = queue.pop_front() {
-            let here = dist[&n];
+        'walk: while let Some(n) = queue.pop_front() {
+            let here = dist[n.index()];
             for m in self.neighbours(n, PgDirection::Outgoing, as_of) {
-                if dist.contains_key(&m) || !self.visible(m, as_of) {
+                if parent[m.index()] != UNSEEN || !self.visible(m, as_of) {
                     continue;
                 }
                 let d = here + u32::from(self.graph[m].key.kind == NodeKind::Job);
                 if depth.is_some_and(|limit| d > limit) {
                     continue;
                 }
-                if affected.len() >= max_nodes {
-                    truncated = true;
-                    break;
+                if result.affected.len() >= max_nodes {
+                    result.truncated = true;
+                    break 'walk;
                 }
-                dist.insert(m, d);
-                parent.insert(m, n);
+                dist[m.index()] = d;
+                parent[m.index()] = n.index() as u32;
                 queue.push_back(m);
-                affected.push(Affected {
-                    node: m,
-                    distance: d,
-                    path: Vec::new(),
-                });
+                result.affected.push((m, d));
             }
         }
-        for a in &mut affected {
-            let mut path = vec![a.node];
-            let mut at = a.node;
-            while let Some(&p) = parent.get(&at) {
-                path.push(p);
-                at = p;
-            }
-            path.reverse();
-            a.path = path;
-        }
-        (affected, truncated)
+        result.parent = parent;
+        result
     }
 
     /// One shortest directed path from `from` to `to` (downstream), if any.
@@ -308,19 +317,19 @@ mod tests {
     #[test]
     fn impact_gives_distances_in_jobs_and_a_shortest_path() {
         let ix = diamond();
-        let (affected, truncated) = ix.impact(ds(&ix, "a"), None, None, 1000);
-        assert!(!truncated);
-        let e = affected
+        let r = ix.impact(ds(&ix, "a"), None, None, 1000);
+        assert!(!r.truncated);
+        let (e, distance) = *r
+            .affected
             .iter()
-            .find(|a| ix.node(a.node).key.name == "e")
+            .find(|(n, _)| ix.node(*n).key.name == "e")
             .unwrap();
-        assert_eq!(e.distance, 3);
-        assert_eq!(e.path.len(), 7);
-        let (limited, _) = ix.impact(ds(&ix, "a"), Some(1), None, 1000);
-        assert_eq!(
-            names(&ix, &limited.iter().map(|a| a.node).collect::<Vec<_>>()),
-            ["b", "j1"]
-        );
+        assert_eq!(distance, 3);
+        assert_eq!(r.path(e).len(), 7);
+        assert_eq!(r.path(e)[0], ds(&ix, "a"));
+        let limited = ix.impact(ds(&ix, "a"), Some(1), None, 1000);
+        let reached: Vec<NodeIndex> = limited.affected.iter().map(|a| a.0).collect();
+        assert_eq!(names(&ix, &reached), ["b", "j1"]);
     }
 
     #[test]
@@ -335,8 +344,7 @@ mod tests {
         );
         let g = ix.lineage(ds(&ix, "x"), opts(Direction::Both, 100));
         assert_eq!(names(&ix, &g.nodes), ["back", "forth", "loop", "x", "y"]);
-        let (affected, _) = ix.impact(ds(&ix, "x"), None, None, 1000);
-        assert_eq!(affected.len(), 4);
+        assert_eq!(ix.impact(ds(&ix, "x"), None, None, 1000).affected.len(), 4);
     }
 
     #[test]
@@ -380,9 +388,9 @@ mod tests {
         );
         assert_eq!(g.nodes.len(), 3);
         assert!(g.truncated);
-        let (affected, truncated) = ix.impact(ds(&ix, "a"), None, None, 2);
-        assert_eq!(affected.len(), 2);
-        assert!(truncated);
+        let r = ix.impact(ds(&ix, "a"), None, None, 2);
+        assert_eq!(r.affected.len(), 2);
+        assert!(r.truncated);
     }
 
     #[test]

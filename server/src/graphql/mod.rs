@@ -191,28 +191,33 @@ impl Query {
         let depth = depth_arg(depth)?;
         let index = lineage(ctx)?.read();
         let start = index.resolve(&node_id).ok_or_else(|| not_found(&node_id))?;
-        let (affected, truncated) = index.impact(start, depth, as_of.map(to_micros), MAX_NODES);
+        let result = index.impact(start, depth, as_of.map(to_micros), MAX_NODES);
         let wanted = |t: &Option<String>| match &dataset_types {
             None => true,
             Some(types) => t
                 .as_ref()
                 .is_some_and(|t| types.iter().any(|w| w.eq_ignore_ascii_case(t))),
         };
-        let affected = affected
-            .into_iter()
-            .filter(|a| {
-                let d = index.node(a.node);
+        let affected = result
+            .affected
+            .iter()
+            .filter(|(n, _)| {
+                let d = index.node(*n);
                 d.key.kind == GraphNodeKind::Dataset && wanted(&d.dataset_type)
             })
-            .map(|a| Affected {
-                node: node(&index, a.node),
-                distance: a.distance as i32,
-                path: a.path.iter().map(|p| ID(index.node(*p).key.id())).collect(),
+            .map(|&(n, distance)| Affected {
+                node: node(&index, n),
+                distance: distance as i32,
+                path: result
+                    .path(n)
+                    .iter()
+                    .map(|p| ID(index.node(*p).key.id()))
+                    .collect(),
             })
             .collect();
         Ok(Impact {
             affected,
-            truncated,
+            truncated: result.truncated,
         })
     }
 
