@@ -229,8 +229,7 @@ async fn measure(args: &GraphArgs, pg: &mut PgConnection) -> anyhow::Result<()> 
         });
         // The closure of about 10,000 nodes: the start whose unbounded impact is nearest 10k.
         let hub = (0..50)
-            .map(|i| index.find(&NodeKey::dataset("warehouse", &format!("l0.t{i}"))))
-            .flatten()
+            .filter_map(|i| index.find(&NodeKey::dataset("warehouse", &format!("l0.t{i}"))))
             .min_by_key(|s| {
                 (index.impact(*s, None, None, usize::MAX).affected.len() as i64 - 10_000).abs()
             })
