@@ -24,15 +24,18 @@ fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
-async fn the_openlineage_python_client_is_understood(db: Db) {
+/// Starts a server on a fresh database and runs a client script against it with `args` after
+/// the server URL; the script must exit 0.
+async fn run_script(db: Db, name: &str, args: &[PathBuf]) {
     let Some(python) = python() else { return };
     let Some(db) = TestDb::create(db).await else {
         return;
     };
     let (mut child, addr) = serve(&db);
     let out = Command::new(python)
-        .arg(script("openlineage_python.py"))
+        .arg(script(name))
         .arg(format!("http://{addr}"))
+        .args(args)
         .output()
         .unwrap();
     child.kill().unwrap();
@@ -45,26 +48,17 @@ async fn the_openlineage_python_client_is_understood(db: Db) {
     );
 }
 
+async fn the_openlineage_python_client_is_understood(db: Db) {
+    run_script(db, "openlineage_python.py", &[]).await;
+}
+
 async fn the_marquez_python_client_reads_the_corpus(db: Db) {
-    let Some(python) = python() else { return };
-    let Some(db) = TestDb::create(db).await else {
-        return;
-    };
-    let (mut child, addr) = serve(&db);
-    let out = Command::new(python)
-        .arg(script("marquez_python.py"))
-        .arg(format!("http://{addr}"))
-        .arg(common::shared_dir().join("corpus/valid"))
-        .output()
-        .unwrap();
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_script(
+        db,
+        "marquez_python.py",
+        &[common::shared_dir().join("corpus/valid")],
+    )
+    .await;
 }
 
 on_both_backends!(

@@ -190,6 +190,50 @@ where
     Ok(summarise(all, started.elapsed()))
 }
 
+/// A Postgres database created for one benchmark run and dropped after it.
+pub(super) struct ScratchDb {
+    admin: PgConnection,
+    name: String,
+    /// The URL of the new database.
+    pub url: String,
+}
+
+impl ScratchDb {
+    /// Creates `{prefix}_{pid}` on the server `server_url` names.
+    pub async fn create(server_url: &str, prefix: &str) -> anyhow::Result<Self> {
+        let name = format!("{prefix}_{}", std::process::id());
+        let mut admin = PgConnection::connect(server_url).await?;
+        admin
+            .execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
+            .await?;
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await?;
+        let url = with_database(server_url, &name);
+        Ok(ScratchDb { admin, name, url })
+    }
+
+    /// Runs a query on the server's admin connection.
+    pub async fn admin_query<T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin>(
+        &mut self,
+        sql: &str,
+    ) -> anyhow::Result<Vec<T>> {
+        Ok(sqlx::query_as(sql).fetch_all(&mut self.admin).await?)
+    }
+
+    /// Drops the database (unless `keep`, which prints its name instead).
+    pub async fn finish(mut self, keep: bool) -> anyhow::Result<()> {
+        if keep {
+            println!("kept database {}", self.name);
+        } else {
+            self.admin
+                .execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
 pub(super) fn with_database(url: &str, db: &str) -> String {
     let (base, query) = url
         .split_once('?')
@@ -202,26 +246,12 @@ pub(super) fn with_database(url: &str, db: &str) -> String {
 }
 
 async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
-    let name = format!("tributary_bench_{}", std::process::id());
-    let mut admin = PgConnection::connect(&args.postgres).await?;
-    let settings: Vec<(String, String)> = sqlx::query_as("SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'server_version')")
-        .fetch_all(&mut admin)
+    let mut db = ScratchDb::create(&args.postgres, "tributary_bench").await?;
+    let settings: Vec<(String, String)> = db
+        .admin_query("SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'server_version')")
         .await?;
-    admin
-        .execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
-        .await?;
-    admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await?;
-    let url = with_database(&args.postgres, &name);
-    let result = measure(&url, &args).await;
-    if args.keep_database {
-        println!("kept database {name}");
-    } else {
-        admin
-            .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-            .await?;
-    }
+    let result = measure(&db.url, &args).await;
+    db.finish(args.keep_database).await?;
     let (ours, baseline, bytes) = result?;
 
     println!(

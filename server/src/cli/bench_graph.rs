@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use sqlx::{Connection, Executor, PgConnection};
 
-use super::bench::{summarise, with_database, Measured};
+use super::bench::{summarise, Measured, ScratchDb};
 use petgraph::stable_graph::NodeIndex;
 
 use crate::graph::{Direction, EdgeSpan, GraphJob, LineageIndex, NodeKey, TraverseOptions};
@@ -159,20 +159,11 @@ fn row(what: &str, m: &Measured, base: Option<&Measured>) {
 }
 
 pub async fn run(args: GraphArgs) -> anyhow::Result<ExitCode> {
-    let name = format!("tributary_bench_graph_{}", std::process::id());
-    let mut admin = PgConnection::connect(&args.postgres).await?;
-    admin
-        .execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
-        .await?;
-    admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await?;
-    let mut pg = PgConnection::connect(&with_database(&args.postgres, &name)).await?;
+    let db = ScratchDb::create(&args.postgres, "tributary_bench_graph").await?;
+    let mut pg = PgConnection::connect(&db.url).await?;
     let result = measure(&args, &mut pg).await;
     drop(pg);
-    admin
-        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-        .await?;
+    db.finish(false).await?;
     result?;
     Ok(ExitCode::SUCCESS)
 }

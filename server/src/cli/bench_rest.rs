@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::{Connection, Executor, PgConnection};
 
-use super::bench::{summarise, with_database, RestArgs};
+use super::bench::{summarise, RestArgs, ScratchDb};
 use super::client::Connection as HttpConnection;
 use crate::config::Config;
 use crate::startup::Application;
@@ -65,19 +65,9 @@ fn fill_sql(jobs: i64, datasets: i64) -> Vec<String> {
 }
 
 pub async fn run(args: RestArgs) -> anyhow::Result<ExitCode> {
-    let name = format!("tributary_bench_rest_{}", std::process::id());
-    let mut admin = PgConnection::connect(&args.postgres).await?;
-    admin
-        .execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
-        .await?;
-    admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await?;
-    let url = with_database(&args.postgres, &name);
-    let result = measure(&url, &args).await;
-    admin
-        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-        .await?;
+    let db = ScratchDb::create(&args.postgres, "tributary_bench_rest").await?;
+    let result = measure(&db.url, &args).await;
+    db.finish(false).await?;
     let (fill, rows) = result?;
     println!(
         "bench rest: {} jobs, {} datasets (filled in {:.1} s), {} sequential requests per endpoint",
