@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
-use crate::graph::LineageIndex;
+use crate::graph::{column_edges, LineageIndex};
 use crate::ingest::PreparedEvent;
 use crate::store::{Store, StoreError};
 
@@ -22,7 +22,11 @@ impl Lineage {
         let started = std::time::Instant::now();
         let datasets = store.graph_datasets(None).await?;
         let jobs = store.graph_jobs(None).await?;
-        let index = LineageIndex::build(datasets, &jobs);
+        let columns = store.graph_columns(None).await?;
+        let mut index = LineageIndex::build(datasets, &jobs);
+        for (key, facet) in columns {
+            index.set_column_lineage(&key, column_edges(&facet));
+        }
         let (nodes, edges) = index.size();
         tracing::info!(nodes, edges, elapsed = ?started.elapsed(), "lineage graph loaded");
         Ok(Lineage {
@@ -53,12 +57,16 @@ impl Lineage {
         let datasets: Vec<(String, String)> = datasets.into_iter().collect();
         let job_rows = self.store.graph_jobs(Some(&jobs)).await?;
         let dataset_rows = self.store.graph_datasets(Some(&datasets)).await?;
+        let columns = self.store.graph_columns(Some(&datasets)).await?;
         let mut index = self.index.write().expect("lineage index lock");
         for (key, ty, deleted) in dataset_rows {
             index.upsert_node(key, ty, deleted);
         }
         for job in &job_rows {
             index.replace_job(job);
+        }
+        for (key, facet) in columns {
+            index.set_column_lineage(&key, column_edges(&facet));
         }
         Ok(())
     }

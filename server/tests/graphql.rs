@@ -210,6 +210,54 @@ async fn graphql_errors_carry_a_code(db: Db) {
     assert!(String::from_utf8_lossy(&page.body).contains("/api/v1/graphql"));
 }
 
+async fn column_impact_follows_column_lineage(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let output = |name: &str, fields: Value| json!({"namespace": "wh", "name": name, "facets": {"columnLineage": {"fields": fields}}});
+    let from =
+        |ds: &str, f: &str| json!({"inputFields": [{"namespace": "wh", "name": ds, "field": f}]});
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-01-01T00:00:00Z",
+        "0191f7c2-0000-7000-8000-000000000d01",
+        "clean",
+        json!([{"namespace": "wh", "name": "raw"}]),
+        json!([output(
+            "orders",
+            json!({"total": from("raw", "amount"), "id": from("raw", "id")})
+        )]),
+    ))
+    .await;
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-01-02T00:00:00Z",
+        "0191f7c2-0000-7000-8000-000000000d02",
+        "report",
+        json!([{"namespace": "wh", "name": "orders"}]),
+        json!([output(
+            "report",
+            json!({"sum_total": from("orders", "total")})
+        )]),
+    ))
+    .await;
+    let q = "query($f: String!, $d: Int) { columnImpact(nodeId: \"dataset:wh:raw\", field: $f, depth: $d) { datasetId field distance } }";
+    let r = app.graphql(q, json!({"f": "amount"})).await;
+    assert_eq!(
+        r["data"]["columnImpact"],
+        json!([
+            {"datasetId": "dataset:wh:orders", "field": "total", "distance": 1},
+            {"datasetId": "dataset:wh:report", "field": "sum_total", "distance": 2},
+        ])
+    );
+    let r = app.graphql(q, json!({"f": "amount", "d": 1})).await;
+    assert_eq!(r["data"]["columnImpact"].as_array().unwrap().len(), 1);
+    let r = app.graphql(q, json!({"f": "nothing"})).await;
+    assert_eq!(r["data"]["columnImpact"], json!([]));
+    let r = app.graphql("{ columnImpact(nodeId: \"dataset:wh:raw\", field: \"id\", asOf: \"2024-01-01T00:00:00Z\") { field } }", json!({})).await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+}
+
 #[test]
 fn the_checked_in_sdl_is_current() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/lineage.graphql");
@@ -222,5 +270,6 @@ fn the_checked_in_sdl_is_current() {
 
 on_both_backends!(
     which_models_break_changes_when_a_model_is_retrained,
-    graphql_errors_carry_a_code
+    graphql_errors_carry_a_code,
+    column_impact_follows_column_lineage,
 );

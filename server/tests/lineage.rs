@@ -179,7 +179,88 @@ async fn the_graph_is_loaded_from_the_store_at_startup(db: Db) {
     assert_eq!(ids(&g), ["dataset:a:in", "dataset:a:out", "job:tests:j"]);
 }
 
+async fn column_lineage_in_marquez_shape(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let output = |name: &str, fields: Value| json!({"namespace": "wh", "name": name, "facets": {"columnLineage": {"fields": fields}}});
+    let from =
+        |ds: &str, f: &str| json!({"inputFields": [{"namespace": "wh", "name": ds, "field": f}]});
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-01-01T00:00:00Z",
+        "0191f7c2-0000-7000-8000-000000000e01",
+        "clean",
+        json!([{"namespace": "wh", "name": "raw"}]),
+        json!([output("orders", json!({"total": from("raw", "amount")}))]),
+    ))
+    .await;
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-01-02T00:00:00Z",
+        "0191f7c2-0000-7000-8000-000000000e02",
+        "report",
+        json!([{"namespace": "wh", "name": "orders"}]),
+        json!([output(
+            "report",
+            json!({"sum_total": from("orders", "total")})
+        )]),
+    ))
+    .await;
+    let up = app
+        .get_json("/api/v1/column-lineage?nodeId=datasetField:wh:report:sum_total")
+        .await;
+    assert_eq!(
+        ids(&up),
+        [
+            "datasetField:wh:orders:total",
+            "datasetField:wh:raw:amount",
+            "datasetField:wh:report:sum_total"
+        ]
+    );
+    let total = up["graph"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == "datasetField:wh:orders:total")
+        .unwrap()
+        .clone();
+    assert_eq!(total["type"], "DATASET_FIELD");
+    assert_eq!(
+        total["inEdges"],
+        json!([{"origin": "datasetField:wh:raw:amount", "destination": "datasetField:wh:orders:total"}])
+    );
+    let down = app
+        .get_json("/api/v1/column-lineage?nodeId=datasetField:wh:raw:amount&withDownstream=true")
+        .await;
+    assert_eq!(ids(&down).len(), 3);
+    let only_up = app
+        .get_json("/api/v1/column-lineage?nodeId=datasetField:wh:raw:amount")
+        .await;
+    assert_eq!(ids(&only_up), ["datasetField:wh:raw:amount"]);
+    let dataset = app
+        .get_json("/api/v1/column-lineage?nodeId=dataset:wh:orders&depth=1")
+        .await;
+    assert_eq!(
+        ids(&dataset),
+        ["datasetField:wh:orders:total", "datasetField:wh:raw:amount"]
+    );
+    assert_eq!(
+        app.get("/api/v1/column-lineage?nodeId=job:x:y")
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        app.get("/api/v1/column-lineage?nodeId=datasetField:no:such:f")
+            .await
+            .status,
+        404
+    );
+}
+
 on_both_backends!(
+    column_lineage_in_marquez_shape,
     a_retrained_model_changes_its_lineage_but_not_its_history,
     lineage_errors_are_clear,
     the_graph_is_loaded_from_the_store_at_startup,

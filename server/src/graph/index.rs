@@ -92,11 +92,63 @@ pub struct GraphJob {
     pub versions: Vec<(EdgeSpan, DatasetNames, DatasetNames)>,
 }
 
+/// A column edge: an output field that comes from an input dataset's field.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ColumnEdge {
+    pub output_field: String,
+    pub input: NodeKey,
+    pub input_field: String,
+}
+
+/// Column edges from a `columnLineage` facet (`fields.{out}.inputFields[{namespace, name,
+/// field}]`).
+pub fn column_edges(facet: &serde_json::Value) -> Vec<ColumnEdge> {
+    let Some(fields) = facet.get("fields").and_then(serde_json::Value::as_object) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (output_field, spec) in fields {
+        for input in spec
+            .get("inputFields")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let text = |k: &str| input.get(k).and_then(serde_json::Value::as_str);
+            if let (Some(ns), Some(name), Some(field)) =
+                (text("namespace"), text("name"), text("field"))
+            {
+                out.push(ColumnEdge {
+                    output_field: output_field.clone(),
+                    input: NodeKey::dataset(ns, name),
+                    input_field: field.to_string(),
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| {
+        (&a.output_field, &a.input, &a.input_field).cmp(&(
+            &b.output_field,
+            &b.input,
+            &b.input_field,
+        ))
+    });
+    out.dedup();
+    out
+}
+
+/// A dataset field in the graph: the dataset's node and the field's name.
+pub type Field = (NodeIndex, String);
+
 /// The lineage graph.
 #[derive(Debug, Default)]
 pub struct LineageIndex {
     pub(super) graph: StableDiGraph<NodeData, Vec<EdgeSpan>>,
     pub(super) nodes: HashMap<NodeKey, NodeIndex>,
+    /// Column lineage of each output dataset's current version.
+    pub(super) columns_in: HashMap<NodeIndex, Vec<(String, NodeIndex, String)>>,
+    /// The same edges from the input side: (dataset, field) → the fields made from it.
+    pub(super) columns_out: HashMap<(NodeIndex, String), Vec<(NodeIndex, String)>>,
 }
 
 impl LineageIndex {
@@ -203,6 +255,131 @@ impl LineageIndex {
         ix
     }
 
+    /// Sets the column lineage of a dataset's current version, replacing what it had.
+    pub fn set_column_lineage(&mut self, output: &NodeKey, edges: Vec<ColumnEdge>) {
+        let out = self.node_or_insert(output.clone());
+        for (out_field, input, input_field) in self.columns_in.remove(&out).unwrap_or_default() {
+            if let Some(list) = self.columns_out.get_mut(&(input, input_field.clone())) {
+                list.retain(|(o, f)| !(*o == out && *f == out_field));
+                if list.is_empty() {
+                    self.columns_out.remove(&(input, input_field));
+                }
+            }
+        }
+        let mut resolved = Vec::with_capacity(edges.len());
+        for e in edges {
+            let input = self.node_or_insert(e.input);
+            self.columns_out
+                .entry((input, e.input_field.clone()))
+                .or_default()
+                .push((out, e.output_field.clone()));
+            resolved.push((e.output_field, input, e.input_field));
+        }
+        if !resolved.is_empty() {
+            self.columns_in.insert(out, resolved);
+        }
+    }
+
+    /// Fields made, directly or not, from a dataset's field: `(dataset, field, hops)`, nearest
+    /// first; `depth` limits the hops. Uses the column lineage of current versions.
+    pub fn column_impact(
+        &self,
+        start: NodeIndex,
+        field: &str,
+        depth: Option<u32>,
+        max: usize,
+    ) -> (Vec<(NodeIndex, String, u32)>, bool) {
+        let mut seen: std::collections::HashSet<(NodeIndex, String)> =
+            std::collections::HashSet::from([(start, field.to_string())]);
+        let mut queue = std::collections::VecDeque::from([(start, field.to_string(), 0u32)]);
+        let mut out = Vec::new();
+        while let Some((n, f, d)) = queue.pop_front() {
+            if depth.is_some_and(|limit| d >= limit) {
+                continue;
+            }
+            for (m, g) in self.columns_out.get(&(n, f)).into_iter().flatten() {
+                if seen.insert((*m, g.clone())) {
+                    if out.len() >= max {
+                        return (out, true);
+                    }
+                    out.push((*m, g.clone(), d + 1));
+                    queue.push_back((*m, g.clone(), d + 1));
+                }
+            }
+        }
+        (out, false)
+    }
+
+    /// Column lineage around fields, breadth first: each `(input field, output field)` edge
+    /// reached within `depth` hops, upstream always and downstream when asked.
+    pub fn column_lineage(
+        &self,
+        starts: &[Field],
+        depth: u32,
+        downstream: bool,
+        max: usize,
+    ) -> (Vec<(Field, Field)>, bool) {
+        let mut seen: std::collections::HashSet<Field> = starts.iter().cloned().collect();
+        let mut edges: std::collections::BTreeSet<(Field, Field)> =
+            std::collections::BTreeSet::new();
+        let mut queue: std::collections::VecDeque<(Field, u32)> =
+            starts.iter().cloned().map(|f| (f, 0)).collect();
+        let mut truncated = false;
+        while let Some(((n, f), d)) = queue.pop_front() {
+            if d >= depth {
+                continue;
+            }
+            let mut next: Vec<(Field, (Field, Field))> = Vec::new();
+            for (out_field, input, input_field) in self.columns_in.get(&n).into_iter().flatten() {
+                if *out_field == f {
+                    let from = (*input, input_field.clone());
+                    next.push((from.clone(), (from, (n, f.clone()))));
+                }
+            }
+            if downstream {
+                for (m, g) in self.columns_out.get(&(n, f.clone())).into_iter().flatten() {
+                    let to = (*m, g.clone());
+                    next.push((to.clone(), ((n, f.clone()), to)));
+                }
+            }
+            for (field, edge) in next {
+                edges.insert(edge);
+                if seen.len() >= max {
+                    truncated = true;
+                    continue;
+                }
+                if seen.insert(field.clone()) {
+                    queue.push_back((field, d + 1));
+                }
+            }
+        }
+        let edges = edges
+            .into_iter()
+            .filter(|(a, b)| seen.contains(a) && seen.contains(b))
+            .collect();
+        (edges, truncated)
+    }
+
+    /// The fields of a dataset that have column lineage, as outputs or as inputs.
+    pub fn column_fields(&self, n: NodeIndex) -> Vec<String> {
+        let mut fields: Vec<String> = self
+            .columns_in
+            .get(&n)
+            .into_iter()
+            .flatten()
+            .map(|(f, _, _)| f.clone())
+            .collect();
+        fields.extend(
+            self.columns_out
+                .keys()
+                .filter(|(m, _)| *m == n)
+                .map(|(_, f)| f.clone()),
+        );
+        fields.sort();
+        fields.dedup();
+        fields
+    }
+
     /// Every edge that holds now, as (source, target).
     pub fn current_edges(&self) -> Vec<(NodeIndex, NodeIndex)> {
         self.graph
@@ -266,6 +443,41 @@ mod tests {
         assert_eq!(ix.node(n).key.name, "db.t");
         assert!(ix.resolve("dataset:postgres://host:5432:other").is_none());
         assert!(ix.resolve("table:x:y").is_none());
+    }
+
+    #[test]
+    fn column_impact_follows_fields_and_replacing_lineage_forgets_the_old() {
+        let mut ix = LineageIndex::new();
+        let edge = |out: &str, ds: &str, f: &str| ColumnEdge {
+            output_field: out.into(),
+            input: NodeKey::dataset("db", ds),
+            input_field: f.into(),
+        };
+        ix.set_column_lineage(
+            &NodeKey::dataset("db", "b"),
+            vec![edge("total", "a", "amount"), edge("id", "a", "id")],
+        );
+        ix.set_column_lineage(
+            &NodeKey::dataset("db", "c"),
+            vec![edge("sum_total", "b", "total")],
+        );
+        let a = ix.find(&NodeKey::dataset("db", "a")).unwrap();
+        let (hits, truncated) = ix.column_impact(a, "amount", None, 100);
+        let names: Vec<(String, String, u32)> = hits
+            .iter()
+            .map(|(n, f, d)| (ix.node(*n).key.name.clone(), f.clone(), *d))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("b".into(), "total".into(), 1),
+                ("c".into(), "sum_total".into(), 2)
+            ]
+        );
+        assert!(!truncated);
+        assert_eq!(ix.column_impact(a, "amount", Some(1), 100).0.len(), 1);
+        ix.set_column_lineage(&NodeKey::dataset("db", "b"), vec![edge("id", "a", "id")]);
+        assert!(ix.column_impact(a, "amount", None, 100).0.is_empty());
     }
 
     #[test]

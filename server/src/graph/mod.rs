@@ -5,5 +5,7 @@
 pub mod index;
 pub mod traverse;
 
-pub use index::{EdgeSpan, GraphJob, LineageIndex, NodeData, NodeKey, NodeKind};
+pub use index::{
+    column_edges, ColumnEdge, EdgeSpan, GraphJob, LineageIndex, NodeData, NodeKey, NodeKind,
+};
 pub use traverse::{Direction, ImpactResult, Subgraph, TraverseOptions};

@@ -90,6 +90,15 @@ pub struct Affected {
     pub path: Vec<ID>,
 }
 
+/// A field made, directly or not, from the start field.
+#[derive(SimpleObject)]
+pub struct AffectedField {
+    pub dataset_id: ID,
+    pub field: String,
+    /// Column-lineage hops (jobs) from the start field.
+    pub distance: i32,
+}
+
 /// Everything downstream of a node.
 #[derive(SimpleObject)]
 pub struct Impact {
@@ -221,6 +230,33 @@ impl Query {
         })
     }
 
+    /// Every field made, directly or not, from a dataset's field, from the `columnLineage` facets
+    /// of current dataset versions.
+    async fn column_impact(
+        &self,
+        ctx: &Context<'_>,
+        node_id: ID,
+        field: String,
+        depth: Option<i32>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> async_graphql::Result<Vec<AffectedField>> {
+        if as_of.is_some() {
+            return Err(bad_input("columnImpact answers from current dataset versions only; asOf is not supported yet"));
+        }
+        let depth = depth_arg(depth)?;
+        let index = lineage(ctx)?.read();
+        let start = index.resolve(&node_id).ok_or_else(|| not_found(&node_id))?;
+        let (hits, _) = index.column_impact(start, &field, depth, MAX_NODES);
+        Ok(hits
+            .into_iter()
+            .map(|(n, f, d)| AffectedField {
+                dataset_id: ID(index.node(n).key.id()),
+                field: f,
+                distance: d as i32,
+            })
+            .collect())
+    }
+
     /// One shortest downstream path of node ids from one node to another, if there is one.
     async fn path(
         &self,
@@ -252,6 +288,7 @@ mod tests {
             "lineage(nodeId: ID!, direction: Direction! = BOTH, depth: Int = 20, asOf: DateTime): LineageGraph!",
             "impact(nodeId: ID!, depth: Int, asOf: DateTime, datasetTypes: [String!]): Impact!",
             "path(from: ID!, to: ID!, asOf: DateTime): [ID!]",
+            "columnImpact(nodeId: ID!, field: String!, depth: Int, asOf: DateTime): [AffectedField!]!",
         ] {
             assert!(sdl.contains(needle), "{needle} missing from\n{sdl}");
         }

@@ -1,6 +1,7 @@
 //! HTTP: routes, handlers and error mapping. The only module (with `graphql/`) that knows HTTP.
 
 mod body;
+mod column_lineage;
 pub mod error;
 mod events;
 mod graphql;
@@ -48,6 +49,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 )
                 .route("/stats/{what}", web::get().to(stats::stats))
                 .route("/lineage", web::get().to(lineage::lineage))
+                .route(
+                    "/column-lineage",
+                    web::get().to(column_lineage::column_lineage),
+                )
                 .route("/graphql", web::post().to(graphql::execute))
                 .configure(marquez::routes),
         )

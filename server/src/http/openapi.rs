@@ -410,6 +410,12 @@ fn param(name: &str) -> Value {
             "the graph as it was at this time",
             false,
         ),
+        "withDownstream" => (
+            "query",
+            json!({"type": "boolean", "default": false}),
+            "also walk downstream",
+            false,
+        ),
         "period" => (
             "query",
             json!({"type": "string", "enum": ["DAY", "WEEK"], "default": "DAY"}),

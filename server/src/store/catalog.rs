@@ -798,3 +798,42 @@ pub(super) async fn graph_datasets(
 
 /// A dataset as a graph node: key, `datasetType`, deletion time.
 pub type GraphDataset = (NodeKey, Option<String>, Option<Micros>);
+
+/// The `columnLineage` facet of each dataset's current version (only the named datasets when
+/// given), for the graph's column edges.
+pub(super) async fn graph_columns(
+    pool: &AnyPool,
+    keys: Option<&[(String, String)]>,
+) -> Result<Vec<(NodeKey, serde_json::Value)>, StoreError> {
+    #[derive(FromRow)]
+    struct Row {
+        namespace: String,
+        name: String,
+        facets: String,
+    }
+    if keys.is_some_and(<[_]>::is_empty) {
+        return Ok(Vec::new());
+    }
+    let (filter, args) = match keys {
+        None => (String::new(), Vec::new()),
+        Some(keys) => (
+            format!("WHERE d.id IN ({})", list(keys.len())),
+            keys.iter()
+                .map(|(ns, n)| Arg::from(crate::model::ids::dataset_id(ns, n).to_string()))
+                .collect(),
+        ),
+    };
+    let sql = format!(
+        "SELECT d.namespace, d.name, v.facets FROM datasets d JOIN dataset_versions v ON v.id = d.current_version_id {filter}"
+    );
+    Ok(bind_all_as(sqlx::query_as::<_, Row>(&sql), &args)
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .filter_map(|r| {
+            let facet =
+                crate::model::FacetState::from_stored(Some(&r.facets)).get("columnLineage")?;
+            Some((NodeKey::dataset(&r.namespace, &r.name), facet))
+        })
+        .collect())
+}

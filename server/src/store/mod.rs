@@ -210,6 +210,11 @@ pub trait Store: Send + Sync + 'static {
         &self,
         keys: Option<&[(String, String)]>,
     ) -> Result<Vec<GraphDataset>, StoreError>;
+    /// The `columnLineage` facet of datasets' current versions (only the named ones when given).
+    async fn graph_columns(
+        &self,
+        keys: Option<&[(String, String)]>,
+    ) -> Result<Vec<(crate::graph::NodeKey, serde_json::Value)>, StoreError>;
     /// Datasets and jobs whose name contains the query.
     async fn search(&self, query: &SearchQuery) -> Result<(Vec<SearchHit>, i64), StoreError>;
 }

@@ -527,6 +527,13 @@ impl Store for SqlStore {
         catalog::graph_datasets(&self.pool, keys).await
     }
 
+    async fn graph_columns(
+        &self,
+        keys: Option<&[(String, String)]>,
+    ) -> Result<Vec<(crate::graph::NodeKey, serde_json::Value)>, StoreError> {
+        catalog::graph_columns(&self.pool, keys).await
+    }
+
     async fn search(&self, query: &SearchQuery) -> Result<(Vec<SearchHit>, i64), StoreError> {
         catalog::search(&self.pool, query).await
     }
