@@ -1,13 +1,13 @@
 //! Keeps the in-memory lineage graph in step with the store: loaded whole at startup, then
 //! refreshed by the writer after each commit for the jobs and datasets the batch touched, before
-//! the batch is acknowledged (so a 2xx means the graph shows the event too).
+//! the batch is acknowledged (so a 2xx means the graph shows the event too), and on Postgres
+//! following what other servers on the same database commit.
 
-use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use crate::graph::{column_edges, LineageIndex};
 use crate::ingest::PreparedEvent;
-use crate::store::{Store, StoreError};
+use crate::store::{GraphChange, GraphNotice, Store, StoreError};
 
 /// The graph and where it comes from.
 pub struct Lineage {
@@ -42,22 +42,14 @@ impl Lineage {
 
     /// Reloads what a batch of events touched.
     pub async fn refresh(&self, events: &[PreparedEvent]) -> Result<(), StoreError> {
-        let mut jobs = BTreeSet::new();
-        let mut datasets = BTreeSet::new();
-        for p in events {
-            let e = &p.event;
-            if let Some(j) = &e.job {
-                jobs.insert((j.namespace.clone(), j.name.clone()));
-            }
-            for d in e.inputs.iter().chain(&e.outputs).chain(&e.dataset) {
-                datasets.insert((d.namespace.clone(), d.name.clone()));
-            }
-        }
-        let jobs: Vec<(String, String)> = jobs.into_iter().collect();
-        let datasets: Vec<(String, String)> = datasets.into_iter().collect();
-        let job_rows = self.store.graph_jobs(Some(&jobs)).await?;
-        let dataset_rows = self.store.graph_datasets(Some(&datasets)).await?;
-        let columns = self.store.graph_columns(Some(&datasets)).await?;
+        self.apply_change(&GraphChange::of(events)).await
+    }
+
+    /// Reloads the named jobs and datasets.
+    pub async fn apply_change(&self, change: &GraphChange) -> Result<(), StoreError> {
+        let job_rows = self.store.graph_jobs(Some(&change.jobs)).await?;
+        let dataset_rows = self.store.graph_datasets(Some(&change.datasets)).await?;
+        let columns = self.store.graph_columns(Some(&change.datasets)).await?;
         let mut index = self.index.write().expect("lineage index lock");
         for (key, ty, deleted) in dataset_rows {
             index.upsert_node(key, ty, deleted);
@@ -69,5 +61,33 @@ impl Lineage {
             index.set_column_lineage(&key, column_edges(&facet));
         }
         Ok(())
+    }
+
+    /// Reloads the whole graph and swaps it in.
+    pub async fn resync(&self) -> Result<(), StoreError> {
+        let fresh = Self::load(self.store.clone()).await?;
+        let index = fresh.index.into_inner().expect("lineage index lock");
+        *self.index.write().expect("lineage index lock") = index;
+        Ok(())
+    }
+
+    /// Follows changes committed by other servers on the same database (Postgres LISTEN/NOTIFY),
+    /// so several replicas answer the same graph.
+    pub fn follow(self: &Arc<Self>) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let Some(mut notices) = me.store.graph_notices().await else {
+                return;
+            };
+            while let Some(notice) = notices.recv().await {
+                let r = match &notice {
+                    GraphNotice::Changed(change) => me.apply_change(change).await,
+                    GraphNotice::Resync => me.resync().await,
+                };
+                if let Err(e) = r {
+                    tracing::warn!(error = %e, "could not apply a graph change from another server");
+                }
+            }
+        });
     }
 }

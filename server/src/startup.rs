@@ -36,6 +36,7 @@ impl Application {
         let store = open_store(config).await?;
         let validator = Arc::new(Validator::new(config.validation));
         let lineage = Arc::new(Lineage::load(store.clone()).await?);
+        lineage.follow();
         let (writer, writer_task) = Writer::start(
             store.clone(),
             config.batch_max_events,

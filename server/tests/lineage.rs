@@ -179,6 +179,38 @@ async fn the_graph_is_loaded_from_the_store_at_startup(db: Db) {
     assert_eq!(ids(&g), ["dataset:a:in", "dataset:a:out", "job:tests:j"]);
 }
 
+/// Two servers on one Postgres: an event ingested by one shows in the other's lineage within a
+/// second (the second follows the first's commits through LISTEN/NOTIFY).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_on_one_postgres_stay_in_step() {
+    let Some(first) = TestApp::spawn(Db::Postgres).await else {
+        return;
+    };
+    let second = TestApp::start(common::TestDb::borrowed(&first.db.url), |_| {}).await;
+    first
+        .ingest(&run_event(
+            "COMPLETE",
+            "2024-01-01T00:00:00Z",
+            "0191f7c2-0000-7000-8000-000000000f01",
+            "replicated",
+            json!([{"namespace": "r", "name": "in"}]),
+            json!([{"namespace": "r", "name": "out"}]),
+        ))
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        let r = second.get("/api/v1/lineage?nodeId=dataset:r:in").await;
+        if r.status == 200 && ids(&r.json()).len() == 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second server did not see the event within a second"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 async fn column_lineage_in_marquez_shape(db: Db) {
     let Some(app) = TestApp::spawn(db).await else {
         return;

@@ -57,6 +57,47 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// The jobs and datasets a batch of events touched: what other replicas' graphs must reload.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GraphChange {
+    pub jobs: Vec<(String, String)>,
+    pub datasets: Vec<(String, String)>,
+    /// The store instance that committed it (a server skips its own announcements).
+    #[serde(default)]
+    pub origin: String,
+}
+
+impl GraphChange {
+    /// What a batch of events touched.
+    pub fn of<'a>(events: impl IntoIterator<Item = &'a PreparedEvent>) -> Self {
+        let mut jobs = std::collections::BTreeSet::new();
+        let mut datasets = std::collections::BTreeSet::new();
+        for p in events {
+            let e = &p.event;
+            if let Some(j) = &e.job {
+                jobs.insert((j.namespace.clone(), j.name.clone()));
+            }
+            for d in e.inputs.iter().chain(&e.outputs).chain(&e.dataset) {
+                datasets.insert((d.namespace.clone(), d.name.clone()));
+            }
+        }
+        GraphChange {
+            jobs: jobs.into_iter().collect(),
+            datasets: datasets.into_iter().collect(),
+            origin: String::new(),
+        }
+    }
+}
+
+/// What a replica hears about graph changes made by any server sharing its database.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GraphNotice {
+    /// These jobs and datasets changed.
+    Changed(GraphChange),
+    /// Something may have been missed (a reconnect, a change too large to describe): reload all.
+    Resync,
+}
+
 /// What the store did with one event of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ingested {
@@ -192,6 +233,11 @@ pub trait Store: Send + Sync + 'static {
         &self,
         dataset_ids: &[String],
     ) -> Result<HashMap<String, (String, String)>, StoreError>;
+    /// Graph changes committed by any server on this database, as they happen; `None` where the
+    /// backend cannot tell (SQLite has one writer process by design).
+    async fn graph_notices(&self) -> Option<tokio::sync::mpsc::Receiver<GraphNotice>> {
+        None
+    }
     /// Counts per time bucket for `/stats` (see `StatsKind`): `(bucket, key, count)`.
     async fn stats(
         &self,

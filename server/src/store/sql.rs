@@ -29,12 +29,20 @@ use std::collections::HashMap;
 static PG_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 
+/// The channel graph changes are announced on, and the largest payload sent (Postgres allows
+/// 8000 bytes); a larger change is announced as `*`, "reload everything".
+const GRAPH_CHANNEL: &str = "tributary_graph";
+const NOTIFY_LIMIT: usize = 7_000;
+
 /// Serialises writers across replicas sharing one Postgres (the argument is arbitrary).
 const WRITER_LOCK: i64 = 0x7472_6962;
 
 /// The SQL store.
 pub struct SqlStore {
     pool: AnyPool,
+    url: String,
+    /// Names this store in graph-change announcements.
+    instance: String,
     backend: Backend,
     /// Months of the Postgres event log known to have a partition.
     partitions: Mutex<HashSet<Micros>>,
@@ -79,6 +87,8 @@ impl SqlStore {
             .map_err(StoreError::from)?;
         Ok(SqlStore {
             pool,
+            url,
+            instance: Uuid::new_v4().to_string(),
             backend,
             partitions: Mutex::new(HashSet::new()),
         })
@@ -273,6 +283,22 @@ impl Store for SqlStore {
             .collect();
         let logged = started.elapsed();
         apply::apply(&mut tx, self.backend, &fresh).await?;
+        if self.backend == Backend::Postgres && !fresh.is_empty() {
+            // Delivered to every listener when (and only if) the transaction commits.
+            let mut change = super::GraphChange::of(fresh.iter().copied());
+            change.origin = self.instance.clone();
+            let payload = serde_json::to_string(&change).expect("change serialises");
+            let payload = if payload.len() > NOTIFY_LIMIT {
+                "*".to_string()
+            } else {
+                payload
+            };
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(GRAPH_CHANNEL)
+                .bind(payload)
+                .execute(&mut *tx)
+                .await?;
+        }
         let applied = started.elapsed();
         tx.commit().await?;
         tracing::debug!(events = batch.len(), ?logged, ?applied, total = ?started.elapsed(), "batch committed");
@@ -501,6 +527,52 @@ impl Store for SqlStore {
         dataset_ids: &[String],
     ) -> Result<HashMap<String, (String, String)>, StoreError> {
         catalog::dataset_names(&self.pool, dataset_ids).await
+    }
+
+    async fn graph_notices(&self) -> Option<tokio::sync::mpsc::Receiver<super::GraphNotice>> {
+        if self.backend != Backend::Postgres {
+            return None;
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        let url = self.url.clone();
+        let me = self.instance.clone();
+        tokio::spawn(async move {
+            let mut listener = loop {
+                match sqlx::postgres::PgListener::connect(&url).await {
+                    Ok(mut l) => match l.listen(GRAPH_CHANNEL).await {
+                        Ok(()) => break l,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot listen for graph changes; retrying")
+                        }
+                    },
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot listen for graph changes; retrying")
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            };
+            loop {
+                let notice = match listener.try_recv().await {
+                    Ok(Some(n)) if n.payload() == "*" => super::GraphNotice::Resync,
+                    Ok(Some(n)) => match serde_json::from_str::<super::GraphChange>(n.payload()) {
+                        Ok(change) if change.origin == me => continue,
+                        Ok(change) => super::GraphNotice::Changed(change),
+                        Err(_) => super::GraphNotice::Resync,
+                    },
+                    // The connection dropped and is being re-established: changes may be missed.
+                    Ok(None) => super::GraphNotice::Resync,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "graph change listener failed; resyncing");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        super::GraphNotice::Resync
+                    }
+                };
+                if tx.send(notice).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Some(rx)
     }
 
     async fn stats(

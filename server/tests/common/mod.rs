@@ -88,6 +88,18 @@ async fn run_admin(admin: &str, sql: &str) {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
+impl TestDb {
+    /// A handle on a database another `TestDb` owns (dropping it drops nothing).
+    pub fn borrowed(url: &str) -> TestDb {
+        TestDb {
+            url: url.to_string(),
+            admin_url: None,
+            name: None,
+            _dir: None,
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let (Some(admin), Some(name)) = (self.admin_url.take(), self.name.take()) {
