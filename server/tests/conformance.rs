@@ -8,9 +8,11 @@ use tributary::ingest::{ValidationMode, Validator};
 
 #[test]
 fn core_verdicts_agree_with_the_official_schema_on_every_corpus_event() {
-    let official_text =
-        std::fs::read_to_string(common::shared_dir().join("openlineage/spec/OpenLineage.json"))
-            .expect("official schema");
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let official_text = std::fs::read_to_string(shared.join("openlineage/spec/OpenLineage.json"))
+        .expect("official schema");
     let official: Value = serde_json::from_str(&official_text).unwrap();
     assert_eq!(
         official["$id"],
@@ -22,8 +24,8 @@ fn core_verdicts_agree_with_the_official_schema_on_every_corpus_event() {
         .expect("official schema compiles");
     let ours = Validator::new(ValidationMode::Lenient);
 
-    let mut files = common::corpus_files("valid");
-    files.extend(common::corpus_files("invalid"));
+    let mut files = common::corpus_files("valid").expect("shared corpus");
+    files.extend(common::corpus_files("invalid").expect("shared corpus"));
     let mut checked = 0;
     let mut refused = 0;
     for f in files {
@@ -49,7 +51,10 @@ fn core_verdicts_agree_with_the_official_schema_on_every_corpus_event() {
 #[test]
 fn every_valid_corpus_event_passes_the_facet_schemas_too() {
     let strict = Validator::new(ValidationMode::Strict);
-    for f in common::corpus_files("valid") {
+    let Some(valid) = common::corpus_files("valid") else {
+        return;
+    };
+    for f in valid {
         let mut event: Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
         assert_eq!(strict.check(&mut event), Ok(vec![]), "{}", f.display());
     }

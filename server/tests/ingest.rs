@@ -47,7 +47,9 @@ async fn every_corpus_event_is_accepted(db: Db) {
     let Some(app) = TestApp::spawn(db).await else {
         return;
     };
-    let files = common::corpus_files("valid");
+    let Some(files) = common::corpus_files("valid") else {
+        return;
+    };
     let mut distinct = std::collections::HashSet::new();
     for f in &files {
         distinct.insert(tributary::model::canonical::hash(
@@ -80,7 +82,10 @@ async fn invalid_corpus_events_are_flagged_by_default_and_refused_when_strict(db
     else {
         return;
     };
-    for f in common::corpus_files("invalid") {
+    let Some(invalid) = common::corpus_files("invalid") else {
+        return;
+    };
+    for f in invalid {
         let body = std::fs::read(&f).unwrap();
         let core_violation = f.to_string_lossy().contains("no_run_id");
         let r = lenient.request("POST", "/api/v1/lineage", &[], &body).await;
