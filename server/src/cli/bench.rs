@@ -234,6 +234,20 @@ impl ScratchDb {
     }
 }
 
+/// Starts a server in this process on a database, on a free loopback port.
+pub(super) async fn start_server(database_url: &str) -> anyhow::Result<SocketAddr> {
+    let config = Config {
+        bind: "127.0.0.1:0".into(),
+        database_url: database_url.to_string(),
+        db_max_connections: 4,
+        ..Config::default()
+    };
+    let app = Application::build(&config).await?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], app.port()));
+    tokio::spawn(app.run_until_stopped());
+    Ok(addr)
+}
+
 pub(super) fn with_database(url: &str, db: &str) -> String {
     let (base, query) = url
         .split_once('?')
@@ -282,15 +296,7 @@ async fn measure(url: &str, args: &IngestArgs) -> anyhow::Result<(Measured, Meas
     );
     let avg = bodies.iter().map(String::len).sum::<usize>() / bodies.len().max(1);
 
-    let config = Config {
-        bind: "127.0.0.1:0".into(),
-        database_url: url.to_string(),
-        db_max_connections: 4,
-        ..Config::default()
-    };
-    let app = Application::build(&config).await?;
-    let addr = SocketAddr::from(([127, 0, 0, 1], app.port()));
-    tokio::spawn(app.run_until_stopped());
+    let addr = start_server(url).await?;
     let mut conns = Vec::new();
     for _ in 0..args.clients {
         conns.push(Arc::new(tokio::sync::Mutex::new(

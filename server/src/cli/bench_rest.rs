@@ -4,16 +4,13 @@
 //! (ingesting 400,000 objects through HTTP would measure ingest, not reads). Each endpoint is then
 //! asked `--requests` times over HTTP, one request at a time, and p50/p99 are reported.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use sqlx::{Connection, Executor, PgConnection};
 
-use super::bench::{summarise, RestArgs, ScratchDb};
+use super::bench::{start_server, summarise, RestArgs, ScratchDb};
 use super::client::Connection as HttpConnection;
-use crate::config::Config;
-use crate::startup::Application;
 
 fn fill_sql(jobs: i64, datasets: i64) -> Vec<String> {
     let schema = r#"{"schema":{"t":0,"v":{"fields":[{"name":"id","type":"bigint"},{"name":"amount","type":"decimal"},{"name":"created","type":"timestamp"}]}},"documentation":{"t":0,"v":{"description":"synthetic table"}}}"#;
@@ -91,15 +88,7 @@ type Rows = Vec<(String, super::bench::Measured)>;
 type PathFn = Box<dyn Fn(usize) -> String>;
 
 async fn measure(url: &str, args: &RestArgs) -> anyhow::Result<(Duration, Rows)> {
-    let config = Config {
-        bind: "127.0.0.1:0".into(),
-        database_url: url.to_string(),
-        db_max_connections: 4,
-        ..Config::default()
-    };
-    let app = Application::build(&config).await?;
-    let addr = SocketAddr::from(([127, 0, 0, 1], app.port()));
-    tokio::spawn(app.run_until_stopped());
+    let addr = start_server(url).await?;
 
     let started = Instant::now();
     let mut db = PgConnection::connect(url).await?;

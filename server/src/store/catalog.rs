@@ -671,6 +671,23 @@ pub(super) async fn stats(
         .collect())
 }
 
+/// `WHERE {column} IN (…)` over the ids of the named (namespace, name) keys, or no filter.
+fn key_filter(
+    column: &str,
+    keys: Option<&[(String, String)]>,
+    id: fn(&str, &str) -> uuid::Uuid,
+) -> (String, Vec<Arg>) {
+    match keys {
+        None => (String::new(), Vec::new()),
+        Some(keys) => (
+            format!("WHERE {column} IN ({})", list(keys.len())),
+            keys.iter()
+                .map(|(ns, n)| Arg::from(id(ns, n).to_string()))
+                .collect(),
+        ),
+    }
+}
+
 /// Jobs with every version's span and inputs/outputs, for the lineage graph; only the named
 /// jobs when `keys` is given.
 pub(super) async fn graph_jobs(
@@ -688,20 +705,10 @@ pub(super) async fn graph_jobs(
         dataset_namespace: Option<String>,
         dataset_name: Option<String>,
     }
-    let mut args = Vec::new();
-    let filter = match keys {
-        None => String::new(),
-        Some(keys) => {
-            args = keys
-                .iter()
-                .map(|(ns, n)| Arg::from(crate::model::ids::job_id(ns, n).to_string()))
-                .collect();
-            format!("WHERE j.id IN ({})", list(keys.len().max(1)))
-        }
-    };
     if keys.is_some_and(<[_]>::is_empty) {
         return Ok(Vec::new());
     }
+    let (filter, args) = key_filter("j.id", keys, crate::model::ids::job_id);
     let sql = format!(
         "SELECT j.namespace, j.name, j.deleted_at, v.id AS version_id, v.valid_from, io.direction, \
          d.namespace AS dataset_namespace, d.name AS dataset_name \
@@ -772,15 +779,7 @@ pub(super) async fn graph_datasets(
     if keys.is_some_and(<[_]>::is_empty) {
         return Ok(Vec::new());
     }
-    let (filter, args) = match keys {
-        None => (String::new(), Vec::new()),
-        Some(keys) => (
-            format!("WHERE id IN ({})", list(keys.len())),
-            keys.iter()
-                .map(|(ns, n)| Arg::from(crate::model::ids::dataset_id(ns, n).to_string()))
-                .collect(),
-        ),
-    };
+    let (filter, args) = key_filter("id", keys, crate::model::ids::dataset_id);
     let sql = format!("SELECT namespace, name, dataset_type, deleted_at FROM datasets {filter}");
     Ok(bind_all_as(sqlx::query_as::<_, Row>(&sql), &args)
         .fetch_all(pool)
@@ -814,15 +813,7 @@ pub(super) async fn graph_columns(
     if keys.is_some_and(<[_]>::is_empty) {
         return Ok(Vec::new());
     }
-    let (filter, args) = match keys {
-        None => (String::new(), Vec::new()),
-        Some(keys) => (
-            format!("WHERE d.id IN ({})", list(keys.len())),
-            keys.iter()
-                .map(|(ns, n)| Arg::from(crate::model::ids::dataset_id(ns, n).to_string()))
-                .collect(),
-        ),
-    };
+    let (filter, args) = key_filter("d.id", keys, crate::model::ids::dataset_id);
     let sql = format!(
         "SELECT d.namespace, d.name, v.facets FROM datasets d JOIN dataset_versions v ON v.id = d.current_version_id {filter}"
     );
