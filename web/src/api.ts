@@ -1,0 +1,220 @@
+//! The one place that talks to the server: REST and GraphQL calls, with errors carrying the
+//! server's message.
+
+import type {
+  Dataset,
+  DatasetVersion,
+  Direction,
+  EventsPage,
+  Impact,
+  Job,
+  JobVersion,
+  LineageGraph,
+  Namespace,
+  Run,
+  RunState,
+  SearchResult,
+  VersionDiff,
+} from './types';
+
+/** An API failure with the server's `message` (or a description of what went wrong). */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code?: string | number,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+const enc = encodeURIComponent;
+
+async function readError(res: Response): Promise<ApiError> {
+  let message = `${res.status} ${res.statusText}`.trim();
+  let code: string | number | undefined;
+  try {
+    const body = await res.json();
+    if (body && typeof body.message === 'string') message = body.message;
+    if (body && Array.isArray(body.errors) && body.errors.length > 0) {
+      const details = body.errors
+        .map((e: { path?: string; detail?: string; message?: string }) =>
+          [e.path, e.detail ?? e.message].filter(Boolean).join(': '),
+        )
+        .filter(Boolean);
+      if (details.length) message += ` (${details.join('; ')})`;
+    }
+    code = body?.code;
+  } catch {
+    // Not JSON: keep the status line.
+  }
+  return new ApiError(message, res.status, code);
+}
+
+export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, { signal, headers: { Accept: 'application/json' } });
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') throw e;
+    throw new ApiError(`Cannot reach the server (${(e as Error).message})`, 0);
+  }
+  if (!res.ok) throw await readError(res);
+  return (await res.json()) as T;
+}
+
+export async function graphql<T>(
+  query: string,
+  variables: Record<string, unknown>,
+  signal?: AbortSignal,
+): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch('/api/v1/graphql', {
+      method: 'POST',
+      signal,
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ query, variables }),
+    });
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') throw e;
+    throw new ApiError(`Cannot reach the server (${(e as Error).message})`, 0);
+  }
+  if (!res.ok) throw await readError(res);
+  const body = await res.json();
+  if (body.errors && body.errors.length > 0) {
+    const err = body.errors[0];
+    throw new ApiError(err.message, 200, err.extensions?.code);
+  }
+  return body.data as T;
+}
+
+const NODE_FIELDS = 'id kind namespace name datasetType';
+
+export interface LineageParams {
+  nodeId: string;
+  direction: Direction;
+  depth: number;
+  asOf?: string | null;
+}
+
+export async function fetchLineage(p: LineageParams, signal?: AbortSignal): Promise<LineageGraph> {
+  const query = `query Lineage($nodeId: ID!, $direction: Direction!, $depth: Int, $asOf: DateTime) {
+  lineage(nodeId: $nodeId, direction: $direction, depth: $depth, asOf: $asOf) {
+    nodes { ${NODE_FIELDS} } edges { source target } truncated
+  }
+}`;
+  const data = await graphql<{ lineage: LineageGraph }>(
+    query,
+    { nodeId: p.nodeId, direction: p.direction, depth: p.depth, asOf: p.asOf || null },
+    signal,
+  );
+  return data.lineage;
+}
+
+/**
+ * Latest run state of every job in the given namespaces, keyed by node id. The lineage answers do
+ * not carry run states, so they come from the namespaces' job lists (a few pages at most).
+ */
+export async function fetchJobStates(namespaces: string[], signal?: AbortSignal): Promise<Map<string, RunState>> {
+  const states = new Map<string, RunState>();
+  const PAGE = 1000;
+  await Promise.all(
+    namespaces.map(async (ns) => {
+      for (let offset = 0, pages = 0; pages < 5; pages++, offset += PAGE) {
+        const body = await getJson<{ jobs: Job[]; totalCount: number }>(
+          `/api/v1/namespaces/${enc(ns)}/jobs?limit=${PAGE}&offset=${offset}`,
+          signal,
+        );
+        for (const j of body.jobs) if (j.latestRun?.state) states.set(`job:${ns}:${j.name}`, j.latestRun.state);
+        if (offset + body.jobs.length >= body.totalCount || body.jobs.length === 0) break;
+      }
+    }),
+  );
+  return states;
+}
+
+export async function fetchImpact(
+  p: { nodeId: string; depth?: number | null; asOf?: string | null },
+  signal?: AbortSignal,
+): Promise<Impact> {
+  const query = `query Impact($nodeId: ID!, $depth: Int, $asOf: DateTime) {
+  impact(nodeId: $nodeId, depth: $depth, asOf: $asOf) {
+    truncated affected { distance path node { ${NODE_FIELDS} } }
+  }
+}`;
+  const data = await graphql<{ impact: Impact }>(
+    query,
+    { nodeId: p.nodeId, depth: p.depth ?? null, asOf: p.asOf || null },
+    signal,
+  );
+  return data.impact;
+}
+
+export const api = {
+  search: (q: string, limit = 20, signal?: AbortSignal) =>
+    getJson<{ totalCount: number; results: SearchResult[] }>(
+      `/api/v1/search?q=${enc(q)}&limit=${limit}`,
+      signal,
+    ),
+  namespaces: (signal?: AbortSignal) =>
+    getJson<{ namespaces: Namespace[] }>('/api/v1/namespaces', signal),
+  datasets: (ns: string, signal?: AbortSignal) =>
+    getJson<{ datasets: Dataset[]; totalCount: number }>(`/api/v1/namespaces/${enc(ns)}/datasets?limit=200`, signal),
+  jobs: (ns: string, signal?: AbortSignal) =>
+    getJson<{ jobs: Job[]; totalCount: number }>(`/api/v1/namespaces/${enc(ns)}/jobs?limit=200`, signal),
+  dataset: (ns: string, name: string, signal?: AbortSignal) =>
+    getJson<Dataset>(`/api/v1/namespaces/${enc(ns)}/datasets/${enc(name)}`, signal),
+  datasetVersions: (ns: string, name: string, signal?: AbortSignal) =>
+    getJson<{ versions: DatasetVersion[]; totalCount: number }>(
+      `/api/v1/namespaces/${enc(ns)}/datasets/${enc(name)}/versions?limit=100`,
+      signal,
+    ),
+  datasetDiff: (ns: string, name: string, from: string, to: string, signal?: AbortSignal) =>
+    getJson<VersionDiff>(
+      `/api/v1/namespaces/${enc(ns)}/datasets/${enc(name)}/versions/diff?from=${enc(from)}&to=${enc(to)}`,
+      signal,
+    ),
+  job: (ns: string, name: string, signal?: AbortSignal) =>
+    getJson<Job>(`/api/v1/namespaces/${enc(ns)}/jobs/${enc(name)}`, signal),
+  jobRuns: (ns: string, name: string, signal?: AbortSignal) =>
+    getJson<{ runs: Run[]; totalCount: number }>(`/api/v1/namespaces/${enc(ns)}/jobs/${enc(name)}/runs?limit=50`, signal),
+  jobVersions: (ns: string, name: string, signal?: AbortSignal) =>
+    getJson<{ versions: JobVersion[]; totalCount: number }>(
+      `/api/v1/namespaces/${enc(ns)}/jobs/${enc(name)}/versions?limit=50`,
+      signal,
+    ),
+  run: (id: string, signal?: AbortSignal) => getJson<Run>(`/api/v1/jobs/runs/${enc(id)}`, signal),
+  columnLineage: (datasetNodeId: string, depth: number, withDownstream: boolean, signal?: AbortSignal) =>
+    getJson<{ graph: ColumnNode[] }>(
+      `/api/v1/column-lineage?nodeId=${enc(datasetNodeId)}&depth=${depth}&withDownstream=${withDownstream}`,
+      signal,
+    ),
+  events: (
+    p: { limit: number; offset: number; before?: string; after?: string; sortDirection: 'asc' | 'desc' },
+    signal?: AbortSignal,
+  ) => {
+    const qs = new URLSearchParams({ limit: String(p.limit), offset: String(p.offset), sortDirection: p.sortDirection });
+    if (p.before) qs.set('before', p.before);
+    if (p.after) qs.set('after', p.after);
+    return getJson<EventsPage>(`/api/v1/events/lineage?${qs}`, signal);
+  },
+};
+
+/** A node of the Marquez-shaped column-lineage answer. */
+export interface ColumnNode {
+  id: string;
+  type: string;
+  data?: {
+    namespace?: string;
+    dataset?: string;
+    field?: string;
+    fieldType?: string | null;
+    transformationDescription?: string | null;
+    transformationType?: string | null;
+    inputFields?: { namespace: string; dataset: string; field: string; transformationDescription?: string | null; transformationType?: string | null }[];
+  } | null;
+  inEdges?: { origin: string; destination: string }[];
+  outEdges?: { origin: string; destination: string }[];
+}
