@@ -1,9 +1,7 @@
 //! The shell (header with search, navigation) and the routes.
 
-import { lazy, Suspense } from 'react';
 import { Link, useLocation } from './router';
 import { SearchBox } from './components/SearchBox';
-import { Loading } from './components/States';
 import { SearchPage } from './views/SearchPage';
 import { DatasetPage } from './views/DatasetPage';
 import { JobPage } from './views/JobPage';
@@ -13,18 +11,14 @@ import { EventsPage } from './views/EventsPage';
 import { ColumnsPage } from './views/ColumnsPage';
 import { Empty } from './components/States';
 
-const LineagePage = lazy(() => import('./views/LineagePage'));
+import LineagePage from './views/LineagePage';
 
 function Routes() {
   const loc = useLocation();
   const s = loc.segments;
   if (s.length === 0) return <SearchPage />;
   if (s[0] === 'lineage' && s.length === 1) {
-    return (
-      <Suspense fallback={<Loading label="Loading the explorer…" />}>
-        <LineagePage />
-      </Suspense>
-    );
+    return <LineagePage />;
   }
   if (s[0] === 'datasets' && s.length === 3) return <DatasetPage ns={s[1]} name={s[2]} />;
   if (s[0] === 'datasets' && s.length === 4 && s[3] === 'diff') return <DiffPage ns={s[1]} name={s[2]} />;

@@ -13,6 +13,8 @@ export interface View {
 }
 
 const MIN_K = 0.05;
+/** Below this zoom labels are unreadable, so they are not drawn (a big graph draws faster). */
+export const LABEL_MIN_K = 0.3;
 const MAX_K = 2.5;
 const clampK = (k: number) => Math.min(MAX_K, Math.max(MIN_K, k));
 
@@ -64,8 +66,11 @@ const NodeShape = memo(function NodeShape({
   hot,
   focus,
   runState,
+  detail,
 }: {
   p: PlacedNode;
+  /** Draw the labels (skipped when zoomed out too far to read them). */
+  detail: boolean;
   runState?: RunState;
   selected: boolean;
   root: boolean;
@@ -93,23 +98,31 @@ const NodeShape = memo(function NodeShape({
         <>
           <rect className="gnode-body" width={p.w} height={p.h} rx={p.h / 2} />
           <circle cx={p.h / 2} cy={p.h / 2} r={9} fill={stateColour} className="gnode-state" />
-          <text className="gnode-name" x={p.h - 2} y={17}>
-            {clip(n.name, 25)}
-          </text>
-          <text className="gnode-ns" x={p.h - 2} y={31}>
-            {clip(n.namespace, 29)}
-          </text>
+          {detail && (
+            <>
+              <text className="gnode-name" x={p.h - 2} y={17}>
+                {clip(n.name, 25)}
+              </text>
+              <text className="gnode-ns" x={p.h - 2} y={31}>
+                {clip(n.namespace, 29)}
+              </text>
+            </>
+          )}
         </>
       ) : (
         <>
           <rect className="gnode-body" width={p.w} height={p.h} rx={6} />
           <rect className="gnode-band" width={6} height={p.h} rx={3} />
-          <text className="gnode-name" x={14} y={19}>
-            {clip(n.name, 28)}
-          </text>
-          <text className="gnode-ns" x={14} y={35}>
-            {clip(n.namespace + (n.datasetType ? ` · ${n.datasetType}` : ''), 32)}
-          </text>
+          {detail && (
+            <>
+              <text className="gnode-name" x={14} y={19}>
+                {clip(n.name, 28)}
+              </text>
+              <text className="gnode-ns" x={14} y={35}>
+                {clip(n.namespace + (n.datasetType ? ` · ${n.datasetType}` : ''), 32)}
+              </text>
+            </>
+          )}
         </>
       )}
     </g>
@@ -126,7 +139,7 @@ const EdgeShape = memo(function EdgeShape({ e, dim, hot }: { e: PlacedEdge; dim:
   );
 });
 
-const Scene = memo(function Scene({ layout, marks }: { layout: Layout; marks: Marks }) {
+const Scene = memo(function Scene({ layout, marks, detail }: { layout: Layout; marks: Marks; detail: boolean }) {
   const hl = marks.highlightNodes;
   const he = marks.highlightEdges;
   return (
@@ -151,6 +164,7 @@ const Scene = memo(function Scene({ layout, marks }: { layout: Layout; marks: Ma
               hot={hot && marks.focus !== p.node.id}
               focus={marks.focus === p.node.id}
               runState={marks.runStates?.get(p.node.id)}
+              detail={detail}
             />
           );
         })}
@@ -238,8 +252,11 @@ export function GraphView({
   onSelect,
   onExpand,
   busy,
+  layoutMs,
 }: {
   layout: Layout | null;
+  /** How long the layout took, exposed as `data-layout-ms` for the benchmark. */
+  layoutMs?: number | null;
   marks: Marks;
   onSelect: (id: string | null) => void;
   onExpand: (id: string) => void;
@@ -336,6 +353,7 @@ export function GraphView({
       ref={wrap}
       data-ready={ready ? 'true' : 'false'}
       data-node-count={layout?.nodes.length ?? 0}
+      data-layout-ms={layoutMs ?? undefined}
       tabIndex={0}
       aria-label="Lineage graph"
       onKeyDown={(e) => {
@@ -365,7 +383,7 @@ export function GraphView({
           </marker>
         </defs>
         <g transform={`translate(${view.x},${view.y}) scale(${view.k})`}>
-          {layout && <Scene layout={layout} marks={marks} />}
+          {layout && <Scene layout={layout} marks={marks} detail={view.k >= LABEL_MIN_K} />}
         </g>
       </svg>
       <div className="graph-controls" role="toolbar" aria-label="Zoom">

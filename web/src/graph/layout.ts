@@ -32,12 +32,20 @@ export function nodeSize(n: LineageNode): { w: number; h: number } {
   return n.kind === 'JOB' ? { w: JOB_W, h: JOB_H } : { w: NODE_W, h: NODE_H };
 }
 
+let dagreModule: Promise<typeof import('@dagrejs/dagre')> | null = null;
+
+/** Starts loading the layout engine (call early so it loads while the data does). */
+export function loadDagre() {
+  dagreModule ??= import('@dagrejs/dagre');
+  return dagreModule;
+}
+
 /**
  * Lays a graph out left to right. Nodes and edges are fed in sorted order so that the same graph
  * always gets the same picture, whatever order the server listed it in.
  */
 export async function layoutGraph(g: LineageGraph): Promise<Layout> {
-  const { default: dagre } = await import('@dagrejs/dagre');
+  const { default: dagre } = await loadDagre();
   const big = g.nodes.length > 400;
   const dg = new dagre.graphlib.Graph({ multigraph: false });
   dg.setGraph({
@@ -61,7 +69,8 @@ export async function layoutGraph(g: LineageGraph): Promise<Layout> {
     .filter((e) => byId.has(e.source) && byId.has(e.target) && e.source !== e.target)
     .sort((a, b) => (a.source + '\u0000' + a.target < b.source + '\u0000' + b.target ? -1 : 1));
   for (const e of edges) dg.setEdge(e.source, e.target);
-  dagre.layout(dg);
+  // The "optimal order" pass costs a fifth of the time on big graphs for little gain.
+  dagre.layout(dg, { disableOptimalOrderHeuristic: big });
   const placed: PlacedNode[] = nodes.map((n) => {
     const p = dg.node(n.id);
     const { w, h } = nodeSize(n);

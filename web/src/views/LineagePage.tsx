@@ -8,7 +8,7 @@ import { useAsync } from '../hooks';
 import { nodeId as makeNodeId, parseNodeId, urls } from '../nodeId';
 import { Link, navigate, useLocation, withQuery } from '../router';
 import { downstream, edgeKey, mergeGraphs } from '../graph/model';
-import { layoutGraph, type Layout } from '../graph/layout';
+import { layoutGraph, loadDagre, type Layout } from '../graph/layout';
 import { GraphView } from '../graph/GraphView';
 import { KindIcon } from '../components/Badges';
 import { Empty, ErrorBox, Loading } from '../components/States';
@@ -109,6 +109,7 @@ export default function LineagePage() {
     [],
   );
 
+  useEffect(() => void loadDagre(), []);
   const base = useAsync(
     (signal) => (root ? fetchLineage({ nodeId: root, direction, depth, asOf }, signal) : Promise.resolve(null)),
     [root, direction, depth, asOf],
@@ -147,13 +148,16 @@ export default function LineagePage() {
   const [layout, setLayout] = useState<Layout | null>(null);
   const [layoutError, setLayoutError] = useState<Error | null>(null);
   const [layingOut, setLayingOut] = useState(false);
+  const [layoutMs, setLayoutMs] = useState<number | null>(null);
   useEffect(() => {
     if (!graph) return;
     let alive = true;
     setLayingOut(true);
+    const t0 = performance.now();
     layoutGraph(graph).then(
       (l) => {
         if (!alive) return;
+        setLayoutMs(Math.round(performance.now() - t0));
         setLayout(l);
         setLayoutError(null);
         setLayingOut(false);
@@ -307,7 +311,7 @@ export default function LineagePage() {
             <ErrorBox title="Could not lay the graph out" error={layoutError} />
           ) : (
             <>
-              <GraphView layout={layout} marks={marks} onSelect={onSelect} onExpand={onExpand} busy={base.status === 'loading' || layingOut || pending} />
+              <GraphView layout={layout} layoutMs={layoutMs} marks={marks} onSelect={onSelect} onExpand={onExpand} busy={base.status === 'loading' || layingOut || pending} />
               {(base.status === 'loading' || layingOut || pending) && (
                 <div className="canvas-overlay">
                   <Loading label={base.status === 'loading' ? 'Loading lineage…' : pending ? 'Expanding…' : `Laying out ${graph?.nodes.length ?? ''} nodes…`} />
