@@ -42,7 +42,7 @@ async function readError(res: Response): Promise<ApiError> {
         .map((e: { path?: string; detail?: string; message?: string }) =>
           [e.path, e.detail ?? e.message].filter(Boolean).join(': '),
         )
-        .filter(Boolean);
+        .filter((d: string) => d && d !== message);
       if (details.length) message += ` (${details.join('; ')})`;
     }
     code = body?.code;
