@@ -134,9 +134,10 @@ test('moving the time control redraws the graph as of that moment', async ({ pag
   await page.waitForSelector(revenue, { state: 'attached' });
 });
 
-test('a version diff shows the added and removed fields', async ({ page, ui }) => {
+test('a version diff shows the added and removed fields', async ({ page, ui, tagged }) => {
   await page.goto(`${ui}/datasets/${enc(DB)}/${enc(ORDERS)}`);
   await page.getByRole('tab', { name: /Versions \(2\)/ }).click();
+  if (tagged) await page.getByRole('list', { name: 'Versions' }).getByText('v1.0.0', { exact: true }).waitFor();
   const picks = page.getByRole('checkbox', { name: /Pick version/ });
   await picks.nth(0).check();
   await picks.nth(1).check();
@@ -153,6 +154,7 @@ test('a version diff shows the added and removed fields', async ({ page, ui }) =
   assert(removed.includes('customer'), `removed: ${removed.join(', ')}`);
   const changed = await page.locator('[data-change="changed"] td:nth-child(2)').allTextContents();
   assert(changed.includes('amount'), `changed: ${changed.join(', ')}`);
+  if (tagged) await page.locator('.diff-side', { hasText: 'From' }).getByText('v1.0.0').waitFor();
 });
 
 test('column lineage lists the fields a model field comes from', async ({ page, ui }) => {
@@ -197,6 +199,15 @@ test('an unknown node and an unknown path show messages, not a blank page', asyn
   await page.getByText('Nothing here').waitFor();
 });
 
+/** Tags the first version of the orders table `v1.0.0`, when the server knows version tags. */
+async function tagOldestOrdersVersion(base) {
+  const root = `${base}/api/v1/namespaces/${enc(DB)}/datasets/${enc(ORDERS)}/versions`;
+  const { versions } = await (await fetch(root)).json();
+  const oldest = versions.at(-1)?.version;
+  const res = await fetch(`${root}/${enc(oldest)}/tags/v1.0.0`, { method: 'PUT' });
+  return res.ok;
+}
+
 async function main() {
   const tmp = makeTmp('tributary-e2e-');
   const shots = path.join(tmp, 'screenshots');
@@ -212,6 +223,8 @@ async function main() {
     else if (process.env.CI) throw new Error(`no corpus at ${corpus} (set TRIBUTARY_SHARED_DIR)`);
     else console.log(`e2e: no corpus at ${corpus}; scenario only`);
     await postEvents(server.base, scenarioEvents());
+    const tagged = await tagOldestOrdersVersion(server.base);
+    console.log(`e2e: version tags ${tagged ? 'set (v1.0.0 on the first orders version)' : 'not supported by this server; not checked'}`);
     ui = await uiBase(server.base);
     console.log(`e2e: server ${server.base}, UI ${ui.own ? `static server over web/dist at ${ui.base}` : 'served by the binary'}`);
     ctx = await launchBrowser(tmp);
@@ -224,7 +237,7 @@ async function main() {
       page.on('pageerror', (e) => errors.push(e.message));
       const t0 = Date.now();
       try {
-        await t.fn({ page, ui: ui.base, tmp });
+        await t.fn({ page, ui: ui.base, tmp, tagged });
         if (errors.length) throw new Error(`uncaught errors in the page: ${errors.join('; ')}`);
         console.log(`  ok    ${t.name} (${Date.now() - t0} ms)`);
       } catch (e) {

@@ -23,8 +23,10 @@ export function formatNumber(n?: number | null): string {
   return n.toLocaleString('en-US');
 }
 
+/** A long id (UUID, hash) shortened to its head and tail: time-ordered UUIDs (v7) share their
+ *  head, hashes differ in it, so both ends are kept. */
 export function shortVersion(v: string): string {
-  return v.length > 12 ? v.slice(0, 8) : v;
+  return v.length > 16 ? `${v.slice(0, 8)}…${v.slice(-4)}` : v;
 }
 
 /** `2024-05-01T10:00` (a datetime-local value, read as UTC) from an RFC 3339 time. */

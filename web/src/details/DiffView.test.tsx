@@ -38,7 +38,7 @@ describe('DiffView', () => {
 
   it('shows both versions with their tags, the changed facets and the statistics present', () => {
     render(<DiffView diff={diff} />);
-    expect(screen.getByText('aaaaaaaa')).toBeTruthy();
+    expect(screen.getByText('aaaaaaaa…4444')).toBeTruthy();
     expect(screen.getByText('v1.0.0')).toBeTruthy();
     expect(screen.getByText('producer 42')).toBeTruthy();
     expect(screen.getByText('dataQualityMetrics')).toBeTruthy();

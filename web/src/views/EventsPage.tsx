@@ -83,15 +83,15 @@ export function EventsPage() {
         <div className="filters">
           <label className="field">
             <span>After (UTC)</span>
-            <input type="datetime-local" value={toLocalInput(after)} onChange={(e) => go({ after: fromLocalInput(e.target.value) })} />
+            <input type="datetime-local" aria-label="After (UTC)" value={toLocalInput(after)} onChange={(e) => go({ after: fromLocalInput(e.target.value) })} />
           </label>
           <label className="field">
             <span>Before (UTC)</span>
-            <input type="datetime-local" value={toLocalInput(before)} onChange={(e) => go({ before: fromLocalInput(e.target.value) })} />
+            <input type="datetime-local" aria-label="Before (UTC)" value={toLocalInput(before)} onChange={(e) => go({ before: fromLocalInput(e.target.value) })} />
           </label>
           <label className="field">
             <span>Order</span>
-            <select value={sort} onChange={(e) => go({ sort: e.target.value === 'asc' ? 'asc' : null })}>
+            <select aria-label="Order" value={sort} onChange={(e) => go({ sort: e.target.value === 'asc' ? 'asc' : null })}>
               <option value="desc">Newest first</option>
               <option value="asc">Oldest first</option>
             </select>
