@@ -35,6 +35,11 @@ pub struct Config {
     pub workers: usize,
     /// `text` or `json` (`TRIBUTARY_LOG_FORMAT`).
     pub log_format: LogFormat,
+    /// When set, the server runs retention on a schedule, removing raw events and run details
+    /// older than this (microseconds; `TRIBUTARY_RETENTION_OLDER_THAN`, e.g. `90d`).
+    pub retention_older_than: Option<i64>,
+    /// How often scheduled retention runs (`TRIBUTARY_RETENTION_INTERVAL`, default `1d`).
+    pub retention_interval: i64,
 }
 
 impl Default for Config {
@@ -48,6 +53,8 @@ impl Default for Config {
             db_max_connections: 8,
             workers: 0,
             log_format: LogFormat::Text,
+            retention_older_than: None,
+            retention_interval: 86_400_000_000,
         }
     }
 }
@@ -64,6 +71,8 @@ struct FileConfig {
     db_max_connections: Option<u32>,
     workers: Option<usize>,
     log_format: Option<LogFormat>,
+    retention_older_than: Option<String>,
+    retention_interval: Option<String>,
 }
 
 /// A configuration that could not be read.
@@ -123,8 +132,10 @@ impl Config {
                 path: path.clone(),
                 source,
             })?;
-            let f: FileConfig =
-                toml::from_str(&text).map_err(|source| ConfigError::Parse { path, source })?;
+            let f: FileConfig = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                path: path.clone(),
+                source,
+            })?;
             c.bind = f.bind.unwrap_or(c.bind);
             c.database_url = f.database_url.unwrap_or(c.database_url);
             c.validation = f.validation.unwrap_or(c.validation);
@@ -133,6 +144,18 @@ impl Config {
             c.db_max_connections = f.db_max_connections.unwrap_or(c.db_max_connections);
             c.workers = f.workers.unwrap_or(c.workers);
             c.log_format = f.log_format.unwrap_or(c.log_format);
+            let duration = |key: &str, v: &str| {
+                crate::model::time::parse_duration(v).map_err(|message| ConfigError::Env {
+                    var: format!("{key} in {path}"),
+                    message,
+                })
+            };
+            if let Some(v) = &f.retention_older_than {
+                c.retention_older_than = Some(duration("retention_older_than", v)?);
+            }
+            if let Some(v) = &f.retention_interval {
+                c.retention_interval = duration("retention_interval", v)?;
+            }
         }
         if let Some(v) = env("TRIBUTARY_BIND") {
             c.bind = v;
@@ -147,6 +170,28 @@ impl Config {
         c.db_max_connections =
             env_parse("TRIBUTARY_DB_MAX_CONNECTIONS", env)?.unwrap_or(c.db_max_connections);
         c.workers = env_parse("TRIBUTARY_WORKERS", env)?.unwrap_or(c.workers);
+        let duration = |var: &str| -> Result<Option<i64>, ConfigError> {
+            env(var)
+                .map(|v| {
+                    crate::model::time::parse_duration(&v).map_err(|message| ConfigError::Env {
+                        var: var.into(),
+                        message,
+                    })
+                })
+                .transpose()
+        };
+        if let Some(d) = duration("TRIBUTARY_RETENTION_OLDER_THAN")? {
+            c.retention_older_than = Some(d);
+        }
+        if let Some(d) = duration("TRIBUTARY_RETENTION_INTERVAL")? {
+            c.retention_interval = d;
+        }
+        if c.retention_interval <= 0 {
+            return Err(ConfigError::Env {
+                var: "retention_interval".into(),
+                message: "must be longer than zero".into(),
+            });
+        }
         c.log_format = match env("TRIBUTARY_LOG_FORMAT").as_deref() {
             None => c.log_format,
             Some("json") => LogFormat::Json,

@@ -14,6 +14,7 @@ pub mod http;
 pub mod ingest;
 pub mod lineage;
 pub mod model;
+pub mod repro;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

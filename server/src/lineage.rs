@@ -35,6 +35,11 @@ impl Lineage {
         })
     }
 
+    /// The store the graph is loaded from.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
     /// The graph, for reading.
     pub fn read(&self) -> RwLockReadGuard<'_, LineageIndex> {
         self.index.read().expect("lineage index lock")

@@ -42,6 +42,9 @@ impl Application {
             config.batch_max_events,
             Some(lineage.clone()),
         );
+        if let Some(older_than) = config.retention_older_than {
+            schedule_retention(store.clone(), older_than, config.retention_interval);
+        }
         let listener = TcpListener::bind(&config.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
         let port = listener.local_addr()?.port();
@@ -108,4 +111,30 @@ pub fn redact(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+/// Runs retention every `interval`, removing what is older than `older_than` (see
+/// `Store::retention`); the first run is one interval after startup.
+fn schedule_retention(store: Arc<dyn crate::store::Store>, older_than: i64, interval: i64) {
+    let period = std::time::Duration::from_micros(interval.max(1) as u64);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        loop {
+            ticks.tick().await;
+            let cutoff = crate::model::time::now_micros() - older_than;
+            match store.retention(cutoff, false).await {
+                Ok(r) => tracing::info!(
+                    cutoff = %r.cutoff,
+                    events = r.events,
+                    runs = r.runs,
+                    versions = r.versions,
+                    partitions = r.partitions.len(),
+                    "retention ran"
+                ),
+                Err(e) => {
+                    tracing::error!(error = %e, "retention failed; trying again next interval")
+                }
+            }
+        }
+    });
 }

@@ -1,4 +1,5 @@
-//! The command line: `tributary serve | migrate | import | rebuild | bench`.
+//! The command line: `tributary serve | migrate | import | rebuild | manifest | check | verify |
+//! retention | export-schema | bench`.
 
 pub mod bench;
 mod bench_graph;
@@ -6,6 +7,7 @@ mod bench_rest;
 pub mod client;
 mod import;
 mod rebuild;
+mod repro;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +57,54 @@ enum Command {
     },
     /// Rebuild the model tables from the raw event log (stop the server first).
     Rebuild,
+    /// Print what it takes to reproduce a run: its job version and the exact dataset versions it
+    /// read and wrote (and, with --depth, the runs that wrote those, recursively).
+    Manifest {
+        /// The server, e.g. http://127.0.0.1:5000.
+        #[arg(
+            long,
+            env = "TRIBUTARY_SERVER",
+            default_value = "http://127.0.0.1:5000"
+        )]
+        server: String,
+        /// The run id (a UUID).
+        #[arg(long)]
+        run: String,
+        /// How many levels of producing runs to include.
+        #[arg(long, default_value_t = 0)]
+        depth: u32,
+        /// json or toml.
+        #[arg(long, default_value = "json")]
+        format: String,
+    },
+    /// A build gate: exit 0 when every expected dataset version exists, 1 listing the missing.
+    Check {
+        /// The server, e.g. http://127.0.0.1:5000.
+        #[arg(
+            long,
+            env = "TRIBUTARY_SERVER",
+            default_value = "http://127.0.0.1:5000"
+        )]
+        server: String,
+        /// NAMESPACE:NAME, NAMESPACE:NAME@TAG or NAMESPACE:NAME#VERSION (repeatable).
+        #[arg(long)]
+        expect: Vec<String>,
+        /// Also check that every dataset version this run read still exists.
+        #[arg(long)]
+        inputs_of: Option<String>,
+    },
+    /// Recompute the checksums of stored events and dataset versions; exit 1 on any mismatch.
+    Verify,
+    /// Remove raw events and run details older than a cutoff; current and tagged versions, what
+    /// they need, and the lineage graph stay.
+    Retention {
+        /// How old is too old: 90d, 12h, 2w, 0d …
+        #[arg(long)]
+        older_than: String,
+        /// Only print what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Write the checked-in API artifacts (schema/openapi.json, schema/lineage.graphql), or check
     /// they are current.
     ExportSchema {
@@ -151,6 +201,22 @@ pub fn main() -> ExitCode {
                 import::run(&config, &paths).await
             }
             Command::Rebuild => rebuild::run(&config).await,
+            Command::Manifest {
+                server,
+                run,
+                depth,
+                format,
+            } => repro::manifest(&server, &run, depth, &format).await,
+            Command::Check {
+                server,
+                expect,
+                inputs_of,
+            } => repro::check(&server, &expect, inputs_of.as_deref()).await,
+            Command::Verify => repro::verify(&config).await,
+            Command::Retention {
+                older_than,
+                dry_run,
+            } => repro::retention(&config, &older_than, dry_run).await,
             Command::ExportSchema { check, dir } => export_schema(&dir, check),
             Command::Bench(b) => bench::run(&config, b).await,
         }

@@ -3,10 +3,14 @@
 
 use std::sync::Arc;
 
+mod catalog;
+
 use async_graphql::{
-    Context, EmptyMutation, EmptySubscription, Enum, ErrorExtensions, Object, Schema, SimpleObject,
+    Context, EmptySubscription, Enum, ErrorExtensions, MergedObject, Object, Schema, SimpleObject,
     ID,
 };
+
+pub use catalog::{CatalogQuery, Mutation};
 use chrono::{DateTime, Utc};
 
 use crate::graph::{
@@ -22,11 +26,15 @@ pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 5_000;
 
 /// The schema type.
-pub type LineageSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type LineageSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// The root query: lineage, catalog and reproducibility.
+#[derive(MergedObject, Default)]
+pub struct Query(LineageQuery, CatalogQuery);
 
 /// Builds the schema once; resolvers read the graph from its data.
 pub fn schema(lineage: Option<Arc<Lineage>>) -> LineageSchema {
-    let mut b = Schema::build(Query, EmptyMutation, EmptySubscription)
+    let mut b = Schema::build(Query::default(), Mutation, EmptySubscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY);
     if let Some(l) = lineage {
@@ -142,11 +150,12 @@ fn lineage<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Arc<Lineage>> 
     ctx.data::<Arc<Lineage>>()
 }
 
-/// The root query.
-pub struct Query;
+/// Lineage queries over the in-memory graph.
+#[derive(Default)]
+pub struct LineageQuery;
 
 #[Object]
-impl Query {
+impl LineageQuery {
     /// The lineage around a node, `depth` edges at most, as of a time (now by default).
     async fn lineage(
         &self,

@@ -57,6 +57,17 @@ impl ApiError {
     }
 }
 
+impl From<crate::repro::ReproError> for ApiError {
+    fn from(e: crate::repro::ReproError) -> Self {
+        use crate::repro::ReproError;
+        match e {
+            ReproError::NotFound(m) => ApiError::NotFound(m),
+            ReproError::BadInput(m) => ApiError::bad("", m),
+            ReproError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<Rejection> for ApiError {
     fn from(r: Rejection) -> Self {
         ApiError::BadRequest(r.0)

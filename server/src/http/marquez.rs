@@ -12,6 +12,7 @@ use super::shapes::{
 };
 use super::{ApiError, AppState};
 use crate::model::time::{iso, parse_event_time, to_micros};
+use crate::repro::Versions;
 use crate::store::{Dataset, Job, SearchQuery, TagTarget};
 
 type Res = Result<HttpResponse, ApiError>;
@@ -246,14 +247,15 @@ async fn list_dataset_versions(
     let (ns, name) = path.into_inner();
     let (limit, offset) = page(q.limit, q.offset)?;
     let d = find_dataset(&state, &ns, &name).await?;
-    let versions = state.store.dataset_versions(&d.id).await?;
-    let list: Vec<Value> = versions
+    let all = Versions::of(state.store.as_ref(), d).await?;
+    let list: Vec<Value> = all
+        .versions
         .iter()
         .skip(offset as usize)
         .take(limit as usize)
-        .map(|v| version_json(&d, v, None))
+        .map(|v| version_json(&all.dataset, v, None, &all.tags_of(&v.id)))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({"versions": list, "totalCount": versions.len()})))
+    Ok(HttpResponse::Ok().json(json!({"versions": list, "totalCount": all.versions.len()})))
 }
 
 async fn get_dataset_version(
@@ -262,13 +264,8 @@ async fn get_dataset_version(
 ) -> Res {
     let (ns, name, version) = path.into_inner();
     let d = find_dataset(&state, &ns, &name).await?;
-    let versions = state.store.dataset_versions(&d.id).await?;
-    let v = versions
-        .iter()
-        .find(|v| v.id == version || v.producer_version.as_deref() == Some(version.as_str()))
-        .ok_or_else(|| {
-            ApiError::NotFound(format!("version '{version}' of dataset '{name}' not found"))
-        })?;
+    let all = Versions::of(state.store.as_ref(), d).await?;
+    let v = all.get(&version)?;
     let run = match v
         .created_by_run
         .as_deref()
@@ -277,7 +274,12 @@ async fn get_dataset_version(
         Some(r) => state.store.run(r).await?,
         None => None,
     };
-    Ok(HttpResponse::Ok().json(version_json(&d, v, run.as_ref())))
+    Ok(HttpResponse::Ok().json(version_json(
+        &all.dataset,
+        v,
+        run.as_ref(),
+        &all.tags_of(&v.id),
+    )))
 }
 
 async fn set_dataset_tag(

@@ -10,8 +10,10 @@ mod ingest;
 mod lineage;
 mod marquez;
 pub mod openapi;
+mod repro;
 mod shapes;
 mod stats;
+mod web_ui;
 
 use std::sync::Arc;
 
@@ -54,9 +56,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::get().to(column_lineage::column_lineage),
                 )
                 .route("/graphql", web::post().to(graphql::execute))
+                .configure(repro::routes)
                 .configure(marquez::routes),
         )
-        .default_service(web::to(|| async {
-            Err::<actix_web::HttpResponse, _>(ApiError::NotFound("no such endpoint".into()))
-        }));
+        .default_service(web::to(web_ui::serve));
 }

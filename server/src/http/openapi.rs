@@ -17,6 +17,54 @@ const PAGE: &[&str] = &["limit", "offset"];
 
 const OPS: &[Op] = &[
     Op {
+        method: "get",
+        path: "/api/v1/namespaces/{namespace}/datasets/{dataset}/versions/diff",
+        summary: "What changed between two versions (ids, tags or producer versions): fields added, removed, changed; facets; statistics; the runs that wrote each",
+        params: &["namespace", "dataset", "from", "to"],
+        body: None,
+        ok: (200, "VersionDiff"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/namespaces/{namespace}/datasets/{dataset}/version-tags",
+        summary: "Every tag ever put on a version of the dataset, oldest first, with when it moved or was removed",
+        params: &["namespace", "dataset"],
+        body: None,
+        ok: (200, "VersionTagHistory"),
+    },
+    Op {
+        method: "put",
+        path: "/api/v1/namespaces/{namespace}/datasets/{dataset}/versions/{version}/tags/{tag}",
+        summary: "Tag a dataset version (moving the tag from another version of the dataset)",
+        params: &["namespace", "dataset", "version", "tag"],
+        body: None,
+        ok: (200, "DatasetVersion"),
+    },
+    Op {
+        method: "delete",
+        path: "/api/v1/namespaces/{namespace}/datasets/{dataset}/versions/{version}/tags/{tag}",
+        summary: "Take a tag off a dataset version",
+        params: &["namespace", "dataset", "version", "tag"],
+        body: None,
+        ok: (200, "DatasetVersion"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/jobs/runs/{run}/manifest",
+        summary: "What it takes to reproduce a run: job version, exact input and output versions, and (with depth) the runs that wrote the inputs",
+        params: &["run", "manifestDepth", "format"],
+        body: None,
+        ok: (200, "Manifest"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/jobs/runs/{run}/changed-inputs",
+        summary: "Inputs whose current version differs from the one the run read, with the diff",
+        params: &["run"],
+        body: None,
+        ok: (200, "ChangedInputs"),
+    },
+    Op {
         method: "post",
         path: "/api/v1/lineage",
         summary:
@@ -392,6 +440,21 @@ fn param(name: &str) -> Value {
             "dataset:{namespace}:{name} or job:{namespace}:{name}",
             true,
         ),
+        "from" | "to" => (
+            "query",
+            json!({"type": "string"}),
+            "a version id, tag or producer-supplied version",
+            true,
+        ),
+        "manifestDepth" => {
+            return json!({"name": "depth", "in": "query", "description": "levels of producing runs to include", "schema": {"type": "integer", "minimum": 0, "maximum": 20, "default": 0}})
+        }
+        "format" => (
+            "query",
+            json!({"type": "string", "enum": ["json", "toml"], "default": "json"}),
+            "",
+            false,
+        ),
         "depth" => (
             "query",
             json!({"type": "integer", "minimum": 0, "default": 20}),
@@ -467,6 +530,18 @@ fn components() -> Value {
         "facets": facets,
     }));
     let problem = obj(json!({"path": ns, "detail": ns}));
+    let diff_field = obj(json!({"name": ns, "type": ns, "description": ns}));
+    let stat_delta = obj(json!({"from": s("integer"), "to": s("integer"), "delta": s("integer")}));
+    let run_ref =
+        obj(json!({"id": ns, "state": ns, "jobNamespace": ns, "jobName": ns, "jobVersion": ns}));
+    let version_side = obj(json!({
+        "version": ns, "producerVersion": ns, "createdAt": ns, "tags": {"type": "array", "items": ns}, "createdByRun": run_ref,
+    }));
+    let manifest_dataset = obj(json!({
+        "datasetId": ns, "namespace": ns, "name": ns, "version": ns, "producerVersion": ns,
+        "tags": {"type": "array", "items": ns}, "createdAt": ns, "schema": {"type": "array", "items": diff_field.clone()},
+        "checksum": ns, "producedByRun": ns,
+    }));
     let edge = obj(json!({"origin": ns, "destination": ns}));
     let graph_node = obj(json!({
         "id": ns, "type": {"type": "string", "enum": ["DATASET", "JOB"]}, "data": {"type": "object"},
@@ -503,8 +578,26 @@ fn components() -> Value {
         "DatasetVersion": obj(json!({
             "id": id3, "type": ns, "name": ns, "createdAt": ns, "version": ns, "producerVersion": ns, "namespace": ns,
             "sourceName": ns, "fields": {"type": "array", "items": field}, "lifecycleState": ns, "description": ns,
-            "createdByRun": run, "checksum": ns, "facets": facets, "outputFacets": facets,
+            "createdByRun": run, "checksum": ns, "checksumValid": s("boolean"), "versionTags": {"type": "array", "items": ns},
+            "facets": facets, "outputFacets": facets,
         })),
+        "VersionDiff": obj(json!({
+            "datasetId": ns, "from": version_side.clone(), "to": version_side,
+            "fieldsAdded": {"type": "array", "items": diff_field.clone()}, "fieldsRemoved": {"type": "array", "items": diff_field.clone()},
+            "fieldsChanged": {"type": "array", "items": obj(json!({"name": ns, "from": diff_field.clone(), "to": diff_field.clone()}))},
+            "facetsChanged": {"type": "array", "items": ns},
+            "statistics": obj(json!({"rowCount": stat_delta.clone(), "bytes": stat_delta})),
+        })),
+        "VersionTagHistory": obj(json!({"tags": {"type": "array", "items": obj(json!({"tag": ns, "version": ns, "taggedAt": ns, "untaggedAt": ns}))}})),
+        "Manifest": obj(json!({
+            "runId": ns, "state": ns, "startedAt": ns, "endedAt": ns, "nominalStartTime": ns,
+            "job": obj(json!({"namespace": ns, "name": ns, "version": ns, "sourceCodeLocation": {"type": "object"}, "sql": ns, "sourceLanguage": ns, "sourceCode": ns})),
+            "inputs": {"type": "array", "items": manifest_dataset.clone()}, "outputs": {"type": "array", "items": manifest_dataset},
+            "upstream": {"type": "array", "items": {"$ref": "#/components/schemas/Manifest"}},
+        })),
+        "ChangedInputs": obj(json!({"changedInputs": {"type": "array", "items": obj(json!({
+            "datasetId": ns, "usedVersion": ns, "currentVersion": ns, "diff": {"$ref": "#/components/schemas/VersionDiff"},
+        }))}})),
         "DatasetVersionList": list_of("versions", "DatasetVersion"),
         "Tag": obj(json!({"name": ns, "description": ns})),
         "TagInput": obj(json!({"description": ns})),

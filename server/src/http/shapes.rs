@@ -96,7 +96,12 @@ pub fn dataset_json(d: &Dataset, tags: Option<&DatasetTags>) -> Value {
     })
 }
 
-pub fn version_json(d: &Dataset, v: &DatasetVersion, run: Option<&Run>) -> Value {
+pub fn version_json(
+    d: &Dataset,
+    v: &DatasetVersion,
+    run: Option<&Run>,
+    version_tags: &[String],
+) -> Value {
     json!({
         "id": {"namespace": d.namespace, "name": d.name, "version": v.id},
         "type": d.dataset_type.as_deref().unwrap_or("DB_TABLE"),
@@ -116,6 +121,8 @@ pub fn version_json(d: &Dataset, v: &DatasetVersion, run: Option<&Run>) -> Value
             None => v.created_by_run.as_ref().map_or(Value::Null, |r| json!({"id": r})),
         },
         "checksum": v.checksum,
+        "checksumValid": v.checksum_valid,
+        "versionTags": version_tags,
         "facets": v.facets,
         "outputFacets": v.io_facets,
     })

@@ -80,3 +80,45 @@ mod tests {
         assert!(parse_event_time("").is_none());
     }
 }
+
+/// A duration such as `0d`, `90d`, `12h`, `30m`, `45s` or `2w`, in microseconds.
+pub fn parse_duration(s: &str) -> Result<Micros, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("'{s}' has no unit: use s, m, h, d or w (e.g. 90d)"))?;
+    let (n, unit) = s.split_at(split);
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("'{s}' does not start with a whole number"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => {
+            return Err(format!(
+                "'{unit}' in '{s}' is not a unit: use s, m, h, d or w"
+            ))
+        }
+    };
+    n.checked_mul(seconds * 1_000_000)
+        .ok_or_else(|| format!("'{s}' is too long"))
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations_parse_with_units_and_refuse_the_rest() {
+        assert_eq!(parse_duration("0d"), Ok(0));
+        assert_eq!(parse_duration("90d"), Ok(90 * 86_400 * 1_000_000));
+        assert_eq!(parse_duration("12h"), Ok(12 * 3_600 * 1_000_000));
+        assert_eq!(parse_duration("2w"), Ok(14 * 86_400 * 1_000_000));
+        for bad in ["", "d", "10", "10y", "-1d", "1.5d", "99999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad} accepted");
+        }
+    }
+}

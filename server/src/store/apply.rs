@@ -533,12 +533,29 @@ struct ChecksumInput<'a> {
 }
 
 fn version_checksum(v: &VersionState) -> String {
+    checksum_of(
+        &v.id,
+        &v.dataset_id,
+        &v.created_by_run,
+        &v.producer_version,
+        &v.facets,
+    )
+}
+
+/// The checksum of a dataset version from its parts; reads recompute it to check stored rows.
+pub(super) fn checksum_of(
+    id: &str,
+    dataset: &str,
+    created_by_run: &Option<String>,
+    producer_version: &Option<String>,
+    facets: &FacetState,
+) -> String {
     let input = ChecksumInput {
-        created_by_run: &v.created_by_run,
-        dataset: &v.dataset_id,
-        facets: v.facets.raw_current(),
-        id: &v.id,
-        producer_version: &v.producer_version,
+        created_by_run,
+        dataset,
+        facets: facets.raw_current(),
+        id,
+        producer_version,
     };
     sha256_hex(&serde_json::to_string(&input).expect("checksum input serialises"))
 }

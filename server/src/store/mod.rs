@@ -4,6 +4,7 @@
 mod apply;
 mod catalog;
 mod dialect;
+mod keep;
 mod reads;
 mod rows;
 mod sql;
@@ -19,6 +20,7 @@ pub use catalog::{
     Tag, TagTarget,
 };
 pub use dialect::Backend;
+pub use keep::{Mismatch, RetentionReport, VerifyReport, VersionTag};
 pub use reads::{Dataset, DatasetVersion, Job, JobVersion, Run, RunIo};
 pub use sql::SqlStore;
 
@@ -261,6 +263,27 @@ pub trait Store: Send + Sync + 'static {
         &self,
         keys: Option<&[(String, String)]>,
     ) -> Result<Vec<(crate::graph::NodeKey, serde_json::Value)>, StoreError>;
+    /// Tags on a dataset's versions: the live ones, or every tag ever set (oldest first).
+    async fn version_tags(
+        &self,
+        dataset_id: &str,
+        history: bool,
+    ) -> Result<Vec<VersionTag>, StoreError>;
+    /// Puts a tag on a dataset version (moving it there if another version had it) or takes it
+    /// off; whether anything changed.
+    async fn set_version_tag(
+        &self,
+        dataset_id: &str,
+        version_id: &str,
+        tag: &str,
+        on: bool,
+    ) -> Result<bool, StoreError>;
+    /// Recomputes stored events' content hashes and dataset versions' checksums.
+    async fn verify(&self) -> Result<VerifyReport, StoreError>;
+    /// Removes raw events and run details older than `cutoff` that nothing kept needs (see
+    /// `store::keep`); a dry run only counts.
+    async fn retention(&self, cutoff: Micros, dry_run: bool)
+        -> Result<RetentionReport, StoreError>;
     /// Datasets and jobs whose name contains the query.
     async fn search(&self, query: &SearchQuery) -> Result<(Vec<SearchHit>, i64), StoreError>;
 }

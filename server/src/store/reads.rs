@@ -37,6 +37,8 @@ pub struct DatasetVersion {
     pub facets: Map<String, Value>,
     pub io_facets: Map<String, Value>,
     pub checksum: String,
+    /// Whether the stored checksum matches the one recomputed from the stored row on this read.
+    pub checksum_valid: bool,
 }
 
 impl DatasetVersion {
@@ -152,19 +154,29 @@ pub(super) async fn dataset_versions(
         .bind(dataset_id)
         .fetch_all(pool)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| DatasetVersion {
-            id: r.id,
-            dataset_id: r.dataset_id,
-            producer_version: r.producer_version,
-            created_by_run: r.created_by_run,
-            created_at: r.created_at,
-            facets: FacetState::from_stored(Some(&r.facets)).current(),
-            io_facets: FacetState::from_stored(Some(&r.io_facets)).current(),
-            checksum: r.checksum,
-        })
-        .collect())
+    Ok(rows.into_iter().map(version_from).collect())
+}
+
+pub(super) fn version_from(r: VersionRow) -> DatasetVersion {
+    let facets = FacetState::from_stored(Some(&r.facets));
+    let recomputed = super::apply::checksum_of(
+        &r.id,
+        &r.dataset_id,
+        &r.created_by_run,
+        &r.producer_version,
+        &facets,
+    );
+    DatasetVersion {
+        checksum_valid: recomputed == r.checksum,
+        facets: facets.current(),
+        io_facets: FacetState::from_stored(Some(&r.io_facets)).current(),
+        id: r.id,
+        dataset_id: r.dataset_id,
+        producer_version: r.producer_version,
+        created_by_run: r.created_by_run,
+        created_at: r.created_at,
+        checksum: r.checksum,
+    }
 }
 
 pub(super) fn job_from(r: JobRow) -> Job {
@@ -256,6 +268,13 @@ struct IoRow {
     facets: String,
 }
 
+/// The version a run's input or output (`io`, a `run_io` row) is bound to: the one the event
+/// named, else the version current at the run's time that the run did not write itself.
+pub(super) const BOUND_VERSION: &str =
+    "COALESCE(io.version_id, (SELECT v.id FROM dataset_versions v WHERE v.dataset_id = io.dataset_id \
+     AND v.created_at <= io.bind_time AND (v.created_by_run IS NULL OR v.created_by_run <> io.run_uuid) \
+     ORDER BY v.created_at DESC, v.id DESC LIMIT 1))";
+
 const RUN_HEAD: &str =
     "SELECT r.uuid, r.run_id, j.namespace AS job_namespace, j.name AS job_name, \
      r.job_version_id, r.parent_run_uuid, r.state, r.start_time, r.running_time, r.terminal_time, \
@@ -290,9 +309,7 @@ pub(super) async fn runs_where(
     let ids: Vec<String> = heads.iter().map(|h| h.uuid.clone()).collect();
     let io_sql = format!(
         "SELECT io.run_uuid, io.direction, io.dataset_id, d.namespace, d.name, io.facets, \
-         COALESCE(io.version_id, (SELECT v.id FROM dataset_versions v WHERE v.dataset_id = io.dataset_id \
-            AND v.created_at <= io.bind_time AND (v.created_by_run IS NULL OR v.created_by_run <> io.run_uuid) \
-            ORDER BY v.created_at DESC, v.id DESC LIMIT 1)) AS version_id \
+         {BOUND_VERSION} AS version_id \
          FROM run_io io JOIN datasets d ON d.id = io.dataset_id WHERE io.run_uuid IN ({}) \
          ORDER BY io.run_uuid, io.direction, d.namespace, d.name",
         super::dialect::list(ids.len())

@@ -14,7 +14,7 @@ use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 use uuid::Uuid;
 
 use super::dialect::{bind_all, value_rows, Arg, Backend};
-use super::{apply, catalog, reads};
+use super::{apply, catalog, keep, reads};
 use super::{
     Dataset, DatasetVersion, EventPage, EventQuery, Ingested, Job, JobVersion, Run, SortDirection,
     Store, StoreError,
@@ -22,6 +22,7 @@ use super::{
 use super::{
     DatasetTags, JobSummary, Namespace, SearchHit, SearchQuery, Source, StatsKind, Tag, TagTarget,
 };
+use super::{RetentionReport, VerifyReport, VersionTag};
 use crate::ingest::PreparedEvent;
 use crate::model::time::Micros;
 use std::collections::HashMap;
@@ -150,112 +151,7 @@ impl SqlStore {
         Ok(created)
     }
 
-    async fn insert_raw(
-        &self,
-        tx: &mut AnyConnection,
-        batch: &[&PreparedEvent],
-    ) -> Result<HashSet<Vec<u8>>, StoreError> {
-        const COLS: usize = 12;
-        let mut inserted = HashSet::new();
-        for chunk in batch.chunks(super::dialect::rows_per_statement(COLS).min(500)) {
-            let mut args: Vec<Arg> = Vec::with_capacity(chunk.len() * COLS);
-            for p in chunk {
-                let e = &p.event;
-                let compressed = lz4_flex::compress_prepend_size(&p.body);
-                args.push(p.hash.to_vec().into());
-                args.push(e.event_time.into());
-                args.push(p.received_at.into());
-                args.push(e.kind.as_str().into());
-                args.push(e.event_type.map(|t| t.as_str().to_string()).into());
-                args.push(e.run.as_ref().map(|r| r.uuid.to_string()).into());
-                args.push(e.job.as_ref().map(|j| j.namespace.clone()).into());
-                args.push(e.job.as_ref().map(|j| j.name.clone()).into());
-                args.push(e.producer.clone().into());
-                args.push(compressed.into());
-                args.push((p.body.len() as i64).into());
-                args.push(
-                    (!p.warnings.is_empty())
-                        .then(|| serde_json::to_string(&p.warnings).expect("warnings serialise"))
-                        .into(),
-                );
-            }
-            let sql = format!(
-                "INSERT INTO lineage_events (hash, event_time, received_at, kind, event_type, run_uuid, \
-                 job_namespace, job_name, producer, body, body_len, warnings) VALUES {} \
-                 ON CONFLICT (hash, event_time) DO NOTHING RETURNING hash",
-                value_rows(chunk.len(), COLS)
-            );
-            let rows = bind_all(sqlx::query(&sql), &args)
-                .fetch_all(&mut *tx)
-                .await?;
-            for row in rows {
-                inserted.insert(row.try_get::<Vec<u8>, _>(0)?);
-            }
-        }
-        Ok(inserted)
-    }
-}
-
-/// The first microsecond of the month a time falls in, and its `YYYYMM` label.
-fn month_start(t: Micros) -> (Micros, i32) {
-    let d = crate::model::time::from_micros(t);
-    let start = Utc
-        .with_ymd_and_hms(d.year(), d.month(), 1, 0, 0, 0)
-        .single()
-        .expect("first of month");
-    (start.timestamp_micros(), d.year() * 100 + d.month() as i32)
-}
-
-/// The range and table name of the partition for a month.
-fn month_bounds(month: Micros) -> (Micros, Micros, String) {
-    let d = crate::model::time::from_micros(month);
-    let (y, m) = if d.month() == 12 {
-        (d.year() + 1, 1)
-    } else {
-        (d.year(), d.month() + 1)
-    };
-    let next = Utc
-        .with_ymd_and_hms(y, m, 1, 0, 0, 0)
-        .single()
-        .expect("first of month")
-        .timestamp_micros();
-    let label = month_start(month).1;
-    let name = if label < 0 {
-        format!("lineage_events_bc{}", -label)
-    } else {
-        format!("lineage_events_p{label:06}")
-    };
-    (month, next, name)
-}
-
-#[async_trait]
-impl Store for SqlStore {
-    fn backend(&self) -> Backend {
-        self.backend
-    }
-
-    async fn migrate(&self) -> Result<(), StoreError> {
-        let migrator = match self.backend {
-            Backend::Postgres => &PG_MIGRATIONS,
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-        };
-        migrator
-            .run(&self.pool)
-            .await
-            .map_err(|e| StoreError::Migration(e.to_string()))?;
-        if self.backend == Backend::Postgres {
-            self.trigram_indexes().await;
-        }
-        Ok(())
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        conn.ping().await.map_err(StoreError::from)
-    }
-
-    #[tracing::instrument(skip_all, fields(events = batch.len()))]
-    async fn ingest(&self, batch: &[PreparedEvent]) -> Result<Vec<Ingested>, StoreError> {
+    async fn ingest_batch(&self, batch: &[PreparedEvent]) -> Result<Vec<Ingested>, StoreError> {
         // The same event twice in one batch: only the first counts.
         let mut seen = HashSet::new();
         let firsts: Vec<bool> = batch.iter().map(|p| seen.insert(p.hash)).collect();
@@ -318,6 +214,137 @@ impl Store for SqlStore {
                 }
             })
             .collect())
+    }
+
+    async fn insert_raw(
+        &self,
+        tx: &mut AnyConnection,
+        batch: &[&PreparedEvent],
+    ) -> Result<HashSet<Vec<u8>>, StoreError> {
+        const COLS: usize = 12;
+        let mut inserted = HashSet::new();
+        for chunk in batch.chunks(super::dialect::rows_per_statement(COLS).min(500)) {
+            let mut args: Vec<Arg> = Vec::with_capacity(chunk.len() * COLS);
+            for p in chunk {
+                let e = &p.event;
+                let compressed = lz4_flex::compress_prepend_size(&p.body);
+                args.push(p.hash.to_vec().into());
+                args.push(e.event_time.into());
+                args.push(p.received_at.into());
+                args.push(e.kind.as_str().into());
+                args.push(e.event_type.map(|t| t.as_str().to_string()).into());
+                args.push(e.run.as_ref().map(|r| r.uuid.to_string()).into());
+                args.push(e.job.as_ref().map(|j| j.namespace.clone()).into());
+                args.push(e.job.as_ref().map(|j| j.name.clone()).into());
+                args.push(e.producer.clone().into());
+                args.push(compressed.into());
+                args.push((p.body.len() as i64).into());
+                args.push(
+                    (!p.warnings.is_empty())
+                        .then(|| serde_json::to_string(&p.warnings).expect("warnings serialise"))
+                        .into(),
+                );
+            }
+            let sql = format!(
+                "INSERT INTO lineage_events (hash, event_time, received_at, kind, event_type, run_uuid, \
+                 job_namespace, job_name, producer, body, body_len, warnings) VALUES {} \
+                 ON CONFLICT (hash, event_time) DO NOTHING RETURNING hash",
+                value_rows(chunk.len(), COLS)
+            );
+            let rows = bind_all(sqlx::query(&sql), &args)
+                .fetch_all(&mut *tx)
+                .await?;
+            for row in rows {
+                inserted.insert(row.try_get::<Vec<u8>, _>(0)?);
+            }
+        }
+        Ok(inserted)
+    }
+}
+
+/// The first microsecond of the month a time falls in, and its `YYYYMM` label.
+fn month_start(t: Micros) -> (Micros, i32) {
+    let d = crate::model::time::from_micros(t);
+    let start = Utc
+        .with_ymd_and_hms(d.year(), d.month(), 1, 0, 0, 0)
+        .single()
+        .expect("first of month");
+    (start.timestamp_micros(), d.year() * 100 + d.month() as i32)
+}
+
+/// The first microsecond after the month that starts at `month`.
+pub(super) fn month_end(month: Micros) -> Micros {
+    month_bounds(month).1
+}
+
+/// The range and table name of the partition for a month.
+fn month_bounds(month: Micros) -> (Micros, Micros, String) {
+    let d = crate::model::time::from_micros(month);
+    let (y, m) = if d.month() == 12 {
+        (d.year() + 1, 1)
+    } else {
+        (d.year(), d.month() + 1)
+    };
+    let next = Utc
+        .with_ymd_and_hms(y, m, 1, 0, 0, 0)
+        .single()
+        .expect("first of month")
+        .timestamp_micros();
+    let label = month_start(month).1;
+    let name = if label < 0 {
+        format!("lineage_events_bc{}", -label)
+    } else {
+        format!("lineage_events_p{label:06}")
+    };
+    (month, next, name)
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let migrator = match self.backend {
+            Backend::Postgres => &PG_MIGRATIONS,
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        if self.backend == Backend::Postgres {
+            self.trigram_indexes().await;
+        }
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        conn.ping().await.map_err(StoreError::from)
+    }
+
+    #[tracing::instrument(skip_all, fields(events = batch.len()))]
+    async fn ingest(&self, batch: &[PreparedEvent]) -> Result<Vec<Ingested>, StoreError> {
+        match self.ingest_batch(batch).await {
+            Ok(done) => Ok(done),
+            Err(e) => {
+                // A partition this process created may have been dropped since (by `retention`
+                // in another process): forget them all and try once more, making sure again.
+                let stale = {
+                    let mut known = self.partitions.lock().expect("partition cache");
+                    let stale = !known.is_empty();
+                    known.clear();
+                    stale
+                };
+                if stale {
+                    self.ingest_batch(batch).await
+                } else {
+                    Err(e)
+                }
+            }
+        }
     }
 
     async fn replay(&self, batch: &[PreparedEvent]) -> Result<(), StoreError> {
@@ -604,6 +631,38 @@ impl Store for SqlStore {
         keys: Option<&[(String, String)]>,
     ) -> Result<Vec<(crate::graph::NodeKey, serde_json::Value)>, StoreError> {
         catalog::graph_columns(&self.pool, keys).await
+    }
+
+    async fn version_tags(
+        &self,
+        dataset_id: &str,
+        history: bool,
+    ) -> Result<Vec<VersionTag>, StoreError> {
+        keep::version_tags(&self.pool, dataset_id, history).await
+    }
+
+    async fn set_version_tag(
+        &self,
+        dataset_id: &str,
+        version_id: &str,
+        tag: &str,
+        on: bool,
+    ) -> Result<bool, StoreError> {
+        keep::set_version_tag(&self.pool, dataset_id, version_id, tag, on).await
+    }
+
+    async fn verify(&self) -> Result<VerifyReport, StoreError> {
+        keep::verify(&self.pool).await
+    }
+
+    async fn retention(
+        &self,
+        cutoff: Micros,
+        dry_run: bool,
+    ) -> Result<RetentionReport, StoreError> {
+        let report = keep::retention(&self.pool, self.backend, cutoff, dry_run, WRITER_LOCK).await;
+        self.partitions.lock().expect("partition cache").clear();
+        report
     }
 
     async fn search(&self, query: &SearchQuery) -> Result<(Vec<SearchHit>, i64), StoreError> {

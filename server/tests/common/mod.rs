@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use std::process::{Child, Stdio};
 
 use serde_json::{json, Value};
-use tributary::cli::client::{self, Response};
+use tributary::cli::client;
+pub use tributary::cli::client::Response;
 use tributary::config::Config;
 use tributary::ingest::ValidationMode;
 use tributary::startup::Application;
@@ -356,4 +357,14 @@ impl TestApp {
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         r.json()
     }
+}
+
+/// A connection pool on a test's database, for tests that reach under the API.
+pub async fn pool(db: &TestDb) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&db.url)
+        .await
+        .expect("test database answers")
 }

@@ -1,0 +1,331 @@
+//! `tributary manifest | check | verify | retention`: reproducibility from the command line.
+//! `manifest` and `check` talk to a server (`--server http://HOST:PORT`); `verify` and
+//! `retention` work on the database directly.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context};
+use serde_json::Value;
+
+use super::client;
+use crate::config::Config;
+use crate::model::time::{now_micros, parse_duration};
+use crate::startup::open_store;
+
+/// A server named by URL (`http://127.0.0.1:5000`), resolved to an address.
+pub struct Server {
+    addr: SocketAddr,
+}
+
+/// Percent-encodes one path segment.
+pub fn segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+impl Server {
+    /// Resolves the URL; only plain `http://` is spoken.
+    pub async fn at(url: &str) -> anyhow::Result<Self> {
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| anyhow!("--server '{url}' must start with http://"))?;
+        let host = rest.split('/').next().unwrap_or(rest);
+        let host = if host.contains(':') {
+            host.to_string()
+        } else {
+            format!("{host}:80")
+        };
+        let addr = tokio::net::lookup_host(&host)
+            .await
+            .with_context(|| format!("cannot resolve '{host}'"))?
+            .next()
+            .ok_or_else(|| anyhow!("'{host}' resolves to no address"))?;
+        Ok(Server { addr })
+    }
+
+    /// GETs a path; connection problems are errors, HTTP statuses are the caller's.
+    pub async fn get(&self, path: &str) -> anyhow::Result<client::Response> {
+        client::request(
+            self.addr,
+            "GET",
+            path,
+            &[("Accept", "application/json")],
+            b"",
+        )
+        .await
+        .with_context(|| format!("cannot reach the server at {}", self.addr))
+    }
+}
+
+fn message(r: &client::Response) -> String {
+    let body = r.json();
+    body.get("message")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| String::from_utf8_lossy(&r.body).into_owned())
+}
+
+/// `tributary manifest`: prints a run's manifest.
+pub async fn manifest(
+    server: &str,
+    run: &str,
+    depth: u32,
+    format: &str,
+) -> anyhow::Result<ExitCode> {
+    if !matches!(format, "json" | "toml") {
+        bail!("--format is json or toml, not '{format}'");
+    }
+    let server = Server::at(server).await?;
+    let r = server
+        .get(&format!(
+            "/api/v1/jobs/runs/{}/manifest?depth={depth}&format={format}",
+            segment(run)
+        ))
+        .await?;
+    if r.status != 200 {
+        eprintln!("error: {} ({})", message(&r), r.status);
+        return Ok(ExitCode::FAILURE);
+    }
+    let text = if format == "json" {
+        let value: Value = serde_json::from_slice(&r.body).context("the server sent bad JSON")?;
+        serde_json::to_string_pretty(&value)? + "\n"
+    } else {
+        String::from_utf8(r.body).context("the server sent bad UTF-8")?
+    };
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `--expect` names: a dataset, and optionally a tag (`@`) or a version (`#`).
+#[derive(Debug, PartialEq)]
+pub struct Expectation {
+    pub namespace: String,
+    pub name: String,
+    pub tag: Option<String>,
+    pub version: Option<String>,
+}
+
+/// Parses `NAMESPACE:NAME[@TAG|#VERSION]`. Namespaces may hold colons
+/// (`postgres://db:5432`), so the name is what follows the last colon.
+pub fn parse_expectation(s: &str) -> Result<Expectation, String> {
+    let colon = s
+        .rfind(':')
+        .ok_or_else(|| format!("'{s}' is not NAMESPACE:NAME[@TAG|#VERSION]"))?;
+    let (namespace, rest) = (&s[..colon], &s[colon + 1..]);
+    let (name, tag, version) = match rest.find(['@', '#']) {
+        Some(i) if rest.as_bytes()[i] == b'@' => (&rest[..i], Some(&rest[i + 1..]), None),
+        Some(i) => (&rest[..i], None, Some(&rest[i + 1..])),
+        None => (rest, None, None),
+    };
+    if namespace.is_empty() || name.is_empty() || tag == Some("") || version == Some("") {
+        return Err(format!("'{s}' is not NAMESPACE:NAME[@TAG|#VERSION]"));
+    }
+    Ok(Expectation {
+        namespace: namespace.into(),
+        name: name.into(),
+        tag: tag.map(str::to_string),
+        version: version.map(str::to_string),
+    })
+}
+
+/// Looks one expectation up; `Err` carries why it is missing.
+async fn check_one(server: &Server, e: &Expectation) -> anyhow::Result<Result<String, String>> {
+    let base = format!(
+        "/api/v1/namespaces/{}/datasets/{}",
+        segment(&e.namespace),
+        segment(&e.name)
+    );
+    let reference = e.tag.as_ref().or(e.version.as_ref());
+    let path = match reference {
+        Some(r) => format!("{base}/versions/{}", segment(r)),
+        None => base,
+    };
+    let r = server.get(&path).await?;
+    if r.status == 404 {
+        return Ok(Err(message(&r)));
+    }
+    if r.status != 200 {
+        bail!(
+            "the server answered {} for {path}: {}",
+            r.status,
+            message(&r)
+        );
+    }
+    let body = r.json();
+    let version = body.get("version").or_else(|| body.get("currentVersion"));
+    let version = version.and_then(Value::as_str).unwrap_or("none");
+    if let Some(tag) = &e.tag {
+        let tagged = body
+            .get("versionTags")
+            .and_then(Value::as_array)
+            .is_some_and(|t| t.iter().any(|t| t.as_str() == Some(tag)));
+        if !tagged {
+            return Ok(Err(format!("no version is tagged '{tag}'")));
+        }
+    }
+    if let Some(v) = &e.version {
+        let named = body.get("version").and_then(Value::as_str) == Some(v)
+            || body.get("producerVersion").and_then(Value::as_str) == Some(v);
+        if !named {
+            return Ok(Err(format!("no version '{v}'")));
+        }
+    }
+    Ok(Ok(format!("version {version}")))
+}
+
+fn describe(e: &Expectation) -> String {
+    let mut s = format!("{}:{}", e.namespace, e.name);
+    if let Some(t) = &e.tag {
+        s.push_str(&format!("@{t}"));
+    }
+    if let Some(v) = &e.version {
+        s.push_str(&format!("#{v}"));
+    }
+    s
+}
+
+/// `tributary check`: exits 0 when every expected dataset version exists, 1 listing each
+/// missing one.
+pub async fn check(
+    server: &str,
+    expect: &[String],
+    inputs_of: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let mut wanted = Vec::new();
+    for e in expect {
+        wanted.push(parse_expectation(e).map_err(|m| anyhow!("--expect {m}"))?);
+    }
+    if wanted.is_empty() && inputs_of.is_none() {
+        bail!(
+            "nothing to check: give --expect NAMESPACE:NAME[@TAG|#VERSION] or --inputs-of RUN_ID"
+        );
+    }
+    let server = Server::at(server).await?;
+    if let Some(run) = inputs_of {
+        let r = server
+            .get(&format!("/api/v1/jobs/runs/{}", segment(run)))
+            .await?;
+        if r.status != 200 {
+            eprintln!("MISSING run {run}: {}", message(&r));
+            return Ok(ExitCode::FAILURE);
+        }
+        for input in r.json()["inputDatasetVersions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let id = &input["datasetVersionId"];
+            wanted.push(Expectation {
+                namespace: id["namespace"].as_str().unwrap_or_default().into(),
+                name: id["name"].as_str().unwrap_or_default().into(),
+                tag: None,
+                version: id["version"].as_str().map(str::to_string),
+            });
+        }
+    }
+    let mut missing = 0;
+    for e in &wanted {
+        match check_one(&server, e).await? {
+            Ok(found) => println!("ok       {} ({found})", describe(e)),
+            Err(why) => {
+                missing += 1;
+                println!("MISSING  {}: {why}", describe(e));
+            }
+        }
+    }
+    if missing > 0 {
+        eprintln!(
+            "{missing} of {} expected dataset versions missing",
+            wanted.len()
+        );
+        Ok(ExitCode::FAILURE)
+    } else {
+        println!("all {} expected dataset versions exist", wanted.len());
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// `tributary verify`: recomputes checksums; exits 1 when any differs.
+pub async fn verify(config: &Config) -> anyhow::Result<ExitCode> {
+    let store = open_store(config).await?;
+    let report = store.verify().await?;
+    for m in &report.mismatches {
+        println!("MISMATCH {} {}: {}", m.kind, m.id, m.detail);
+    }
+    println!(
+        "checked {} events and {} dataset versions: {} mismatches",
+        report.events_checked,
+        report.versions_checked,
+        report.mismatches.len()
+    );
+    Ok(if report.mismatches.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `tributary retention`: removes (or with `dry_run` lists) what is older than `older_than`.
+pub async fn retention(
+    config: &Config,
+    older_than: &str,
+    dry_run: bool,
+) -> anyhow::Result<ExitCode> {
+    let age = parse_duration(older_than).map_err(|m| anyhow!("--older-than {m}"))?;
+    let store = open_store(config).await?;
+    let r = store.retention(now_micros() - age, dry_run).await?;
+    let verb = if dry_run { "would remove" } else { "removed" };
+    println!("cutoff {} ({older_than} ago)", r.cutoff);
+    println!("{verb} {} raw events", r.events);
+    for p in &r.partitions {
+        println!("{verb} partition {p}");
+    }
+    println!(
+        "{verb} {} runs ({} older runs kept: a kept version or run needs them)",
+        r.runs, r.runs_kept
+    );
+    println!(
+        "{verb} {} dataset versions ({} older versions kept: current, tagged or needed)",
+        r.versions, r.versions_kept
+    );
+    println!("kept: every job version (lineage at any time still answers)");
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expectations_parse_with_colons_in_namespaces() {
+        let e = parse_expectation("postgres://db:5432:public.orders@v1.2.0").unwrap();
+        assert_eq!(e.namespace, "postgres://db:5432");
+        assert_eq!(e.name, "public.orders");
+        assert_eq!(e.tag.as_deref(), Some("v1.2.0"));
+        let e = parse_expectation("warehouse:model#abc123").unwrap();
+        assert_eq!(
+            (e.name.as_str(), e.version.as_deref()),
+            ("model", Some("abc123"))
+        );
+        let e = parse_expectation("ns:table").unwrap();
+        assert_eq!((e.tag, e.version), (None, None));
+        for bad in ["table", ":t", "ns:", "ns:t@", "ns:t#"] {
+            assert!(parse_expectation(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn segments_are_percent_encoded() {
+        assert_eq!(segment("a b/c:d"), "a%20b%2Fc%3Ad");
+        assert_eq!(segment("v1.2.0"), "v1.2.0");
+    }
+}

@@ -1,0 +1,137 @@
+//! Reproducibility over REST: version tags, version diffs, run manifests and input drift.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::shapes::version_json;
+use super::{ApiError, AppState};
+use crate::repro::{self, Versions};
+
+type Res = Result<HttpResponse, ApiError>;
+
+/// Routes under `/api/v1`; registered before Marquez's so `versions/diff` is not a version.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/namespaces/{ns}/datasets/{name}/versions/diff",
+        web::get().to(diff),
+    )
+    .route(
+        "/namespaces/{ns}/datasets/{name}/version-tags",
+        web::get().to(tag_history),
+    )
+    .route(
+        "/namespaces/{ns}/datasets/{name}/versions/{version}/tags/{tag}",
+        web::put().to(tag),
+    )
+    .route(
+        "/namespaces/{ns}/datasets/{name}/versions/{version}/tags/{tag}",
+        web::delete().to(untag),
+    )
+    .route("/jobs/runs/{id}/manifest", web::get().to(manifest))
+    .route(
+        "/jobs/runs/{id}/changed-inputs",
+        web::get().to(changed_inputs),
+    );
+}
+
+async fn set_tag(state: &AppState, path: (String, String, String, String), on: bool) -> Res {
+    let (ns, name, version, tag) = path;
+    let store = state.store.as_ref();
+    let v = repro::tag_version(store, &ns, &name, &version, &tag, on).await?;
+    let all = Versions::of(store, repro::find_dataset(store, &ns, &name).await?).await?;
+    Ok(HttpResponse::Ok().json(version_json(&all.dataset, &v, None, &all.tags_of(&v.id))))
+}
+
+async fn tag(path: web::Path<(String, String, String, String)>, state: web::Data<AppState>) -> Res {
+    set_tag(&state, path.into_inner(), true).await
+}
+
+async fn untag(
+    path: web::Path<(String, String, String, String)>,
+    state: web::Data<AppState>,
+) -> Res {
+    set_tag(&state, path.into_inner(), false).await
+}
+
+async fn tag_history(path: web::Path<(String, String)>, state: web::Data<AppState>) -> Res {
+    let (ns, name) = path.into_inner();
+    let store = state.store.as_ref();
+    let d = repro::find_dataset(store, &ns, &name).await?;
+    let tags: Vec<_> = store
+        .version_tags(&d.id, true)
+        .await?
+        .into_iter()
+        .map(|t| {
+            json!({
+                "tag": t.tag,
+                "version": t.version_id,
+                "taggedAt": crate::model::time::iso(t.tagged_at),
+                "untaggedAt": t.untagged_at.map(crate::model::time::iso),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"tags": tags})))
+}
+
+#[derive(Deserialize)]
+struct DiffQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+async fn diff(
+    path: web::Path<(String, String)>,
+    q: web::Query<DiffQuery>,
+    state: web::Data<AppState>,
+) -> Res {
+    let (ns, name) = path.into_inner();
+    let (Some(from), Some(to)) = (&q.from, &q.to) else {
+        return Err(ApiError::bad(
+            "",
+            "both 'from' and 'to' are required: version ids, tags or producer versions",
+        ));
+    };
+    let store = state.store.as_ref();
+    let versions = Versions::of(store, repro::find_dataset(store, &ns, &name).await?).await?;
+    Ok(HttpResponse::Ok().json(repro::version_diff(store, &versions, from, to).await?))
+}
+
+#[derive(Deserialize)]
+struct ManifestQuery {
+    depth: Option<u32>,
+    format: Option<String>,
+}
+
+/// The deepest manifest one request may ask for.
+pub const MAX_MANIFEST_DEPTH: u32 = 20;
+
+async fn manifest(
+    path: web::Path<String>,
+    q: web::Query<ManifestQuery>,
+    state: web::Data<AppState>,
+) -> Res {
+    let depth = q.depth.unwrap_or(0);
+    if depth > MAX_MANIFEST_DEPTH {
+        return Err(ApiError::bad(
+            "",
+            format!("depth is at most {MAX_MANIFEST_DEPTH}"),
+        ));
+    }
+    let m = repro::manifest(state.store.as_ref(), &path.into_inner(), depth).await?;
+    match q.format.as_deref().unwrap_or("json") {
+        "json" => Ok(HttpResponse::Ok().json(m)),
+        "toml" => Ok(HttpResponse::Ok()
+            .content_type("application/toml; charset=utf-8")
+            .body(repro::manifest_toml(&m))),
+        other => Err(ApiError::bad(
+            "",
+            format!("format '{other}' is not one of json, toml"),
+        )),
+    }
+}
+
+async fn changed_inputs(path: web::Path<String>, state: web::Data<AppState>) -> Res {
+    let changed = repro::changed_inputs(state.store.as_ref(), &path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(json!({"changedInputs": changed})))
+}
