@@ -145,7 +145,7 @@ test('a version diff shows the added and removed fields', async ({ page, ui, tag
   await page.waitForURL((u) => u.pathname.endsWith('/diff') && u.searchParams.get('from') && u.searchParams.get('to'));
   const result = await Promise.race([
     page.waitForSelector('[data-change="added"]', { timeout: 15_000 }).then(() => 'ok'),
-    page.waitForSelector('.state-error', { timeout: 15_000 }).then(async (el) => `error: ${await el.textContent()}`),
+    page.waitForSelector('.state-error', { timeout: 15_000 }).then(async (el) => `error: ${(await el.innerText()).replace(/\s+/g, ' ')}`),
   ]);
   if (result !== 'ok') throw new Error(`the diff did not render (${result}); is GET …/versions/diff served?`);
   const added = await page.locator('[data-change="added"] td:nth-child(2)').allTextContents();

@@ -288,7 +288,7 @@ export default function LineagePage() {
           </button>
         </div>
       </div>
-      {(base.status === 'ok' && base.data?.truncated) || (graph?.truncated && base.status === 'ok') ? (
+      {graph?.truncated ? (
         <div className="banner banner-warn" role="status" data-testid="truncated">
           Truncated: the server stopped at its node limit, so this graph is incomplete. Lower the depth or pick a single
           direction to see all of a smaller part.
