@@ -32,7 +32,7 @@ const trainAround = {
 function serve() {
   const graphql: { nodeId: string; depth: number; asOf: string | null }[] = [];
   const mock = mockFetch({
-    '/api/v1/graphql': (_url, init) => {
+    '/api/v1/graphql': (_url: string, init?: RequestInit) => {
       const { variables } = JSON.parse(String(init?.body));
       graphql.push(variables);
       return { data: { lineage: variables.nodeId === TRAIN ? trainAround : base } };
