@@ -129,10 +129,10 @@ const NodeShape = memo(function NodeShape({
   );
 });
 
-const EdgeShape = memo(function EdgeShape({ e, dim, hot }: { e: PlacedEdge; dim: boolean; hot: boolean }) {
+const EdgeShape = memo(function EdgeShape({ e, dim, hot, sel }: { e: PlacedEdge; dim: boolean; hot: boolean; sel: boolean }) {
   return (
     <path
-      className={`gedge${dim ? ' dim' : ''}${hot ? ' hot' : ''}`}
+      className={`gedge${dim ? ' dim' : ''}${hot ? ' hot' : ''}${sel ? ' sel' : ''}`}
       d={edgePath(e.points)}
       markerEnd={hot ? 'url(#arrow-hot)' : 'url(#arrow)'}
     />
@@ -148,7 +148,8 @@ const Scene = memo(function Scene({ layout, marks, detail }: { layout: Layout; m
         {layout.edges.map((e) => {
           const key = edgeKey(e);
           const hot = !!he?.has(key);
-          return <EdgeShape key={key} e={e} hot={hot} dim={!!he && !hot} />;
+          const sel = !!marks.selected && (e.source === marks.selected || e.target === marks.selected);
+          return <EdgeShape key={key} e={e} hot={hot} dim={!!he && !hot} sel={sel} />;
         })}
       </g>
       <g className="gnodes">

@@ -65,11 +65,9 @@ function NodePanel({
             Center here
           </Link>
         )}
-        {node.kind === 'DATASET' && (
-          <button type="button" className="btn btn-small" onClick={onImpact}>
-            Impact
-          </button>
-        )}
+        <button type="button" className="btn btn-small" onClick={onImpact} title="What is downstream of this node">
+          Impact
+        </button>
         <Link className="btn btn-small" to={urls.node(node.kind, node.namespace, node.name)}>
           Open page
         </Link>
