@@ -507,8 +507,142 @@ async fn check_gate_verify_and_retention(db: Db) {
     assert!(err.contains("--older-than"), "{err}");
 }
 
+async fn upstream_run_lineage_in_marquez_shape(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    scenario(&app).await;
+    let v = app
+        .get_json(&format!(
+            "/api/v1/runlineage/upstream?runId={TRAIN}&depth=5"
+        ))
+        .await;
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{v}");
+    assert_eq!(runs[0]["run"]["id"], TRAIN);
+    assert_eq!(runs[0]["run"]["status"], "COMPLETED");
+    assert_eq!(runs[0]["job"]["name"], "train");
+    assert_eq!(runs[0]["inputs"][0]["name"], "orders");
+    assert_eq!(runs[0]["inputs"][0]["producedByRunId"], EXTRACT_1);
+    assert_eq!(runs[1]["run"]["id"], EXTRACT_1);
+    assert_eq!(runs[1]["inputs"], json!([]));
+    let shallow = app
+        .get_json(&format!(
+            "/api/v1/runlineage/upstream?runId={TRAIN}&depth=0"
+        ))
+        .await;
+    assert_eq!(shallow["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(app.get("/api/v1/runlineage/upstream").await.status, 400);
+    assert_eq!(
+        app.get("/api/v1/runlineage/upstream?runId=nope")
+            .await
+            .status,
+        400
+    );
+}
+
+async fn graphql_catalog_pages_like_relay(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    scenario(&app).await;
+    let q = "query($after: String) { search(query: \"r\", first: 2, after: $after) {
+        totalCount pageInfo { hasNextPage endCursor } edges { node { id kind name } } } }";
+    let mut seen = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let g = app.graphql(q, json!({"after": after})).await;
+        let page = &g["data"]["search"];
+        for e in page["edges"].as_array().expect("edges") {
+            seen.push(e["node"]["id"].as_str().unwrap().to_string());
+        }
+        if page["pageInfo"]["hasNextPage"] != true {
+            assert_eq!(
+                page["totalCount"].as_i64().unwrap() as usize,
+                seen.len(),
+                "{g}"
+            );
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+    seen.sort();
+    // "r" is in orders, churn, extract, train, scratch (dataset and job).
+    assert_eq!(
+        seen,
+        [
+            "dataset:models:churn",
+            "dataset:wh:orders",
+            "dataset:wh:scratch",
+            "job:tests:extract",
+            "job:tests:scratch",
+            "job:tests:train"
+        ]
+    );
+
+    let g = app
+        .graphql(
+            "{ dataset(id: \"dataset:wh:orders\") { name fields { name type } currentVersion { producerVersion createdByRun { id state job { name } } }
+                 versions(first: 1) { totalCount edges { node { producerVersion } } pageInfo { hasNextPage } } }
+               job(id: \"job:tests:train\") { name currentVersion { inputs outputs } runs(first: 5) { totalCount edges { node { id state inputs { datasetId version } } } } }
+               run(id: \"0191f7c2-0000-7000-8000-00000000a002\") { state jobVersion { inputs } }
+               namespaces { totalCount edges { node { name } } }
+               missing: dataset(id: \"dataset:wh:nothing\") { name } }",
+            json!({}),
+        )
+        .await;
+    assert!(g["errors"].is_null(), "{g}");
+    let d = &g["data"];
+    assert_eq!(
+        d["dataset"]["fields"],
+        json!([{"name": "id", "type": "BIGINT"}, {"name": "region", "type": "TEXT"}])
+    );
+    assert_eq!(d["dataset"]["currentVersion"]["producerVersion"], "delta-8");
+    assert_eq!(
+        d["dataset"]["currentVersion"]["createdByRun"]["id"],
+        EXTRACT_2
+    );
+    assert_eq!(
+        d["dataset"]["currentVersion"]["createdByRun"]["job"]["name"],
+        "extract"
+    );
+    assert_eq!(d["dataset"]["versions"]["totalCount"], 2);
+    assert_eq!(d["dataset"]["versions"]["pageInfo"]["hasNextPage"], true);
+    assert_eq!(
+        d["job"]["currentVersion"]["inputs"],
+        json!(["dataset:wh:orders"])
+    );
+    assert_eq!(d["job"]["runs"]["totalCount"], 1);
+    assert_eq!(
+        d["job"]["runs"]["edges"][0]["node"]["inputs"][0]["datasetId"],
+        "dataset:wh:orders"
+    );
+    assert_eq!(d["run"]["state"], "COMPLETED");
+    assert_eq!(
+        d["run"]["jobVersion"]["inputs"],
+        json!(["dataset:wh:orders"])
+    );
+    let namespaces: Vec<&str> = d["namespaces"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(namespaces, ["models", "tests", "wh"]);
+    assert!(d["missing"].is_null());
+    let g = app
+        .graphql("{ run(id: \"nope\") { state } }", json!({}))
+        .await;
+    assert_eq!(
+        g["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{g}"
+    );
+}
+
 on_both_backends!(
     manifests_name_the_versions_runs_read,
     tags_resolve_move_and_diff,
     check_gate_verify_and_retention,
+    upstream_run_lineage_in_marquez_shape,
+    graphql_catalog_pages_like_relay,
 );

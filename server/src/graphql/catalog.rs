@@ -339,16 +339,32 @@ pub struct JobVersion {
     pub sql: Option<String>,
 }
 
-fn job_version_of(v: store::JobVersion) -> JobVersion {
-    JobVersion {
-        id: ID(v.id),
-        valid_from: time(v.valid_from),
-        valid_to: v.valid_to.map(time),
-        inputs: v.inputs.into_iter().map(ID).collect(),
-        outputs: v.outputs.into_iter().map(ID).collect(),
-        location: v.location.map(Json),
-        sql: v.sql,
-    }
+/// Job versions with their inputs and outputs as node ids.
+async fn job_versions_of(
+    store: &dyn Store,
+    versions: Vec<store::JobVersion>,
+) -> async_graphql::Result<Vec<JobVersion>> {
+    let ids: Vec<String> = versions
+        .iter()
+        .flat_map(|v| v.inputs.iter().chain(&v.outputs).cloned())
+        .collect();
+    let names = store.dataset_names(&ids).await?;
+    let node = |id: String| match names.get(&id) {
+        Some((ns, name)) => ID(repro::dataset_id(ns, name)),
+        None => ID(id),
+    };
+    Ok(versions
+        .into_iter()
+        .map(|v| JobVersion {
+            id: ID(v.id),
+            valid_from: time(v.valid_from),
+            valid_to: v.valid_to.map(time),
+            inputs: v.inputs.into_iter().map(node).collect(),
+            outputs: v.outputs.into_iter().map(node).collect(),
+            location: v.location.map(Json),
+            sql: v.sql,
+        })
+        .collect())
 }
 
 /// A job.
@@ -395,23 +411,19 @@ impl Job {
     }
     /// Versions, oldest first, each with when it held.
     async fn versions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<JobVersion>> {
-        Ok(store(ctx)?
-            .job_versions(&self.0.id)
-            .await?
-            .into_iter()
-            .map(job_version_of)
-            .collect())
+        let store = store(ctx)?.as_ref();
+        job_versions_of(store, store.job_versions(&self.0.id).await?).await
     }
     /// The version that holds now.
     async fn current_version(
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<JobVersion>> {
-        Ok(store(ctx)?
-            .job_versions(&self.0.id)
+        let store = store(ctx)?.as_ref();
+        let current = store.job_versions(&self.0.id).await?.pop();
+        Ok(job_versions_of(store, current.into_iter().collect())
             .await?
-            .pop()
-            .map(job_version_of))
+            .pop())
     }
     /// Runs, newest first.
     async fn runs(
@@ -513,12 +525,15 @@ impl Run {
         ) else {
             return Ok(None);
         };
-        Ok(store(ctx)?
+        let store = store(ctx)?.as_ref();
+        let found = store
             .job_versions(&job.id)
             .await?
             .into_iter()
-            .find(|jv| &jv.id == v)
-            .map(job_version_of))
+            .find(|jv| &jv.id == v);
+        Ok(job_versions_of(store, found.into_iter().collect())
+            .await?
+            .pop())
     }
     async fn inputs(&self) -> Vec<RunDataset> {
         run_datasets(&self.0.inputs)

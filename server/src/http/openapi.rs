@@ -18,6 +18,14 @@ const PAGE: &[&str] = &["limit", "offset"];
 const OPS: &[Op] = &[
     Op {
         method: "get",
+        path: "/api/v1/runlineage/upstream",
+        summary: "A run and, level by level, the runs that wrote the dataset versions it read (Marquez's shape)",
+        params: &["runId", "depth"],
+        body: None,
+        ok: (200, "UpstreamRunLineage"),
+    },
+    Op {
+        method: "get",
         path: "/api/v1/namespaces/{namespace}/datasets/{dataset}/versions/diff",
         summary: "What changed between two versions (ids, tags or producer versions): fields added, removed, changed; facets; statistics; the runs that wrote each",
         params: &["namespace", "dataset", "from", "to"],
@@ -440,6 +448,12 @@ fn param(name: &str) -> Value {
             "dataset:{namespace}:{name} or job:{namespace}:{name}",
             true,
         ),
+        "runId" => (
+            "query",
+            json!({"type": "string", "format": "uuid"}),
+            "run id",
+            true,
+        ),
         "from" | "to" => (
             "query",
             json!({"type": "string"}),
@@ -588,6 +602,11 @@ fn components() -> Value {
             "facetsChanged": {"type": "array", "items": ns},
             "statistics": obj(json!({"rowCount": stat_delta.clone(), "bytes": stat_delta})),
         })),
+        "UpstreamRunLineage": obj(json!({"runs": {"type": "array", "items": obj(json!({
+            "job": obj(json!({"namespace": ns, "name": ns, "version": ns})),
+            "run": obj(json!({"id": ns, "start": ns, "end": ns, "status": ns})),
+            "inputs": {"type": "array", "items": obj(json!({"namespace": ns, "name": ns, "version": ns, "producedByRunId": ns}))},
+        }))}})),
         "VersionTagHistory": obj(json!({"tags": {"type": "array", "items": obj(json!({"tag": ns, "version": ns, "taggedAt": ns, "untaggedAt": ns}))}})),
         "Manifest": obj(json!({
             "runId": ns, "state": ns, "startedAt": ns, "endedAt": ns, "nominalStartTime": ns,

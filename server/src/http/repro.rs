@@ -32,7 +32,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route(
         "/jobs/runs/{id}/changed-inputs",
         web::get().to(changed_inputs),
-    );
+    )
+    .route("/runlineage/upstream", web::get().to(upstream));
 }
 
 async fn set_tag(state: &AppState, path: (String, String, String, String), on: bool) -> Res {
@@ -134,4 +135,25 @@ async fn manifest(
 async fn changed_inputs(path: web::Path<String>, state: web::Data<AppState>) -> Res {
     let changed = repro::changed_inputs(state.store.as_ref(), &path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(json!({"changedInputs": changed})))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpstreamQuery {
+    run_id: Option<String>,
+    depth: Option<u32>,
+}
+
+/// Marquez's `GET /api/v1/runlineage/upstream?runId=&depth=`: the run and the runs that wrote
+/// the dataset versions it read, level by level.
+async fn upstream(q: web::Query<UpstreamQuery>, state: web::Data<AppState>) -> Res {
+    let Some(run) = &q.run_id else {
+        return Err(ApiError::bad("", "runId is required"));
+    };
+    let depth = q.depth.unwrap_or(20);
+    if depth > 100 {
+        return Err(ApiError::bad("", "depth is at most 100"));
+    }
+    let runs = repro::upstream_runs(state.store.as_ref(), run, depth).await?;
+    Ok(HttpResponse::Ok().json(json!({"runs": runs})))
 }

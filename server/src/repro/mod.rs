@@ -514,3 +514,100 @@ pub async fn version_diff(
         to_side,
     ))
 }
+
+/// One run of an upstream run lineage (Marquez's `/runlineage/upstream` shape).
+#[derive(Debug, Clone, Serialize)]
+pub struct UpstreamRun {
+    pub job: UpstreamJob,
+    pub run: UpstreamRunSummary,
+    pub inputs: Vec<UpstreamInput>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UpstreamJob {
+    pub namespace: String,
+    pub name: String,
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UpstreamRunSummary {
+    pub id: String,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpstreamInput {
+    pub namespace: String,
+    pub name: String,
+    pub version: Option<String>,
+    pub produced_by_run_id: Option<String>,
+}
+
+/// The run and, level by level up to `depth`, the runs that wrote the versions it read; each
+/// run once, nearest first.
+pub async fn upstream_runs(
+    store: &dyn Store,
+    run_id: &str,
+    depth: u32,
+) -> Result<Vec<UpstreamRun>> {
+    let uuid = parse_run_id(run_id)?;
+    let first = store
+        .run(uuid)
+        .await?
+        .ok_or_else(|| ReproError::NotFound(format!("run '{run_id}' not found")))?;
+    let mut cache = VersionCache::default();
+    let mut seen = BTreeSet::from([first.uuid.clone()]);
+    let mut level = vec![first];
+    let mut out = Vec::new();
+    for d in 0..=depth {
+        let mut next = BTreeSet::new();
+        for run in &level {
+            let mut inputs = Vec::with_capacity(run.inputs.len());
+            for io in &run.inputs {
+                let m = manifest_dataset(store, &mut cache, io).await?;
+                if let Some(p) = &m.produced_by_run {
+                    if d < depth && seen.insert(p.clone()) {
+                        next.insert(p.clone());
+                    }
+                }
+                inputs.push(UpstreamInput {
+                    namespace: m.namespace,
+                    name: m.name,
+                    version: m.version,
+                    produced_by_run_id: m.produced_by_run,
+                });
+            }
+            out.push(UpstreamRun {
+                job: UpstreamJob {
+                    namespace: run.job_namespace.clone(),
+                    name: run.job_name.clone(),
+                    version: run.job_version_id.clone(),
+                },
+                run: UpstreamRunSummary {
+                    id: run.uuid.clone(),
+                    start: run.started_at.map(iso),
+                    end: run.ended_at.map(iso),
+                    status: run.state.clone(),
+                },
+                inputs,
+            });
+        }
+        level = Vec::new();
+        for id in next {
+            if out.len() + level.len() >= MAX_MANIFEST_RUNS {
+                break;
+            }
+            if let Some(r) = store.run(parse_run_id(&id)?).await? {
+                level.push(r);
+            }
+        }
+        if level.is_empty() {
+            break;
+        }
+    }
+    Ok(out)
+}
