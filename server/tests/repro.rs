@@ -639,10 +639,44 @@ async fn graphql_catalog_pages_like_relay(db: Db) {
     );
 }
 
+/// The README's walk-through (`docs/examples/reproduce.sh`) runs as written.
+async fn the_readme_walkthrough_runs_as_written(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/examples/reproduce.sh");
+    let url = format!("http://{}", app.addr);
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("bash")
+            .arg(script)
+            .env("TRIBUTARY_URL", url)
+            .env("TRIBUTARY_BIN", env!("CARGO_BIN_EXE_tributary"))
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(r#""versionTags":["v1.0.0"]"#), "{stdout}");
+    assert!(
+        stdout.contains(r#""fieldsRemoved":[{"name":"amount""#),
+        "{stdout}"
+    );
+    assert!(stdout.contains(r#"producerVersion = "7""#), "{stdout}");
+    assert!(stdout.contains("ok       lake:orders@v1.0.0"), "{stdout}");
+    assert!(stdout.contains("MISSING  lake:orders@v2.0.0"), "{stdout}");
+}
+
 on_both_backends!(
     manifests_name_the_versions_runs_read,
     tags_resolve_move_and_diff,
     check_gate_verify_and_retention,
     upstream_run_lineage_in_marquez_shape,
     graphql_catalog_pages_like_relay,
+    the_readme_walkthrough_runs_as_written,
 );
