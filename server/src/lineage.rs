@@ -15,6 +15,16 @@ pub struct Lineage {
     index: RwLock<LineageIndex>,
 }
 
+/// Column edges over time from a dataset's `columnLineage` facets over time.
+fn column_history(
+    history: Vec<(crate::model::time::Micros, serde_json::Value)>,
+) -> Vec<(crate::model::time::Micros, Vec<crate::graph::ColumnEdge>)> {
+    history
+        .into_iter()
+        .map(|(from, facet)| (from, column_edges(&facet)))
+        .collect()
+}
+
 impl Lineage {
     /// Loads the whole graph from the store.
     #[tracing::instrument(skip_all)]
@@ -24,8 +34,8 @@ impl Lineage {
         let jobs = store.graph_jobs(None).await?;
         let columns = store.graph_columns(None).await?;
         let mut index = LineageIndex::build(datasets, &jobs);
-        for (key, facet) in columns {
-            index.set_column_lineage(&key, column_edges(&facet));
+        for (key, history) in columns {
+            index.set_column_history(&key, column_history(history));
         }
         let (nodes, edges) = index.size();
         tracing::info!(nodes, edges, elapsed = ?started.elapsed(), "lineage graph loaded");
@@ -62,8 +72,8 @@ impl Lineage {
         for job in &job_rows {
             index.replace_job(job);
         }
-        for (key, facet) in columns {
-            index.set_column_lineage(&key, column_edges(&facet));
+        for (key, history) in columns {
+            index.set_column_history(&key, column_history(history));
         }
         Ok(())
     }

@@ -254,8 +254,57 @@ async fn column_impact_follows_column_lineage(db: Db) {
     assert_eq!(r["data"]["columnImpact"].as_array().unwrap().len(), 1);
     let r = app.graphql(q, json!({"f": "nothing"})).await;
     assert_eq!(r["data"]["columnImpact"], json!([]));
-    let r = app.graphql("{ columnImpact(nodeId: \"dataset:wh:raw\", field: \"id\", asOf: \"2024-01-01T00:00:00Z\") { field } }", json!({})).await;
-    assert_eq!(r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+
+    // On Jan 3 orders.total is recomputed from raw.fee: now amount feeds nothing, fee feeds
+    // both; as of Jan 2 the answer is still the old one.
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-01-03T00:00:00Z",
+        "0191f7c2-0000-7000-8000-000000000d03",
+        "clean",
+        json!([{"namespace": "wh", "name": "raw"}]),
+        json!([output("orders", json!({"total": from("raw", "fee")}))]),
+    ))
+    .await;
+    let q = "query($f: String!, $t: DateTime) { columnImpact(nodeId: \"dataset:wh:raw\", field: $f, asOf: $t) { datasetId field } }";
+    let fields = |r: &Value| -> Vec<String> {
+        r["data"]["columnImpact"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{r}"))
+            .iter()
+            .map(|h| {
+                format!(
+                    "{}.{}",
+                    h["datasetId"].as_str().unwrap(),
+                    h["field"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let both = ["dataset:wh:orders.total", "dataset:wh:report.sum_total"];
+    assert!(fields(&app.graphql(q, json!({"f": "amount"})).await).is_empty());
+    assert_eq!(fields(&app.graphql(q, json!({"f": "fee"})).await), both);
+    let before = json!({"f": "amount", "t": "2024-01-02T12:00:00Z"});
+    assert_eq!(fields(&app.graphql(q, before).await), both);
+    let before = json!({"f": "fee", "t": "2024-01-02T12:00:00Z"});
+    assert!(fields(&app.graphql(q, before).await).is_empty());
+    // The REST shape takes asOf too.
+    let rest =
+        |t: &str| format!("/api/v1/column-lineage?nodeId=datasetField:wh:orders:total&depth=1{t}");
+    let now = app.get_json(&rest("")).await.to_string();
+    assert!(
+        now.contains("datasetField:wh:raw:fee") && !now.contains("datasetField:wh:raw:amount"),
+        "{now}"
+    );
+    let then = app
+        .get_json(&rest("&asOf=2024-01-02T12:00:00Z"))
+        .await
+        .to_string();
+    assert!(
+        then.contains("datasetField:wh:raw:amount") && !then.contains("datasetField:wh:raw:fee"),
+        "{then}"
+    );
+    assert_eq!(app.get(&rest("&asOf=yesterday")).await.status, 400);
 }
 
 #[test]

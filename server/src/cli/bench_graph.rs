@@ -38,6 +38,11 @@ pub struct GraphArgs {
     /// Queries per measurement.
     #[arg(long, default_value_t = 200)]
     pub queries: usize,
+    /// Also write a graph of about this many edges into a scratch Tributary database on the
+    /// Postgres server and time loading the index from it, as the server does at startup
+    /// (0 skips it).
+    #[arg(long, default_value_t = 0)]
+    pub store_edges: usize,
 }
 
 const T: Micros = 1_000_000;
@@ -165,7 +170,66 @@ pub async fn run(args: GraphArgs) -> anyhow::Result<ExitCode> {
     drop(pg);
     db.finish(false).await?;
     result?;
+    if args.store_edges > 0 {
+        let db = ScratchDb::create(&args.postgres, "tributary_bench_load").await?;
+        let result = load_from_store(&db.url, args.store_edges).await;
+        db.finish(false).await?;
+        result?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes jobs that each read two datasets and write one (so `edges / 3` jobs and `edges / 6`
+/// datasets) into the model tables with set-based SQL, then times `Lineage::load`.
+async fn load_from_store(url: &str, edges: usize) -> anyhow::Result<()> {
+    let jobs = (edges / 3).max(1);
+    let datasets = (edges / 6).max(1);
+    let store = crate::store::SqlStore::connect(url, 4).await?;
+    crate::store::Store::migrate(&store).await?;
+    let mut pg = PgConnection::connect(url).await?;
+    let t0 = Instant::now();
+    for sql in [
+        format!(
+            "INSERT INTO datasets (id, namespace, name, facets, created_at, updated_at) \
+             SELECT 'd' || i, 'warehouse', 'db.schema.table_' || i, '{{}}', 0, 0 FROM generate_series(0, {}) i",
+            datasets - 1
+        ),
+        format!(
+            "INSERT INTO jobs (id, namespace, name, facets, created_at, updated_at) \
+             SELECT 'j' || i, 'etl', 'etl.job_' || i, '{{}}', 0, 0 FROM generate_series(0, {}) i",
+            jobs - 1
+        ),
+        format!(
+            "INSERT INTO job_versions (id, job_id, inputs, outputs, valid_from, created_at) \
+             SELECT 'jv' || i, 'j' || i, '[]', '[]', 0, 0 FROM generate_series(0, {}) i",
+            jobs - 1
+        ),
+        format!(
+            "INSERT INTO job_version_io (job_version_id, direction, dataset_id) \
+             SELECT 'jv' || i, d.dir, 'd' || ((i * 3 + d.k) % {datasets}) FROM generate_series(0, {}) i, \
+             (VALUES ('in', 0), ('in', 1), ('out', 2)) AS d(dir, k)",
+            jobs - 1
+        ),
+        "VACUUM ANALYZE".into(),
+    ] {
+        pg.execute(sql.as_str()).await?;
+    }
+    println!(
+        "\n### Loading the index from the store: {jobs} jobs, {datasets} datasets, {} edges written in {:.1} s",
+        jobs * 3,
+        t0.elapsed().as_secs_f64()
+    );
+    let before = resident_bytes();
+    let t0 = Instant::now();
+    let lineage = crate::lineage::Lineage::load(std::sync::Arc::new(store)).await?;
+    let load = t0.elapsed();
+    let (nodes, edges) = lineage.read().size();
+    let per_edge = resident_bytes().saturating_sub(before) as f64 / edges.max(1) as f64;
+    println!(
+        "\nloaded {nodes} nodes and {edges} edges in {:.2} s ({per_edge:.0} bytes per edge resident, query buffers included)",
+        load.as_secs_f64()
+    );
+    Ok(())
 }
 
 async fn measure(args: &GraphArgs, pg: &mut PgConnection) -> anyhow::Result<()> {
@@ -200,6 +264,9 @@ async fn measure(args: &GraphArgs, pg: &mut PgConnection) -> anyhow::Result<()> 
                     .affected
                     .len(),
             )
+        });
+        let impact5 = time(n, |i| {
+            index.impact(starts[i], Some(5), None, usize::MAX);
         });
         let impact_all = time(n, |i| {
             index.impact(starts[i], None, None, usize::MAX);
@@ -243,6 +310,7 @@ async fn measure(args: &GraphArgs, pg: &mut PgConnection) -> anyhow::Result<()> 
             &impact3,
             baseline.as_ref().map(|b| &b.0),
         );
+        row("impact, depth 5", &impact5, None);
         row(
             "impact, unbounded",
             &impact_all,

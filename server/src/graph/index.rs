@@ -1,8 +1,13 @@
 //! `LineageIndex`: a petgraph `StableDiGraph` with a map from node key to index. Edges go
 //! dataset → job (an input) and job → dataset (an output); each edge keeps every interval
 //! `[from, to)` in which some version of the job had it, so old edges stay in history.
+//!
+//! Memory is kept small: names are `Arc<str>` shared by the graph and the key map (namespaces
+//! and dataset types interned once), an edge with one interval keeps it inline, and what
+//! traversals test on every step (kind, deletion time) sits in a dense array by node index.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
 use petgraph::visit::EdgeRef;
@@ -21,8 +26,8 @@ pub enum NodeKind {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NodeKey {
     pub kind: NodeKind,
-    pub namespace: String,
-    pub name: String,
+    pub namespace: Arc<str>,
+    pub name: Arc<str>,
 }
 
 impl NodeKey {
@@ -57,7 +62,7 @@ impl NodeKey {
 pub struct NodeData {
     pub key: NodeKey,
     /// The `datasetType` facet (TABLE, VIEW, MODEL, …) for datasets.
-    pub dataset_type: Option<String>,
+    pub dataset_type: Option<Arc<str>>,
     /// When the node was soft-deleted, if it was.
     pub deleted_at: Option<Micros>,
 }
@@ -77,6 +82,50 @@ impl EdgeSpan {
             Some(t) => self.from <= t && t < self.to,
         }
     }
+}
+
+/// The intervals of one edge, sorted; one interval (the common case) is kept inline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Spans {
+    One(EdgeSpan),
+    Many(Box<[EdgeSpan]>),
+}
+
+impl Spans {
+    /// From intervals in any order (at least one).
+    pub fn from_vec(mut spans: Vec<EdgeSpan>) -> Self {
+        spans.sort();
+        if spans.len() == 1 {
+            Spans::One(spans[0])
+        } else {
+            Spans::Many(spans.into_boxed_slice())
+        }
+    }
+
+    /// The intervals, sorted.
+    pub fn as_slice(&self) -> &[EdgeSpan] {
+        match self {
+            Spans::One(s) => std::slice::from_ref(s),
+            Spans::Many(list) => list,
+        }
+    }
+
+    /// Whether any interval holds at `at` (or now, for `None`).
+    #[inline]
+    pub fn holds(&self, at: Option<Micros>) -> bool {
+        match self {
+            Spans::One(s) => s.holds(at),
+            Spans::Many(list) => list.iter().any(|s| s.holds(at)),
+        }
+    }
+}
+
+/// What traversals test on every step, by node index.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct NodeMeta {
+    /// When the node was soft-deleted; `Micros::MAX` when it was not.
+    pub deleted_at: Micros,
+    pub job: bool,
 }
 
 /// Datasets as `(namespace, name)`.
@@ -140,15 +189,26 @@ pub fn column_edges(facet: &serde_json::Value) -> Vec<ColumnEdge> {
 /// A dataset field in the graph: the dataset's node and the field's name.
 pub type Field = (NodeIndex, String);
 
+/// Where an output field comes from, and when: `(output field, input, input field, span)`.
+pub type ColumnSource = (String, NodeIndex, String, EdgeSpan);
+
+/// A field made from an input field, and when: `(output, output field, span)`.
+pub type ColumnUse = (NodeIndex, String, EdgeSpan);
+
 /// The lineage graph.
 #[derive(Debug, Default)]
 pub struct LineageIndex {
-    pub(super) graph: StableDiGraph<NodeData, Vec<EdgeSpan>>,
+    pub(super) graph: StableDiGraph<NodeData, Spans>,
     pub(super) nodes: HashMap<NodeKey, NodeIndex>,
-    /// Column lineage of each output dataset's current version.
-    pub(super) columns_in: HashMap<NodeIndex, Vec<(String, NodeIndex, String)>>,
+    /// Kind and deletion time of each node, by index (nodes are never removed).
+    pub(super) meta: Vec<NodeMeta>,
+    /// Namespaces and dataset types, one allocation each.
+    interned: HashSet<Arc<str>>,
+    /// Column lineage of each output dataset, with when each edge held (from the versions
+    /// that carried a `columnLineage` facet): `(output field, input, input field, span)`.
+    pub(super) columns_in: HashMap<NodeIndex, Vec<ColumnSource>>,
     /// The same edges from the input side: (dataset, field) → the fields made from it.
-    pub(super) columns_out: HashMap<(NodeIndex, String), Vec<(NodeIndex, String)>>,
+    pub(super) columns_out: HashMap<Field, Vec<ColumnUse>>,
 }
 
 impl LineageIndex {
@@ -172,6 +232,16 @@ impl LineageIndex {
         &self.graph[ix]
     }
 
+    /// One shared copy of a short, often repeated string (a namespace, a dataset type).
+    fn intern(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.interned.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.interned.insert(a.clone());
+        a
+    }
+
     /// Adds a node or updates what is known about it.
     pub fn upsert_node(
         &mut self,
@@ -179,7 +249,8 @@ impl LineageIndex {
         dataset_type: Option<String>,
         deleted_at: Option<Micros>,
     ) -> NodeIndex {
-        match self.nodes.get(&key) {
+        let dataset_type = dataset_type.map(|t| self.intern(&t));
+        let ix = match self.nodes.get(&key) {
             Some(&ix) => {
                 let n = &mut self.graph[ix];
                 if dataset_type.is_some() {
@@ -189,6 +260,10 @@ impl LineageIndex {
                 ix
             }
             None => {
+                let key = NodeKey {
+                    namespace: self.intern(&key.namespace),
+                    ..key
+                };
                 let ix = self.graph.add_node(NodeData {
                     key: key.clone(),
                     dataset_type,
@@ -197,7 +272,22 @@ impl LineageIndex {
                 self.nodes.insert(key, ix);
                 ix
             }
+        };
+        if self.meta.len() <= ix.index() {
+            self.meta.resize(
+                ix.index() + 1,
+                NodeMeta {
+                    deleted_at: Micros::MAX,
+                    job: false,
+                },
+            );
         }
+        let n = &self.graph[ix];
+        self.meta[ix.index()] = NodeMeta {
+            deleted_at: n.deleted_at.unwrap_or(Micros::MAX),
+            job: n.key.kind == NodeKind::Job,
+        };
+        ix
     }
 
     fn node_or_insert(&mut self, key: NodeKey) -> NodeIndex {
@@ -234,9 +324,8 @@ impl LineageIndex {
                 spans.entry((j, d)).or_default().push(*span);
             }
         }
-        for ((a, b), mut s) in spans {
-            s.sort();
-            self.graph.add_edge(a, b, s);
+        for ((a, b), s) in spans {
+            self.graph.add_edge(a, b, Spans::from_vec(s));
         }
     }
 
@@ -255,25 +344,48 @@ impl LineageIndex {
         ix
     }
 
-    /// Sets the column lineage of a dataset's current version, replacing what it had.
+    /// Sets the column lineage of a dataset, now and from the beginning, replacing what it had.
     pub fn set_column_lineage(&mut self, output: &NodeKey, edges: Vec<ColumnEdge>) {
+        self.set_column_history(output, vec![(Micros::MIN, edges)]);
+    }
+
+    /// Sets the column lineage of a dataset over time, replacing what it had: each entry holds
+    /// from its time until the next entry's (the last one until now).
+    pub fn set_column_history(
+        &mut self,
+        output: &NodeKey,
+        history: Vec<(Micros, Vec<ColumnEdge>)>,
+    ) {
         let out = self.node_or_insert(output.clone());
-        for (out_field, input, input_field) in self.columns_in.remove(&out).unwrap_or_default() {
+        for (out_field, input, input_field, _) in self.columns_in.remove(&out).unwrap_or_default() {
             if let Some(list) = self.columns_out.get_mut(&(input, input_field.clone())) {
-                list.retain(|(o, f)| !(*o == out && *f == out_field));
+                list.retain(|(o, f, _)| !(*o == out && *f == out_field));
                 if list.is_empty() {
                     self.columns_out.remove(&(input, input_field));
                 }
             }
         }
-        let mut resolved = Vec::with_capacity(edges.len());
-        for e in edges {
-            let input = self.node_or_insert(e.input);
-            self.columns_out
-                .entry((input, e.input_field.clone()))
-                .or_default()
-                .push((out, e.output_field.clone()));
-            resolved.push((e.output_field, input, e.input_field));
+        let starts: Vec<Micros> = history.iter().map(|(t, _)| *t).collect();
+        let mut resolved = Vec::new();
+        for (i, (from, edges)) in history.into_iter().enumerate() {
+            let span = EdgeSpan {
+                from,
+                to: starts.get(i + 1).copied().unwrap_or(Micros::MAX),
+            };
+            for e in edges {
+                let input = self.node_or_insert(e.input);
+                let list = self
+                    .columns_out
+                    .entry((input, e.input_field.clone()))
+                    .or_default();
+                if !list
+                    .iter()
+                    .any(|(o, f, s)| *o == out && *f == e.output_field && *s == span)
+                {
+                    list.push((out, e.output_field.clone(), span));
+                }
+                resolved.push((e.output_field, input, e.input_field, span));
+            }
         }
         if !resolved.is_empty() {
             self.columns_in.insert(out, resolved);
@@ -281,12 +393,13 @@ impl LineageIndex {
     }
 
     /// Fields made, directly or not, from a dataset's field: `(dataset, field, hops)`, nearest
-    /// first; `depth` limits the hops. Uses the column lineage of current versions.
+    /// first; `depth` limits the hops; the column lineage that held at `as_of` (or now).
     pub fn column_impact(
         &self,
         start: NodeIndex,
         field: &str,
         depth: Option<u32>,
+        as_of: Option<Micros>,
         max: usize,
     ) -> (Vec<(NodeIndex, String, u32)>, bool) {
         let mut seen: std::collections::HashSet<(NodeIndex, String)> =
@@ -297,7 +410,10 @@ impl LineageIndex {
             if depth.is_some_and(|limit| d >= limit) {
                 continue;
             }
-            for (m, g) in self.columns_out.get(&(n, f)).into_iter().flatten() {
+            for (m, g, span) in self.columns_out.get(&(n, f)).into_iter().flatten() {
+                if !span.holds(as_of) {
+                    continue;
+                }
                 if seen.insert((*m, g.clone())) {
                     if out.len() >= max {
                         return (out, true);
@@ -311,12 +427,14 @@ impl LineageIndex {
     }
 
     /// Column lineage around fields, breadth first: each `(input field, output field)` edge
-    /// reached within `depth` hops, upstream always and downstream when asked.
+    /// reached within `depth` hops, upstream always and downstream when asked, as the column
+    /// lineage held at `as_of` (or now).
     pub fn column_lineage(
         &self,
         starts: &[Field],
         depth: u32,
         downstream: bool,
+        as_of: Option<Micros>,
         max: usize,
     ) -> (Vec<(Field, Field)>, bool) {
         let mut seen: std::collections::HashSet<Field> = starts.iter().cloned().collect();
@@ -330,14 +448,19 @@ impl LineageIndex {
                 continue;
             }
             let mut next: Vec<(Field, (Field, Field))> = Vec::new();
-            for (out_field, input, input_field) in self.columns_in.get(&n).into_iter().flatten() {
-                if *out_field == f {
+            for (out_field, input, input_field, span) in
+                self.columns_in.get(&n).into_iter().flatten()
+            {
+                if *out_field == f && span.holds(as_of) {
                     let from = (*input, input_field.clone());
                     next.push((from.clone(), (from, (n, f.clone()))));
                 }
             }
             if downstream {
-                for (m, g) in self.columns_out.get(&(n, f.clone())).into_iter().flatten() {
+                for (m, g, span) in self.columns_out.get(&(n, f.clone())).into_iter().flatten() {
+                    if !span.holds(as_of) {
+                        continue;
+                    }
                     let to = (*m, g.clone());
                     next.push((to.clone(), ((n, f.clone()), to)));
                 }
@@ -367,7 +490,7 @@ impl LineageIndex {
             .get(&n)
             .into_iter()
             .flatten()
-            .map(|(f, _, _)| f.clone())
+            .map(|(f, _, _, _)| f.clone())
             .collect();
         fields.extend(
             self.columns_out
@@ -384,7 +507,7 @@ impl LineageIndex {
     pub fn current_edges(&self) -> Vec<(NodeIndex, NodeIndex)> {
         self.graph
             .edge_indices()
-            .filter(|e| self.graph[*e].iter().any(|s| s.holds(None)))
+            .filter(|e| self.graph[*e].holds(None))
             .filter_map(|e| self.graph.edge_endpoints(e))
             .collect()
     }
@@ -402,8 +525,8 @@ impl LineageIndex {
         rest.match_indices(':').find_map(|(i, _)| {
             let key = NodeKey {
                 kind,
-                namespace: rest[..i].to_string(),
-                name: rest[i + 1..].to_string(),
+                namespace: Arc::from(&rest[..i]),
+                name: Arc::from(&rest[i + 1..]),
             };
             self.nodes.get(&key).copied()
         })
@@ -440,7 +563,7 @@ mod tests {
         let mut ix = LineageIndex::new();
         ix.upsert_node(NodeKey::dataset("postgres://host:5432", "db.t"), None, None);
         let n = ix.resolve("dataset:postgres://host:5432:db.t").unwrap();
-        assert_eq!(ix.node(n).key.name, "db.t");
+        assert_eq!(&*ix.node(n).key.name, "db.t");
         assert!(ix.resolve("dataset:postgres://host:5432:other").is_none());
         assert!(ix.resolve("table:x:y").is_none());
     }
@@ -462,10 +585,10 @@ mod tests {
             vec![edge("sum_total", "b", "total")],
         );
         let a = ix.find(&NodeKey::dataset("db", "a")).unwrap();
-        let (hits, truncated) = ix.column_impact(a, "amount", None, 100);
+        let (hits, truncated) = ix.column_impact(a, "amount", None, None, 100);
         let names: Vec<(String, String, u32)> = hits
             .iter()
-            .map(|(n, f, d)| (ix.node(*n).key.name.clone(), f.clone(), *d))
+            .map(|(n, f, d)| (ix.node(*n).key.name.to_string(), f.clone(), *d))
             .collect();
         assert_eq!(
             names,
@@ -475,9 +598,34 @@ mod tests {
             ]
         );
         assert!(!truncated);
-        assert_eq!(ix.column_impact(a, "amount", Some(1), 100).0.len(), 1);
+        assert_eq!(ix.column_impact(a, "amount", Some(1), None, 100).0.len(), 1);
         ix.set_column_lineage(&NodeKey::dataset("db", "b"), vec![edge("id", "a", "id")]);
-        assert!(ix.column_impact(a, "amount", None, 100).0.is_empty());
+        assert!(ix.column_impact(a, "amount", None, None, 100).0.is_empty());
+        // With history: `total` came from `amount` until 10, then from `fee`.
+        ix.set_column_history(
+            &NodeKey::dataset("db", "b"),
+            vec![
+                (0, vec![edge("total", "a", "amount")]),
+                (10, vec![edge("total", "a", "fee")]),
+            ],
+        );
+        let names = |hits: Vec<(NodeIndex, String, u32)>| -> Vec<String> {
+            hits.into_iter().map(|(_, f, _)| f).collect()
+        };
+        assert_eq!(
+            names(ix.column_impact(a, "amount", None, Some(5), 100).0),
+            ["total", "sum_total"]
+        );
+        assert!(ix
+            .column_impact(a, "amount", None, Some(10), 100)
+            .0
+            .is_empty());
+        assert!(ix.column_impact(a, "amount", None, None, 100).0.is_empty());
+        assert_eq!(
+            names(ix.column_impact(a, "fee", None, None, 100).0),
+            ["total", "sum_total"]
+        );
+        assert!(ix.column_impact(a, "fee", None, Some(5), 100).0.is_empty());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use petgraph::stable_graph::NodeIndex;
 use petgraph::visit::{EdgeRef, NodeIndexable};
 use petgraph::Direction as PgDirection;
 
-use super::index::{LineageIndex, NodeKind};
+use super::index::LineageIndex;
 use crate::model::time::Micros;
 
 /// Which way to walk.
@@ -65,12 +65,10 @@ impl ImpactResult {
 }
 
 impl LineageIndex {
+    #[inline]
     fn visible(&self, n: NodeIndex, as_of: Option<Micros>) -> bool {
-        match (self.graph[n].deleted_at, as_of) {
-            (None, _) => true,
-            (Some(_), None) => false,
-            (Some(deleted), Some(t)) => t < deleted,
-        }
+        let deleted = self.meta[n.index()].deleted_at;
+        deleted == Micros::MAX || as_of.is_some_and(|t| t < deleted)
     }
 
     /// Neighbours over edges that hold at `as_of`, in one direction.
@@ -82,7 +80,7 @@ impl LineageIndex {
     ) -> impl Iterator<Item = NodeIndex> + '_ {
         self.graph
             .edges_directed(n, dir)
-            .filter(move |e| e.weight().iter().any(|s| s.holds(as_of)))
+            .filter(move |e| e.weight().holds(as_of))
             .map(move |e| {
                 if dir == PgDirection::Outgoing {
                     e.target()
@@ -167,11 +165,17 @@ impl LineageIndex {
         let mut queue = VecDeque::from([start]);
         'walk: while let Some(n) = queue.pop_front() {
             let here = dist[n.index()];
-            for m in self.neighbours(n, PgDirection::Outgoing, as_of) {
-                if parent[m.index()] != UNSEEN || !self.visible(m, as_of) {
+            // Seen-ness first: with hub tables most edges lead somewhere already reached, and
+            // the dense array is cheaper than the edge's intervals.
+            for e in self.graph.edges_directed(n, PgDirection::Outgoing) {
+                let m = e.target();
+                if parent[m.index()] != UNSEEN
+                    || !e.weight().holds(as_of)
+                    || !self.visible(m, as_of)
+                {
                     continue;
                 }
-                let d = here + u32::from(self.graph[m].key.kind == NodeKind::Job);
+                let d = here + u32::from(self.meta[m.index()].job);
                 if depth.is_some_and(|limit| d > limit) {
                     continue;
                 }
@@ -253,7 +257,10 @@ mod tests {
     }
 
     fn names(ix: &LineageIndex, nodes: &[NodeIndex]) -> Vec<String> {
-        let mut v: Vec<String> = nodes.iter().map(|n| ix.node(*n).key.name.clone()).collect();
+        let mut v: Vec<String> = nodes
+            .iter()
+            .map(|n| ix.node(*n).key.name.to_string())
+            .collect();
         v.sort();
         v
     }
@@ -322,7 +329,7 @@ mod tests {
         let (e, distance) = *r
             .affected
             .iter()
-            .find(|(n, _)| ix.node(*n).key.name == "e")
+            .find(|(n, _)| &*ix.node(*n).key.name == "e")
             .unwrap();
         assert_eq!(distance, 3);
         assert_eq!(r.path(e).len(), 7);

@@ -600,7 +600,7 @@ fn node_key(
         let what = format!("{kind:?}").to_lowercase();
         return Err(bad_input(&format!("'{id}' is not a {what}")));
     }
-    Ok((key.namespace.clone(), key.name.clone()))
+    Ok((key.namespace.to_string(), key.name.to_string()))
 }
 
 fn dataset_key(ctx: &Context<'_>, id: &str) -> async_graphql::Result<(String, String)> {

@@ -122,9 +122,9 @@ fn node(index: &LineageIndex, n: petgraph::stable_graph::NodeIndex) -> LineageNo
             GraphNodeKind::Dataset => NodeKind::Dataset,
             GraphNodeKind::Job => NodeKind::Job,
         },
-        namespace: d.key.namespace.clone(),
-        name: d.key.name.clone(),
-        dataset_type: d.dataset_type.clone(),
+        namespace: d.key.namespace.to_string(),
+        name: d.key.name.to_string(),
+        dataset_type: d.dataset_type.as_deref().map(str::to_string),
     }
 }
 
@@ -210,7 +210,7 @@ impl LineageQuery {
         let index = lineage(ctx)?.read();
         let start = index.resolve(&node_id).ok_or_else(|| not_found(&node_id))?;
         let result = index.impact(start, depth, as_of.map(to_micros), MAX_NODES);
-        let wanted = |t: &Option<String>| match &dataset_types {
+        let wanted = |t: &Option<std::sync::Arc<str>>| match &dataset_types {
             None => true,
             Some(types) => t
                 .as_ref()
@@ -240,7 +240,7 @@ impl LineageQuery {
     }
 
     /// Every field made, directly or not, from a dataset's field, from the `columnLineage` facets
-    /// of current dataset versions.
+    /// of dataset versions: those current at `asOf` (now by default).
     async fn column_impact(
         &self,
         ctx: &Context<'_>,
@@ -249,13 +249,10 @@ impl LineageQuery {
         depth: Option<i32>,
         as_of: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Vec<AffectedField>> {
-        if as_of.is_some() {
-            return Err(bad_input("columnImpact answers from current dataset versions only; asOf is not supported yet"));
-        }
         let depth = depth_arg(depth)?;
         let index = lineage(ctx)?.read();
         let start = index.resolve(&node_id).ok_or_else(|| not_found(&node_id))?;
-        let (hits, _) = index.column_impact(start, &field, depth, MAX_NODES);
+        let (hits, _) = index.column_impact(start, &field, depth, as_of.map(to_micros), MAX_NODES);
         Ok(hits
             .into_iter()
             .map(|(n, f, d)| AffectedField {

@@ -1,6 +1,6 @@
 //! `GET /api/v1/column-lineage?nodeId=&depth=&withDownstream=`: field-level lineage in Marquez's
-//! shape, from the `columnLineage` facets of current dataset versions. `nodeId` is a dataset (all
-//! its fields) or `datasetField:{namespace}:{dataset}:{field}`.
+//! shape, from the `columnLineage` facets of dataset versions (those current at `asOf`, now by
+//! default). `nodeId` is a dataset (all its fields) or `datasetField:{namespace}:{dataset}:{field}`.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +16,7 @@ pub struct Params {
     node_id: Option<String>,
     depth: Option<u32>,
     with_downstream: Option<bool>,
+    as_of: Option<String>,
 }
 
 pub async fn column_lineage(
@@ -27,6 +28,7 @@ pub async fn column_lineage(
         .as_deref()
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::bad("/nodeId", "nodeId is required (dataset:{namespace}:{name} or datasetField:{namespace}:{dataset}:{field})"))?;
+    let as_of = super::lineage::as_of_param(&q.as_of)?;
     let index = state.lineage.read();
     let starts = if let Some(rest) = id.strip_prefix("datasetField:") {
         let (dataset, field) = rest
@@ -51,6 +53,7 @@ pub async fn column_lineage(
         &starts,
         q.depth.unwrap_or(20),
         q.with_downstream.unwrap_or(false),
+        as_of,
         super::lineage::MAX_NODES,
     );
     let field_id = |(n, f): &(petgraph::stable_graph::NodeIndex, String)| {
@@ -60,7 +63,7 @@ pub async fn column_lineage(
     let mut nodes: BTreeMap<String, (Value, Vec<Value>, Vec<Value>)> = BTreeMap::new();
     let mut node = |field: &(petgraph::stable_graph::NodeIndex, String)| {
         let k = &index.node(field.0).key;
-        let data = json!({"namespace": k.namespace, "dataset": k.name, "field": field.1});
+        let data = json!({"namespace": &*k.namespace, "dataset": &*k.name, "field": field.1});
         nodes
             .entry(field_id(field))
             .or_insert_with(|| (data, Vec::new(), Vec::new()));

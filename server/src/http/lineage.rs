@@ -54,12 +54,7 @@ pub async fn lineage(
             ))
         }
     };
-    let as_of = match &q.as_of {
-        None => None,
-        Some(t) => Some(to_micros(parse_event_time(t).ok_or_else(|| {
-            ApiError::bad("/asOf", format!("'{t}' is not an ISO 8601 date-time"))
-        })?)),
-    };
+    let as_of = as_of_param(&q.as_of)?;
     let depth = q.depth.unwrap_or(20);
     let index = state.lineage.read();
     let start = index
@@ -91,8 +86,9 @@ pub async fn lineage(
                 NodeKind::Dataset => (
                     "DATASET",
                     data.dataset_type
-                        .clone()
-                        .unwrap_or_else(|| "DB_TABLE".into()),
+                        .as_deref()
+                        .unwrap_or("DB_TABLE")
+                        .to_string(),
                 ),
                 NodeKind::Job => ("JOB", "BATCH".to_string()),
             };
@@ -100,9 +96,9 @@ pub async fn lineage(
                 "id": data.key.id(),
                 "type": kind,
                 "data": {
-                    "id": {"namespace": data.key.namespace, "name": data.key.name},
-                    "namespace": data.key.namespace,
-                    "name": data.key.name,
+                    "id": {"namespace": &*data.key.namespace, "name": &*data.key.name},
+                    "namespace": &*data.key.namespace,
+                    "name": &*data.key.name,
                     "type": ty,
                     "deleted": data.deleted_at.is_some(),
                 },
@@ -112,4 +108,14 @@ pub async fn lineage(
         })
         .collect();
     Ok(HttpResponse::Ok().json(json!({"graph": graph, "truncated": g.truncated})))
+}
+
+/// The `asOf` parameter: an ISO 8601 date-time, as microseconds.
+pub fn as_of_param(v: &Option<String>) -> Result<Option<crate::model::time::Micros>, ApiError> {
+    match v {
+        None => Ok(None),
+        Some(t) => Ok(Some(to_micros(parse_event_time(t).ok_or_else(|| {
+            ApiError::bad("/asOf", format!("'{t}' is not an ISO 8601 date-time"))
+        })?))),
+    }
 }

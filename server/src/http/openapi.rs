@@ -18,6 +18,22 @@ const PAGE: &[&str] = &["limit", "offset"];
 const OPS: &[Op] = &[
     Op {
         method: "get",
+        path: "/api/v1/lineage",
+        summary: "The lineage graph around a node, in Marquez's shape, from the in-memory index; direction and asOf beyond Marquez",
+        params: &["nodeId", "depth", "direction", "asOf"],
+        body: None,
+        ok: (200, "LineageGraph"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/column-lineage",
+        summary: "Field-level lineage in Marquez's shape, from the columnLineage facets of the versions current at asOf (now by default)",
+        params: &["nodeId", "depth", "withDownstream", "asOf"],
+        body: None,
+        ok: (200, "LineageGraph"),
+    },
+    Op {
+        method: "get",
         path: "/api/v1/runlineage/upstream",
         summary: "A run and, level by level, the runs that wrote the dataset versions it read (Marquez's shape)",
         params: &["runId", "depth"],

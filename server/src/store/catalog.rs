@@ -798,33 +798,69 @@ pub(super) async fn graph_datasets(
 /// A dataset as a graph node: key, `datasetType`, deletion time.
 pub type GraphDataset = (NodeKey, Option<String>, Option<Micros>);
 
-/// The `columnLineage` facet of each dataset's current version (only the named datasets when
-/// given), for the graph's column edges.
+/// A dataset's `columnLineage` facets over time: `(from, facet or Null)`, oldest first.
+pub type ColumnHistory = (NodeKey, Vec<(Micros, serde_json::Value)>);
+
+/// The column lineage of each dataset over time (only the named datasets when given): the
+/// versions that carried a `columnLineage` facet and the current version, oldest first (the
+/// current one last), each with its `columnLineage` facet or `Null` when it had none.
 pub(super) async fn graph_columns(
     pool: &AnyPool,
     keys: Option<&[(String, String)]>,
-) -> Result<Vec<(NodeKey, serde_json::Value)>, StoreError> {
+) -> Result<Vec<ColumnHistory>, StoreError> {
     #[derive(FromRow)]
     struct Row {
         namespace: String,
         name: String,
+        created_at: i64,
         facets: String,
+        current: i64,
     }
     if keys.is_some_and(<[_]>::is_empty) {
         return Ok(Vec::new());
     }
     let (filter, args) = key_filter("d.id", keys, crate::model::ids::dataset_id);
+    let has_lineage = "(v.id = d.current_version_id OR v.facets LIKE '%\"columnLineage\"%')";
+    let filter = if filter.is_empty() {
+        format!("WHERE {has_lineage}")
+    } else {
+        format!("{filter} AND {has_lineage}")
+    };
     let sql = format!(
-        "SELECT d.namespace, d.name, v.facets FROM datasets d JOIN dataset_versions v ON v.id = d.current_version_id {filter}"
+        "SELECT d.namespace, d.name, v.created_at, v.facets, \
+         CASE WHEN v.id = d.current_version_id THEN 1 ELSE 0 END AS current \
+         FROM datasets d JOIN dataset_versions v ON v.dataset_id = d.id {filter} \
+         ORDER BY d.namespace, d.name, v.created_at, v.id"
     );
-    Ok(bind_all_as(sqlx::query_as::<_, Row>(&sql), &args)
+    let rows = bind_all_as(sqlx::query_as::<_, Row>(&sql), &args)
         .fetch_all(pool)
-        .await?
-        .into_iter()
-        .filter_map(|r| {
-            let facet =
-                crate::model::FacetState::from_stored(Some(&r.facets)).get("columnLineage")?;
-            Some((NodeKey::dataset(&r.namespace, &r.name), facet))
-        })
-        .collect())
+        .await?;
+    let mut out: Vec<ColumnHistory> = Vec::new();
+    let mut current: Option<(Micros, serde_json::Value)> = None;
+    let flush = |out: &mut Vec<ColumnHistory>,
+                 current: &mut Option<(Micros, serde_json::Value)>| {
+        if let (Some(last), Some(c)) = (out.last_mut(), current.take()) {
+            last.1.push(c);
+        }
+    };
+    for r in rows {
+        let key = NodeKey::dataset(&r.namespace, &r.name);
+        if out.last().map(|(k, _)| k) != Some(&key) {
+            flush(&mut out, &mut current);
+            out.push((key, Vec::new()));
+        }
+        let facet = crate::model::FacetState::from_stored(Some(&r.facets))
+            .get("columnLineage")
+            .unwrap_or(serde_json::Value::Null);
+        let entry = (r.created_at, facet);
+        if r.current != 0 {
+            current = Some(entry);
+        } else {
+            out.last_mut().expect("pushed above").1.push(entry);
+        }
+    }
+    flush(&mut out, &mut current);
+    // Only datasets that ever had column lineage matter.
+    out.retain(|(_, h)| h.iter().any(|(_, f)| !f.is_null()));
+    Ok(out)
 }

@@ -16,8 +16,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 pub use catalog::{
-    DatasetTags, GraphDataset, JobSummary, Namespace, SearchHit, SearchQuery, Source, StatsKind,
-    Tag, TagTarget,
+    ColumnHistory, DatasetTags, GraphDataset, JobSummary, Namespace, SearchHit, SearchQuery,
+    Source, StatsKind, Tag, TagTarget,
 };
 pub use dialect::Backend;
 pub use keep::{Mismatch, RetentionReport, VerifyReport, VersionTag};
@@ -258,11 +258,11 @@ pub trait Store: Send + Sync + 'static {
         &self,
         keys: Option<&[(String, String)]>,
     ) -> Result<Vec<GraphDataset>, StoreError>;
-    /// The `columnLineage` facet of datasets' current versions (only the named ones when given).
+    /// Datasets' `columnLineage` facets over time (only the named ones when given).
     async fn graph_columns(
         &self,
         keys: Option<&[(String, String)]>,
-    ) -> Result<Vec<(crate::graph::NodeKey, serde_json::Value)>, StoreError>;
+    ) -> Result<Vec<ColumnHistory>, StoreError>;
     /// Tags on a dataset's versions: the live ones, or every tag ever set (oldest first).
     async fn version_tags(
         &self,

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::dialect::{bind_all, value_rows, Arg, Backend};
 use super::{apply, catalog, keep, reads};
+use super::{ColumnHistory, RetentionReport, VerifyReport, VersionTag};
 use super::{
     Dataset, DatasetVersion, EventPage, EventQuery, Ingested, Job, JobVersion, Run, SortDirection,
     Store, StoreError,
@@ -22,7 +23,6 @@ use super::{
 use super::{
     DatasetTags, JobSummary, Namespace, SearchHit, SearchQuery, Source, StatsKind, Tag, TagTarget,
 };
-use super::{RetentionReport, VerifyReport, VersionTag};
 use crate::ingest::PreparedEvent;
 use crate::model::time::Micros;
 use std::collections::HashMap;
@@ -629,7 +629,7 @@ impl Store for SqlStore {
     async fn graph_columns(
         &self,
         keys: Option<&[(String, String)]>,
-    ) -> Result<Vec<(crate::graph::NodeKey, serde_json::Value)>, StoreError> {
+    ) -> Result<Vec<ColumnHistory>, StoreError> {
         catalog::graph_columns(&self.pool, keys).await
     }
 
