@@ -31,14 +31,28 @@ impl Lineage {
     pub async fn load(store: Arc<dyn Store>) -> Result<Self, StoreError> {
         let started = std::time::Instant::now();
         let datasets = store.graph_datasets(None).await?;
+        let read_datasets = started.elapsed();
         let jobs = store.graph_jobs(None).await?;
+        let read_jobs = started.elapsed() - read_datasets;
         let columns = store.graph_columns(None).await?;
+        let read = started.elapsed();
         let mut index = LineageIndex::build(datasets, &jobs);
+        drop(jobs);
         for (key, history) in columns {
             index.set_column_history(&key, column_history(history));
         }
+        index.prepare();
         let (nodes, edges) = index.size();
-        tracing::info!(nodes, edges, elapsed = ?started.elapsed(), "lineage graph loaded");
+        tracing::info!(
+            nodes,
+            edges,
+            elapsed = ?started.elapsed(),
+            ?read_datasets,
+            ?read_jobs,
+            read_columns = ?(read - read_datasets - read_jobs),
+            build = ?(started.elapsed() - read),
+            "lineage graph loaded"
+        );
         Ok(Lineage {
             store,
             index: RwLock::new(index),

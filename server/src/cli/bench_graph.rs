@@ -238,6 +238,7 @@ async fn measure(args: &GraphArgs, pg: &mut PgConnection) -> anyhow::Result<()> 
         let before = resident_bytes();
         let t0 = Instant::now();
         let index = LineageIndex::build(std::iter::empty(), &jobs);
+        index.prepare();
         let build = t0.elapsed();
         let (nodes, edges) = index.size();
         let per_edge = resident_bytes().saturating_sub(before) as f64 / edges.max(1) as f64;

@@ -120,6 +120,74 @@ impl Spans {
     }
 }
 
+/// The edges that hold now as compressed adjacency lists (u32 node indexes), so that walks of
+/// the current graph read each node's neighbours from one contiguous slice. Built on the first
+/// query after a change.
+#[derive(Debug, Default)]
+pub(super) struct Adjacency {
+    out_start: Vec<u32>,
+    out: Vec<u32>,
+    in_start: Vec<u32>,
+    inc: Vec<u32>,
+}
+
+impl Adjacency {
+    fn build(graph: &StableDiGraph<NodeData, Spans>) -> Self {
+        use petgraph::visit::{IntoEdgeReferences, NodeIndexable};
+        let n = graph.node_bound();
+        let mut out_start = vec![0u32; n + 1];
+        let mut in_start = vec![0u32; n + 1];
+        let current: Vec<(u32, u32)> = graph
+            .edge_references()
+            .filter(|e| e.weight().holds(None))
+            .map(|e| (e.source().index() as u32, e.target().index() as u32))
+            .collect();
+        for &(a, b) in &current {
+            out_start[a as usize + 1] += 1;
+            in_start[b as usize + 1] += 1;
+        }
+        for i in 0..n {
+            out_start[i + 1] += out_start[i];
+            in_start[i + 1] += in_start[i];
+        }
+        let mut out = vec![0u32; current.len()];
+        let mut inc = vec![0u32; current.len()];
+        let mut out_at = out_start.clone();
+        let mut in_at = in_start.clone();
+        for &(a, b) in &current {
+            out[out_at[a as usize] as usize] = b;
+            out_at[a as usize] += 1;
+            inc[in_at[b as usize] as usize] = a;
+            in_at[b as usize] += 1;
+        }
+        Adjacency {
+            out_start,
+            out,
+            in_start,
+            inc,
+        }
+    }
+
+    /// Current neighbours of node `n` in one direction (none for a node added since the build).
+    #[inline]
+    pub(super) fn neighbours(&self, n: usize, outgoing: bool) -> &[u32] {
+        let (start, list) = if outgoing {
+            (&self.out_start, &self.out)
+        } else {
+            (&self.in_start, &self.inc)
+        };
+        match (start.get(n), start.get(n + 1)) {
+            (Some(&a), Some(&b)) => &list[a as usize..b as usize],
+            _ => &[],
+        }
+    }
+}
+
+/// `flags` bit: the node is a job.
+pub(super) const FLAG_JOB: u8 = 1;
+/// `flags` bit: the node is soft-deleted.
+pub(super) const FLAG_DELETED: u8 = 2;
+
 /// What traversals test on every step, by node index.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct NodeMeta {
@@ -202,8 +270,12 @@ pub struct LineageIndex {
     pub(super) nodes: HashMap<NodeKey, NodeIndex>,
     /// Kind and deletion time of each node, by index (nodes are never removed).
     pub(super) meta: Vec<NodeMeta>,
+    /// The same, one byte a node, for walks of the current graph: `JOB` and `DELETED` bits.
+    pub(super) flags: Vec<u8>,
     /// Namespaces and dataset types, one allocation each.
     interned: HashSet<Arc<str>>,
+    /// The current edges as adjacency lists; emptied by every change to the edges.
+    current: std::sync::OnceLock<Adjacency>,
     /// Column lineage of each output dataset, with when each edge held (from the versions
     /// that carried a `columnLineage` facet): `(output field, input, input field, span)`.
     pub(super) columns_in: HashMap<NodeIndex, Vec<ColumnSource>>,
@@ -215,6 +287,17 @@ impl LineageIndex {
     /// An empty index.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The current edges as adjacency lists, built now if a change emptied them.
+    pub(super) fn current(&self) -> &Adjacency {
+        self.current.get_or_init(|| Adjacency::build(&self.graph))
+    }
+
+    /// Builds what walks of the current graph use, so the first query after a change does not
+    /// pay for it.
+    pub fn prepare(&self) {
+        self.current();
     }
 
     /// How many nodes and edges it holds.
@@ -283,10 +366,18 @@ impl LineageIndex {
             );
         }
         let n = &self.graph[ix];
-        self.meta[ix.index()] = NodeMeta {
+        let meta = NodeMeta {
             deleted_at: n.deleted_at.unwrap_or(Micros::MAX),
             job: n.key.kind == NodeKind::Job,
         };
+        self.meta[ix.index()] = meta;
+        self.flags.resize(self.meta.len(), 0);
+        self.flags[ix.index()] = if meta.job { FLAG_JOB } else { 0 }
+            | if meta.deleted_at == Micros::MAX {
+                0
+            } else {
+                FLAG_DELETED
+            };
         ix
     }
 
@@ -313,6 +404,7 @@ impl LineageIndex {
         for e in old {
             self.graph.remove_edge(e);
         }
+        self.current.take();
         let mut spans: HashMap<(NodeIndex, NodeIndex), Vec<EdgeSpan>> = HashMap::new();
         for (span, inputs, outputs) in &job.versions {
             for (ns, name) in inputs {

@@ -8,7 +8,7 @@ use petgraph::stable_graph::NodeIndex;
 use petgraph::visit::{EdgeRef, NodeIndexable};
 use petgraph::Direction as PgDirection;
 
-use super::index::LineageIndex;
+use super::index::{LineageIndex, FLAG_DELETED, FLAG_JOB};
 use crate::model::time::Micros;
 
 /// Which way to walk.
@@ -45,7 +45,7 @@ pub struct ImpactResult {
     start: NodeIndex,
     /// Each node reached, with its distance in jobs, nearest first.
     pub affected: Vec<(NodeIndex, u32)>,
-    /// Parent links of the breadth-first walk, by node index.
+    /// Parent links of the breadth-first walk, by node index: the parent's index + 1 (0: unseen).
     parent: Vec<u32>,
     pub truncated: bool,
 }
@@ -56,7 +56,7 @@ impl ImpactResult {
         let mut path = vec![node];
         let mut at = node;
         while at != self.start {
-            at = NodeIndex::new(self.parent[at.index()] as usize);
+            at = NodeIndex::new(self.parent[at.index()] as usize - 1);
             path.push(at);
         }
         path.reverse();
@@ -71,23 +71,34 @@ impl LineageIndex {
         deleted == Micros::MAX || as_of.is_some_and(|t| t < deleted)
     }
 
-    /// Neighbours over edges that hold at `as_of`, in one direction.
+    /// Neighbours over edges that hold at `as_of`, in one direction: from the adjacency lists
+    /// for now, from the edges' intervals for a past time.
     fn neighbours(
         &self,
         n: NodeIndex,
         dir: PgDirection,
         as_of: Option<Micros>,
     ) -> impl Iterator<Item = NodeIndex> + '_ {
-        self.graph
-            .edges_directed(n, dir)
-            .filter(move |e| e.weight().holds(as_of))
-            .map(move |e| {
-                if dir == PgDirection::Outgoing {
-                    e.target()
-                } else {
-                    e.source()
-                }
-            })
+        let now = as_of.is_none().then(|| {
+            self.current()
+                .neighbours(n.index(), dir == PgDirection::Outgoing)
+        });
+        let past = as_of.map(|t| {
+            self.graph
+                .edges_directed(n, dir)
+                .filter(move |e| e.weight().holds(Some(t)))
+                .map(move |e| {
+                    if dir == PgDirection::Outgoing {
+                        e.target()
+                    } else {
+                        e.source()
+                    }
+                })
+        });
+        now.into_iter()
+            .flatten()
+            .map(|m| NodeIndex::new(*m as usize))
+            .chain(past.into_iter().flatten())
     }
 
     /// The lineage around a node: breadth first, `depth` edges at most.
@@ -158,35 +169,68 @@ impl LineageIndex {
         if !self.visible(start, as_of) {
             return result;
         }
-        const UNSEEN: u32 = u32::MAX;
+        // Parent links hold the parent's index + 1, so that 0 means unseen and the array comes
+        // zeroed from the allocator (untouched pages cost nothing on large graphs).
+        const UNSEEN: u32 = 0;
         let mut parent = vec![UNSEEN; self.graph.node_bound()];
-        let mut dist = vec![0u32; self.graph.node_bound()];
-        parent[start.index()] = start.index() as u32;
-        let mut queue = VecDeque::from([start]);
-        'walk: while let Some(n) = queue.pop_front() {
-            let here = dist[n.index()];
-            // Seen-ness first: with hub tables most edges lead somewhere already reached, and
-            // the dense array is cheaper than the edge's intervals.
-            for e in self.graph.edges_directed(n, PgDirection::Outgoing) {
-                let m = e.target();
-                if parent[m.index()] != UNSEEN
-                    || !e.weight().holds(as_of)
-                    || !self.visible(m, as_of)
-                {
-                    continue;
+        parent[start.index()] = start.index() as u32 + 1;
+        // Breadth first; the queue holds (node, distance in jobs) and is never shrunk.
+        let mut queue: Vec<(u32, u32)> = vec![(start.index() as u32, 0)];
+        let mut head = 0;
+        // Visits `m` from `n`; false once the node limit is reached.
+        let mut visit = |m: u32,
+                         n: u32,
+                         here: u32,
+                         job: bool,
+                         queue: &mut Vec<(u32, u32)>,
+                         parent: &mut [u32]| {
+            let d = here + u32::from(job);
+            if depth.is_some_and(|limit| d > limit) {
+                return true;
+            }
+            if result.affected.len() >= max_nodes {
+                result.truncated = true;
+                return false;
+            }
+            parent[m as usize] = n + 1;
+            queue.push((m, d));
+            result.affected.push((NodeIndex::new(m as usize), d));
+            true
+        };
+        'walk: while let Some(&(n, here)) = queue.get(head) {
+            head += 1;
+            match as_of {
+                // Now: the adjacency lists and one flag byte a node.
+                None => {
+                    let adjacency = self.current();
+                    for &m in adjacency.neighbours(n as usize, true) {
+                        let flags = self.flags[m as usize];
+                        if parent[m as usize] != UNSEEN || flags & FLAG_DELETED != 0 {
+                            continue;
+                        }
+                        if !visit(m, n, here, flags & FLAG_JOB != 0, &mut queue, &mut parent) {
+                            break 'walk;
+                        }
+                    }
                 }
-                let d = here + u32::from(self.meta[m.index()].job);
-                if depth.is_some_and(|limit| d > limit) {
-                    continue;
+                // A past time: the edges' intervals. Seen-ness first: with hub tables most
+                // edges lead somewhere already reached.
+                Some(t) => {
+                    let from = NodeIndex::new(n as usize);
+                    for e in self.graph.edges_directed(from, PgDirection::Outgoing) {
+                        let m = e.target();
+                        if parent[m.index()] != UNSEEN
+                            || !e.weight().holds(Some(t))
+                            || !self.visible(m, as_of)
+                        {
+                            continue;
+                        }
+                        let job = self.meta[m.index()].job;
+                        if !visit(m.index() as u32, n, here, job, &mut queue, &mut parent) {
+                            break 'walk;
+                        }
+                    }
                 }
-                if result.affected.len() >= max_nodes {
-                    result.truncated = true;
-                    break 'walk;
-                }
-                dist[m.index()] = d;
-                parent[m.index()] = n.index() as u32;
-                queue.push_back(m);
-                result.affected.push((m, d));
             }
         }
         result.parent = parent;
@@ -286,6 +330,32 @@ mod tests {
                 job("j5", &[(0, NOW, &["d"], &["e"])]),
             ],
         )
+    }
+
+    #[test]
+    fn walks_of_now_see_changes_made_after_an_earlier_walk() {
+        let mut ix = diamond();
+        let down = |ix: &LineageIndex, from: &str| -> Vec<String> {
+            let hits = ix.impact(ds(ix, from), None, None, 100);
+            let nodes: Vec<NodeIndex> = hits.affected.iter().map(|(n, _)| *n).collect();
+            names(ix, &nodes)
+        };
+        assert_eq!(down(&ix, "d"), ["e", "j5"]);
+        // j5 now writes f instead of e; a new job reads f. The adjacency built by the first walk
+        // must not answer the second.
+        ix.replace_job(&job(
+            "j5",
+            &[(0, 10, &["d"], &["e"]), (10, NOW, &["d"], &["f"])],
+        ));
+        ix.replace_job(&job("j6", &[(0, NOW, &["f"], &["g"])]));
+        assert_eq!(down(&ix, "d"), ["f", "g", "j5", "j6"]);
+        // The past still answers from the intervals.
+        let then = ix.impact(ds(&ix, "d"), None, Some(5), 100);
+        let nodes: Vec<NodeIndex> = then.affected.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names(&ix, &nodes), ["e", "j5"]);
+        // A node added after the last walk has no current edges yet, and no panic.
+        let lone = ix.upsert_node(NodeKey::dataset("db", "lone"), None, None);
+        assert!(ix.impact(lone, None, None, 100).affected.is_empty());
     }
 
     #[test]
