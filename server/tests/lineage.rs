@@ -65,6 +65,25 @@ async fn a_retrained_model_changes_its_lineage_but_not_its_history(db: Db) {
         .find(|n| n["id"] == "dataset:models:churn")
         .unwrap();
     assert_eq!(churn["data"]["type"], "MODEL");
+    // Node data is Marquez's: datasets as GET …/datasets/{name}, jobs with their latest run.
+    assert_eq!(
+        churn["data"]["id"],
+        json!({"namespace": "models", "name": "churn"})
+    );
+    assert!(churn["data"]["fields"].is_array(), "{churn}");
+    assert!(churn["data"]["createdAt"].is_string(), "{churn}");
+    let train = down["graph"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == "job:tests:train")
+        .unwrap();
+    assert_eq!(train["type"], "JOB");
+    assert_eq!(train["data"]["latestRun"]["state"], "COMPLETED", "{train}");
+    assert_eq!(
+        train["data"]["outputs"],
+        json!([{"namespace": "models", "name": "churn"}])
+    );
     assert_eq!(
         churn["inEdges"],
         json!([{"origin": "job:tests:train", "destination": "dataset:models:churn"}])

@@ -864,3 +864,33 @@ pub(super) async fn graph_columns(
     out.retain(|(_, h)| h.iter().any(|(_, f)| !f.is_null()));
     Ok(out)
 }
+
+/// Datasets (with their tags) and job summaries by name, for the nodes of a lineage answer: a
+/// few queries per 500 names.
+pub(super) async fn node_details(
+    pool: &AnyPool,
+    datasets: &[(String, String)],
+    jobs: &[(String, String)],
+) -> Result<(Vec<reads::Dataset>, Vec<JobSummary>), StoreError> {
+    const CHUNK: usize = 500;
+    let mut found_datasets = Vec::with_capacity(datasets.len());
+    for chunk in datasets.chunks(CHUNK) {
+        let (filter, args) = key_filter("id", Some(chunk), crate::model::ids::dataset_id);
+        let sql = format!("SELECT {DATASET_COLS} FROM datasets {filter}");
+        let rows = bind_all_as(sqlx::query_as::<_, DatasetRow>(&sql), &args)
+            .fetch_all(pool)
+            .await?;
+        found_datasets.extend(rows.into_iter().map(reads::dataset_from));
+    }
+    let mut found_jobs = Vec::with_capacity(jobs.len());
+    for chunk in jobs.chunks(CHUNK) {
+        let (filter, args) = key_filter("id", Some(chunk), crate::model::ids::job_id);
+        let sql = format!("SELECT {JOB_COLS} FROM jobs {filter}");
+        let rows = bind_all_as(sqlx::query_as::<_, JobRow>(&sql), &args)
+            .fetch_all(pool)
+            .await?;
+        found_jobs
+            .extend(summarise_jobs(pool, rows.into_iter().map(reads::job_from).collect()).await?);
+    }
+    Ok((found_datasets, found_jobs))
+}

@@ -263,6 +263,13 @@ pub trait Store: Send + Sync + 'static {
         &self,
         keys: Option<&[(String, String)]>,
     ) -> Result<Vec<ColumnHistory>, StoreError>;
+    /// Datasets and job summaries by `(namespace, name)`, for the nodes of a lineage answer;
+    /// names not found are left out.
+    async fn node_details(
+        &self,
+        datasets: &[(String, String)],
+        jobs: &[(String, String)],
+    ) -> Result<(Vec<Dataset>, Vec<JobSummary>), StoreError>;
     /// Tags on a dataset's versions: the live ones, or every tag ever set (oldest first).
     async fn version_tags(
         &self,

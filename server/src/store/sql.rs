@@ -633,6 +633,14 @@ impl Store for SqlStore {
         catalog::graph_columns(&self.pool, keys).await
     }
 
+    async fn node_details(
+        &self,
+        datasets: &[(String, String)],
+        jobs: &[(String, String)],
+    ) -> Result<(Vec<Dataset>, Vec<JobSummary>), StoreError> {
+        catalog::node_details(&self.pool, datasets, jobs).await
+    }
+
     async fn version_tags(
         &self,
         dataset_id: &str,
