@@ -197,12 +197,12 @@ impl LineageIndex {
             result.affected.push((NodeIndex::new(m as usize), d));
             true
         };
+        let adjacency = as_of.is_none().then(|| self.current());
         'walk: while let Some(&(n, here)) = queue.get(head) {
             head += 1;
-            match as_of {
+            match (adjacency, as_of) {
                 // Now: the adjacency lists and one flag byte a node.
-                None => {
-                    let adjacency = self.current();
+                (Some(adjacency), _) => {
                     for &m in adjacency.neighbours(n as usize, true) {
                         let flags = self.flags[m as usize];
                         if parent[m as usize] != UNSEEN || flags & FLAG_DELETED != 0 {
@@ -215,12 +215,12 @@ impl LineageIndex {
                 }
                 // A past time: the edges' intervals. Seen-ness first: with hub tables most
                 // edges lead somewhere already reached.
-                Some(t) => {
+                (None, t) => {
                     let from = NodeIndex::new(n as usize);
                     for e in self.graph.edges_directed(from, PgDirection::Outgoing) {
                         let m = e.target();
                         if parent[m.index()] != UNSEEN
-                            || !e.weight().holds(Some(t))
+                            || !e.weight().holds(t)
                             || !self.visible(m, as_of)
                         {
                             continue;

@@ -557,18 +557,16 @@ impl Run {
     }
 }
 
-/// The deepest manifest one query may ask for.
-pub const MAX_MANIFEST_DEPTH: i32 = 20;
-
 async fn manifest_of(
     ctx: &Context<'_>,
     run_id: &str,
     depth: Option<i32>,
 ) -> async_graphql::Result<Manifest> {
     let depth = depth.unwrap_or(0);
-    if !(0..=MAX_MANIFEST_DEPTH).contains(&depth) {
+    if !(0..=repro::MAX_MANIFEST_DEPTH as i32).contains(&depth) {
         return Err(bad_input(&format!(
-            "depth is between 0 and {MAX_MANIFEST_DEPTH}"
+            "depth is between 0 and {}",
+            repro::MAX_MANIFEST_DEPTH
         )));
     }
     repro::manifest(store(ctx)?.as_ref(), run_id, depth as u32)
@@ -802,9 +800,9 @@ async fn set_tag(
 ) -> async_graphql::Result<DatasetVersion> {
     let (ns, name) = dataset_key(ctx, dataset_id)?;
     let store = store(ctx)?.as_ref();
-    let v = repro::tag_version(store, &ns, &name, version, tag, on)
+    let (versions, id) = repro::tag_version(store, &ns, &name, version, tag, on)
         .await
         .map_err(repro_error)?;
-    let versions = versions_of(ctx, dataset_id).await?;
-    Ok(version_of(&versions, &v))
+    let v = versions.get(&id).map_err(repro_error)?;
+    Ok(version_of(&versions, v))
 }

@@ -188,12 +188,7 @@ async fn get_source(path: web::Path<String>, state: web::Data<AppState>) -> Res 
 }
 
 async fn find_dataset(state: &AppState, ns: &str, name: &str) -> Result<Dataset, ApiError> {
-    match state.store.dataset(ns, name).await? {
-        Some(d) if d.deleted_at.is_none() => Ok(d),
-        _ => Err(ApiError::NotFound(format!(
-            "dataset '{name}' not found in namespace '{ns}'"
-        ))),
-    }
+    Ok(crate::repro::find_dataset(state.store.as_ref(), ns, name).await?)
 }
 
 async fn dataset_answer(state: &AppState, d: &Dataset) -> Res {

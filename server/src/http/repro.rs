@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::shapes::version_json;
 use super::{ApiError, AppState};
-use crate::repro::{self, Versions};
+use crate::repro::{self, Versions, MAX_MANIFEST_DEPTH};
 
 type Res = Result<HttpResponse, ApiError>;
 
@@ -39,9 +39,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 async fn set_tag(state: &AppState, path: (String, String, String, String), on: bool) -> Res {
     let (ns, name, version, tag) = path;
     let store = state.store.as_ref();
-    let v = repro::tag_version(store, &ns, &name, &version, &tag, on).await?;
-    let all = Versions::of(store, repro::find_dataset(store, &ns, &name).await?).await?;
-    Ok(HttpResponse::Ok().json(version_json(&all.dataset, &v, None, &all.tags_of(&v.id))))
+    let (all, id) = repro::tag_version(store, &ns, &name, &version, &tag, on).await?;
+    let v = all.get(&id)?;
+    Ok(HttpResponse::Ok().json(version_json(&all.dataset, v, None, &all.tags_of(&id))))
 }
 
 async fn tag(path: web::Path<(String, String, String, String)>, state: web::Data<AppState>) -> Res {
@@ -103,9 +103,6 @@ struct ManifestQuery {
     depth: Option<u32>,
     format: Option<String>,
 }
-
-/// The deepest manifest one request may ask for.
-pub const MAX_MANIFEST_DEPTH: u32 = 20;
 
 async fn manifest(
     path: web::Path<String>,

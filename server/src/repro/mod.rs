@@ -105,7 +105,8 @@ impl Versions {
     }
 }
 
-/// Puts a tag on a version (resolved like any reference) or takes it off; answers the version.
+/// Puts a tag on a version (resolved like any reference) or takes it off; answers the dataset's
+/// versions with their tags as they now stand, and the id of the version tagged.
 pub async fn tag_version(
     store: &dyn Store,
     namespace: &str,
@@ -113,25 +114,37 @@ pub async fn tag_version(
     reference: &str,
     tag: &str,
     on: bool,
-) -> Result<DatasetVersion> {
+) -> Result<(Versions, String)> {
     let tag = tag.trim();
     if tag.is_empty() || tag.len() > 255 || tag.chars().any(char::is_control) {
         return Err(ReproError::BadInput(
             "a tag is 1 to 255 characters, none of them control characters".into(),
         ));
     }
-    let versions = Versions::of(store, find_dataset(store, namespace, name).await?).await?;
-    let v = versions.get(reference)?.clone();
-    if !on && !versions.tags_of(&v.id).iter().any(|t| t == tag) {
+    let mut versions = Versions::of(store, find_dataset(store, namespace, name).await?).await?;
+    let id = versions.get(reference)?.id.clone();
+    if !on && !versions.tags_of(&id).iter().any(|t| t == tag) {
         return Err(ReproError::NotFound(format!(
             "version '{reference}' of dataset '{name}' has no tag '{tag}'"
         )));
     }
     store
-        .set_version_tag(&versions.dataset.id, &v.id, tag, on)
+        .set_version_tag(&versions.dataset.id, &id, tag, on)
         .await?;
-    Ok(v)
+    // What the store now holds: the tag left whichever version had it, and came here if `on`.
+    for list in versions.tags.values_mut() {
+        list.retain(|t| t != tag);
+    }
+    if on {
+        let list = versions.tags.entry(id.clone()).or_default();
+        list.push(tag.to_string());
+        list.sort();
+    }
+    Ok((versions, id))
 }
+
+/// The deepest manifest one request may ask for.
+pub const MAX_MANIFEST_DEPTH: u32 = 20;
 
 /// A run as a manifest or a diff names it.
 #[derive(Debug, Clone, Serialize, SimpleObject, PartialEq)]
