@@ -27,30 +27,24 @@ fn column_history(
 
 impl Lineage {
     /// Loads the whole graph from the store.
-    #[tracing::instrument(skip_all)]
     pub async fn load(store: Arc<dyn Store>) -> Result<Self, StoreError> {
         let started = std::time::Instant::now();
-        let datasets = store.graph_datasets(None).await?;
-        let read_datasets = started.elapsed();
-        let jobs = store.graph_jobs(None).await?;
-        let read_jobs = started.elapsed() - read_datasets;
+        let mut index = store.load_graph().await?;
+        let graph = started.elapsed();
         let columns = store.graph_columns(None).await?;
-        let read = started.elapsed();
-        let mut index = LineageIndex::build(datasets, &jobs);
-        drop(jobs);
         for (key, history) in columns {
             index.set_column_history(&key, column_history(history));
         }
+        let column_lineage = started.elapsed() - graph;
         index.prepare();
         let (nodes, edges) = index.size();
         tracing::info!(
             nodes,
             edges,
             elapsed = ?started.elapsed(),
-            ?read_datasets,
-            ?read_jobs,
-            read_columns = ?(read - read_datasets - read_jobs),
-            build = ?(started.elapsed() - read),
+            ?graph,
+            ?column_lineage,
+            adjacency = ?(started.elapsed() - graph - column_lineage),
             "lineage graph loaded"
         );
         Ok(Lineage {

@@ -43,6 +43,10 @@ pub struct GraphArgs {
     /// (0 skips it).
     #[arg(long, default_value_t = 0)]
     pub store_edges: usize,
+    /// Only time loading the index from this existing Tributary database (nothing is written
+    /// to it), e.g. a copy of production.
+    #[arg(long)]
+    pub load_from: Option<String>,
 }
 
 const T: Micros = 1_000_000;
@@ -164,6 +168,11 @@ fn row(what: &str, m: &Measured, base: Option<&Measured>) {
 }
 
 pub async fn run(args: GraphArgs) -> anyhow::Result<ExitCode> {
+    if let Some(url) = &args.load_from {
+        let store = crate::store::SqlStore::connect(url, 4).await?;
+        time_load(store).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let db = ScratchDb::create(&args.postgres, "tributary_bench_graph").await?;
     let mut pg = PgConnection::connect(&db.url).await?;
     let result = measure(&args, &mut pg).await;
@@ -180,7 +189,8 @@ pub async fn run(args: GraphArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Writes jobs that each read two datasets and write one (so `edges / 3` jobs and `edges / 6`
-/// datasets) into the model tables with set-based SQL, then times `Lineage::load`.
+/// datasets) into the model tables with set-based SQL, with UUID ids as the server writes them,
+/// then times `Lineage::load`.
 async fn load_from_store(url: &str, edges: usize) -> anyhow::Result<()> {
     let jobs = (edges / 3).max(1);
     let datasets = (edges / 6).max(1);
@@ -191,23 +201,26 @@ async fn load_from_store(url: &str, edges: usize) -> anyhow::Result<()> {
     for sql in [
         format!(
             "INSERT INTO datasets (id, namespace, name, facets, created_at, updated_at) \
-             SELECT 'd' || i, 'warehouse', 'db.schema.table_' || i, '{{}}', 0, 0 FROM generate_series(0, {}) i",
+             SELECT md5('d' || i)::uuid::text, 'warehouse', 'db.schema.table_' || i, '{{}}', 0, 0 \
+             FROM generate_series(0, {}) i",
             datasets - 1
         ),
         format!(
             "INSERT INTO jobs (id, namespace, name, facets, created_at, updated_at) \
-             SELECT 'j' || i, 'etl', 'etl.job_' || i, '{{}}', 0, 0 FROM generate_series(0, {}) i",
+             SELECT md5('j' || i)::uuid::text, 'etl', 'etl.job_' || i, '{{}}', 0, 0 \
+             FROM generate_series(0, {}) i",
             jobs - 1
         ),
         format!(
             "INSERT INTO job_versions (id, job_id, inputs, outputs, valid_from, created_at) \
-             SELECT 'jv' || i, 'j' || i, '[]', '[]', 0, 0 FROM generate_series(0, {}) i",
+             SELECT md5('jv' || i)::uuid::text, md5('j' || i)::uuid::text, '[]', '[]', 0, 0 \
+             FROM generate_series(0, {}) i",
             jobs - 1
         ),
         format!(
             "INSERT INTO job_version_io (job_version_id, direction, dataset_id) \
-             SELECT 'jv' || i, d.dir, 'd' || ((i * 3 + d.k) % {datasets}) FROM generate_series(0, {}) i, \
-             (VALUES ('in', 0), ('in', 1), ('out', 2)) AS d(dir, k)",
+             SELECT md5('jv' || i)::uuid::text, d.dir, md5('d' || ((i * 3 + d.k) % {datasets}))::uuid::text \
+             FROM generate_series(0, {}) i, (VALUES ('in', 0), ('in', 1), ('out', 2)) AS d(dir, k)",
             jobs - 1
         ),
         "VACUUM ANALYZE".into(),
@@ -219,6 +232,11 @@ async fn load_from_store(url: &str, edges: usize) -> anyhow::Result<()> {
         jobs * 3,
         t0.elapsed().as_secs_f64()
     );
+    time_load(store).await
+}
+
+/// Times `Lineage::load` from a store, as the server does at startup.
+async fn time_load(store: crate::store::SqlStore) -> anyhow::Result<()> {
     let before = resident_bytes();
     let t0 = Instant::now();
     let lineage = crate::lineage::Lineage::load(std::sync::Arc::new(store)).await?;

@@ -6,7 +6,7 @@
 //! and dataset types interned once), an edge with one interval keeps it inline, and what
 //! traversals test on every step (kind, deletion time) sits in a dense array by node index.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
@@ -120,47 +120,110 @@ impl Spans {
     }
 }
 
-/// The edges that hold now as compressed adjacency lists (u32 node indexes), so that walks of
-/// the current graph read each node's neighbours from one contiguous slice. Built on the first
-/// query after a change.
+/// The edges that hold now as compressed adjacency lists, so that walks of the current graph
+/// read each node's neighbours from one contiguous slice. Built on the first query after a
+/// change.
+///
+/// Inside, nodes are numbered in breadth-first order from the graph's sources (a topological
+/// order where there are no cycles), not in the order they were added: what one walk reaches
+/// then sits close together in memory, which on graphs of millions of nodes matters more than
+/// anything else the walk does. `slot` maps a node index to its number here, `node` back.
 #[derive(Debug, Default)]
 pub(super) struct Adjacency {
+    slot: Vec<u32>,
+    node: Vec<u32>,
     out_start: Vec<u32>,
     out: Vec<u32>,
     in_start: Vec<u32>,
     inc: Vec<u32>,
 }
 
+/// Bit set in an adjacency entry whose node is a job.
+pub(super) const JOB_BIT: u32 = 1 << 31;
+
+/// Compressed lists from `(from, to)` pairs of slots: `start[i]..start[i + 1]` indexes `list`.
+fn compress(n: usize, pairs: impl Iterator<Item = (u32, u32)> + Clone) -> (Vec<u32>, Vec<u32>) {
+    let mut start = vec![0u32; n + 1];
+    for (a, _) in pairs.clone() {
+        start[(a & !JOB_BIT) as usize + 1] += 1;
+    }
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    let mut list = vec![0u32; start[n] as usize];
+    let mut at = start.clone();
+    for (a, b) in pairs {
+        let a = (a & !JOB_BIT) as usize;
+        list[at[a] as usize] = b;
+        at[a] += 1;
+    }
+    (start, list)
+}
+
 impl Adjacency {
-    fn build(graph: &StableDiGraph<NodeData, Spans>) -> Self {
+    /// From the edges that hold now, leaving out soft-deleted nodes (no walk of the current
+    /// graph enters them); each entry carries `JOB_BIT` when its node is a job.
+    fn build(graph: &StableDiGraph<NodeData, Spans>, flags: &[u8]) -> Self {
         use petgraph::visit::{IntoEdgeReferences, NodeIndexable};
         let n = graph.node_bound();
-        let mut out_start = vec![0u32; n + 1];
-        let mut in_start = vec![0u32; n + 1];
+        assert!(n < JOB_BIT as usize, "node indexes fit in 31 bits");
+        let live = |m: usize| flags.get(m).is_some_and(|f| f & FLAG_DELETED == 0);
         let current: Vec<(u32, u32)> = graph
             .edge_references()
             .filter(|e| e.weight().holds(None))
             .map(|e| (e.source().index() as u32, e.target().index() as u32))
+            .filter(|&(a, b)| live(a as usize) && live(b as usize))
             .collect();
-        for &(a, b) in &current {
-            out_start[a as usize + 1] += 1;
-            in_start[b as usize + 1] += 1;
+        // Breadth first from the nodes nothing leads to, then from whatever a cycle kept out.
+        let (by_node_start, by_node) = compress(n, current.iter().copied());
+        let mut waiting = vec![0u32; n];
+        for &(_, b) in &current {
+            waiting[b as usize] += 1;
         }
-        for i in 0..n {
-            out_start[i + 1] += out_start[i];
-            in_start[i + 1] += in_start[i];
+        let mut node: Vec<u32> = Vec::with_capacity(n);
+        let mut placed = vec![false; n];
+        let mut head = 0;
+        let sources: Vec<usize> = (0..n).filter(|&m| waiting[m] == 0).collect();
+        for root in sources.into_iter().chain(0..n) {
+            if placed[root] {
+                continue;
+            }
+            placed[root] = true;
+            node.push(root as u32);
+            while head < node.len() {
+                let m = node[head] as usize;
+                head += 1;
+                for &next in &by_node[by_node_start[m] as usize..by_node_start[m + 1] as usize] {
+                    let next = next as usize;
+                    waiting[next] = waiting[next].saturating_sub(1);
+                    if waiting[next] == 0 && !placed[next] {
+                        placed[next] = true;
+                        node.push(next as u32);
+                    }
+                }
+            }
         }
-        let mut out = vec![0u32; current.len()];
-        let mut inc = vec![0u32; current.len()];
-        let mut out_at = out_start.clone();
-        let mut in_at = in_start.clone();
-        for &(a, b) in &current {
-            out[out_at[a as usize] as usize] = b;
-            out_at[a as usize] += 1;
-            inc[in_at[b as usize] as usize] = a;
-            in_at[b as usize] += 1;
+        drop((by_node_start, by_node, waiting, placed));
+
+        let mut slot = vec![0u32; n];
+        for (i, &m) in node.iter().enumerate() {
+            slot[m as usize] = i as u32;
         }
+        let entry = |m: u32| {
+            let job = flags.get(m as usize).is_some_and(|f| f & FLAG_JOB != 0);
+            slot[m as usize] | if job { JOB_BIT } else { 0 }
+        };
+        let (out_start, out) = compress(
+            n,
+            current.iter().map(|&(a, b)| (slot[a as usize], entry(b))),
+        );
+        let (in_start, inc) = compress(
+            n,
+            current.iter().map(|&(a, b)| (slot[b as usize], entry(a))),
+        );
         Adjacency {
+            slot,
+            node,
             out_start,
             out,
             in_start,
@@ -168,18 +231,43 @@ impl Adjacency {
         }
     }
 
-    /// Current neighbours of node `n` in one direction (none for a node added since the build).
+    /// The slot of a node index (`None` for a node added since the build).
     #[inline]
-    pub(super) fn neighbours(&self, n: usize, outgoing: bool) -> &[u32] {
+    pub(super) fn slot(&self, n: usize) -> Option<u32> {
+        self.slot.get(n).copied()
+    }
+
+    /// The node index in a slot (an entry of `neighbours`, `JOB_BIT` ignored).
+    #[inline]
+    pub(super) fn node(&self, slot: u32) -> usize {
+        self.node[(slot & !JOB_BIT) as usize] as usize
+    }
+
+    /// Current neighbours of the node in `slot`, one direction, as slots with `JOB_BIT` set on
+    /// jobs; soft-deleted nodes are left out.
+    #[inline]
+    pub(super) fn neighbours(&self, slot: u32, outgoing: bool) -> &[u32] {
         let (start, list) = if outgoing {
             (&self.out_start, &self.out)
         } else {
             (&self.in_start, &self.inc)
         };
-        match (start.get(n), start.get(n + 1)) {
-            (Some(&a), Some(&b)) => &list[a as usize..b as usize],
-            _ => &[],
-        }
+        let s = slot as usize;
+        &list[start[s] as usize..start[s + 1] as usize]
+    }
+
+    /// Current neighbours of node index `n`, as node indexes (none for a node added since the
+    /// build).
+    pub(super) fn neighbour_nodes(
+        &self,
+        n: usize,
+        outgoing: bool,
+    ) -> impl Iterator<Item = usize> + '_ {
+        self.slot(n)
+            .map(|s| self.neighbours(s, outgoing))
+            .unwrap_or(&[])
+            .iter()
+            .map(|&m| self.node(m))
     }
 }
 
@@ -267,13 +355,13 @@ pub type ColumnUse = (NodeIndex, String, EdgeSpan);
 #[derive(Debug, Default)]
 pub struct LineageIndex {
     pub(super) graph: StableDiGraph<NodeData, Spans>,
-    pub(super) nodes: HashMap<NodeKey, NodeIndex>,
+    pub(super) nodes: foldhash::HashMap<NodeKey, NodeIndex>,
     /// Kind and deletion time of each node, by index (nodes are never removed).
     pub(super) meta: Vec<NodeMeta>,
     /// The same, one byte a node, for walks of the current graph: `JOB` and `DELETED` bits.
     pub(super) flags: Vec<u8>,
     /// Namespaces and dataset types, one allocation each.
-    interned: HashSet<Arc<str>>,
+    interned: foldhash::HashSet<Arc<str>>,
     /// The current edges as adjacency lists; emptied by every change to the edges.
     current: std::sync::OnceLock<Adjacency>,
     /// Column lineage of each output dataset, with when each edge held (from the versions
@@ -291,7 +379,8 @@ impl LineageIndex {
 
     /// The current edges as adjacency lists, built now if a change emptied them.
     pub(super) fn current(&self) -> &Adjacency {
-        self.current.get_or_init(|| Adjacency::build(&self.graph))
+        self.current
+            .get_or_init(|| Adjacency::build(&self.graph, &self.flags))
     }
 
     /// Builds what walks of the current graph use, so the first query after a change does not
@@ -316,7 +405,7 @@ impl LineageIndex {
     }
 
     /// One shared copy of a short, often repeated string (a namespace, a dataset type).
-    fn intern(&mut self, s: &str) -> Arc<str> {
+    pub(super) fn intern(&mut self, s: &str) -> Arc<str> {
         if let Some(a) = self.interned.get(s) {
             return a.clone();
         }
@@ -372,12 +461,17 @@ impl LineageIndex {
         };
         self.meta[ix.index()] = meta;
         self.flags.resize(self.meta.len(), 0);
-        self.flags[ix.index()] = if meta.job { FLAG_JOB } else { 0 }
+        let flags = if meta.job { FLAG_JOB } else { 0 }
             | if meta.deleted_at == Micros::MAX {
                 0
             } else {
                 FLAG_DELETED
             };
+        if self.flags[ix.index()] & FLAG_DELETED != flags & FLAG_DELETED {
+            // The adjacency lists leave deleted nodes out.
+            self.current.take();
+        }
+        self.flags[ix.index()] = flags;
         ix
     }
 

@@ -3,9 +3,11 @@
 //! the store by `startup` and the writer.
 
 pub mod index;
+pub mod load;
 pub mod traverse;
 
 pub use index::{
     column_edges, ColumnEdge, EdgeSpan, GraphJob, LineageIndex, NodeData, NodeKey, NodeKind,
 };
+pub use load::GraphLoader;
 pub use traverse::{Direction, ImpactResult, Subgraph, TraverseOptions};

@@ -8,7 +8,7 @@ use petgraph::stable_graph::NodeIndex;
 use petgraph::visit::{EdgeRef, NodeIndexable};
 use petgraph::Direction as PgDirection;
 
-use super::index::{LineageIndex, FLAG_DELETED, FLAG_JOB};
+use super::index::{LineageIndex, FLAG_JOB, JOB_BIT};
 use crate::model::time::Micros;
 
 /// Which way to walk.
@@ -45,22 +45,35 @@ pub struct ImpactResult {
     start: NodeIndex,
     /// Each node reached, with its distance in jobs, nearest first.
     pub affected: Vec<(NodeIndex, u32)>,
-    /// Parent links of the breadth-first walk, by node index: the parent's index + 1 (0: unseen).
-    parent: Vec<u32>,
+    /// Parent links of the breadth-first walk, one for each entry of `affected`: the parent's
+    /// position in `affected` + 1, or 0 for the start node.
+    parents: Vec<u32>,
     pub truncated: bool,
 }
 
 impl ImpactResult {
-    /// One shortest path of nodes from the start node to `node`, both included.
-    pub fn path(&self, node: NodeIndex) -> Vec<NodeIndex> {
-        let mut path = vec![node];
-        let mut at = node;
-        while at != self.start {
-            at = NodeIndex::new(self.parent[at.index()] as usize - 1);
-            path.push(at);
+    /// One shortest path of nodes from the start node to `affected[i]`, both included.
+    pub fn path_at(&self, i: usize) -> Vec<NodeIndex> {
+        let mut path = vec![self.affected[i].0];
+        let mut parent = self.parents[i];
+        while parent != 0 {
+            let at = parent as usize - 1;
+            path.push(self.affected[at].0);
+            parent = self.parents[at];
         }
+        path.push(self.start);
         path.reverse();
         path
+    }
+
+    /// One shortest path from the start node to `node`, both included; `None` when the walk
+    /// did not reach it.
+    pub fn path(&self, node: NodeIndex) -> Option<Vec<NodeIndex>> {
+        if node == self.start {
+            return Some(vec![node]);
+        }
+        let i = self.affected.iter().position(|(n, _)| *n == node)?;
+        Some(self.path_at(i))
     }
 }
 
@@ -81,7 +94,7 @@ impl LineageIndex {
     ) -> impl Iterator<Item = NodeIndex> + '_ {
         let now = as_of.is_none().then(|| {
             self.current()
-                .neighbours(n.index(), dir == PgDirection::Outgoing)
+                .neighbour_nodes(n.index(), dir == PgDirection::Outgoing)
         });
         let past = as_of.map(|t| {
             self.graph
@@ -97,7 +110,7 @@ impl LineageIndex {
         });
         now.into_iter()
             .flatten()
-            .map(|m| NodeIndex::new(*m as usize))
+            .map(NodeIndex::new)
             .chain(past.into_iter().flatten())
     }
 
@@ -153,6 +166,9 @@ impl LineageIndex {
 
     /// Everything downstream of a node, each with its distance in jobs; `depth` limits the
     /// distance. Paths are kept as parent links and built only for the nodes asked about.
+    ///
+    /// Nothing node-sized is allocated but a bitset of the nodes seen (an eighth of a byte a
+    /// node), so the walk costs what it reaches, not what the graph holds.
     pub fn impact(
         &self,
         start: NodeIndex,
@@ -162,78 +178,64 @@ impl LineageIndex {
     ) -> ImpactResult {
         let mut result = ImpactResult {
             start,
-            affected: Vec::new(),
-            parent: Vec::new(),
-            truncated: false,
+            ..ImpactResult::default()
         };
         if !self.visible(start, as_of) {
             return result;
         }
-        // Parent links hold the parent's index + 1, so that 0 means unseen and the array comes
-        // zeroed from the allocator (untouched pages cost nothing on large graphs).
-        const UNSEEN: u32 = 0;
-        let mut parent = vec![UNSEEN; self.graph.node_bound()];
-        parent[start.index()] = start.index() as u32 + 1;
-        // Breadth first; the queue holds (node, distance in jobs) and is never shrunk.
-        let mut queue: Vec<(u32, u32)> = vec![(start.index() as u32, 0)];
-        let mut head = 0;
-        // Visits `m` from `n`; false once the node limit is reached.
-        let mut visit = |m: u32,
-                         n: u32,
-                         here: u32,
-                         job: bool,
-                         queue: &mut Vec<(u32, u32)>,
-                         parent: &mut [u32]| {
-            let d = here + u32::from(job);
-            if depth.is_some_and(|limit| d > limit) {
-                return true;
+        let job_bit = |n: usize| {
+            if self.flags[n] & FLAG_JOB != 0 {
+                JOB_BIT
+            } else {
+                0
             }
-            if result.affected.len() >= max_nodes {
-                result.truncated = true;
-                return false;
-            }
-            parent[m as usize] = n + 1;
-            queue.push((m, d));
-            result.affected.push((NodeIndex::new(m as usize), d));
-            true
         };
-        let adjacency = as_of.is_none().then(|| self.current());
-        'walk: while let Some(&(n, here)) = queue.get(head) {
-            head += 1;
-            match (adjacency, as_of) {
-                // Now: the adjacency lists and one flag byte a node.
-                (Some(adjacency), _) => {
-                    for &m in adjacency.neighbours(n as usize, true) {
-                        let flags = self.flags[m as usize];
-                        if parent[m as usize] != UNSEEN || flags & FLAG_DELETED != 0 {
-                            continue;
-                        }
-                        if !visit(m, n, here, flags & FLAG_JOB != 0, &mut queue, &mut parent) {
-                            break 'walk;
-                        }
-                    }
+        let bound = self.graph.node_bound();
+        let walk = match as_of {
+            // Now: the adjacency lists, in their own numbering.
+            None => {
+                let adjacency = self.current();
+                let Some(slot) = adjacency.slot(start.index()) else {
+                    return result;
+                };
+                let mut walk = walk_down(
+                    slot | job_bit(start.index()),
+                    bound,
+                    depth,
+                    max_nodes,
+                    |s, out| out.extend_from_slice(adjacency.neighbours(s & !JOB_BIT, true)),
+                );
+                for entry in &mut walk.entries {
+                    entry.0 = adjacency.node(entry.0) as u32;
                 }
-                // A past time: the edges' intervals. Seen-ness first: with hub tables most
-                // edges lead somewhere already reached.
-                (None, t) => {
-                    let from = NodeIndex::new(n as usize);
-                    for e in self.graph.edges_directed(from, PgDirection::Outgoing) {
-                        let m = e.target();
-                        if parent[m.index()] != UNSEEN
-                            || !e.weight().holds(t)
-                            || !self.visible(m, as_of)
-                        {
-                            continue;
-                        }
-                        let job = self.meta[m.index()].job;
-                        if !visit(m.index() as u32, n, here, job, &mut queue, &mut parent) {
-                            break 'walk;
-                        }
-                    }
-                }
+                walk
             }
-        }
-        result.parent = parent;
+            // A past time: the edges' intervals, by node index.
+            Some(t) => walk_down(
+                start.index() as u32 | job_bit(start.index()),
+                bound,
+                depth,
+                max_nodes,
+                |n, out| {
+                    let n = NodeIndex::new((n & !JOB_BIT) as usize);
+                    out.extend(
+                        self.graph
+                            .edges_directed(n, PgDirection::Outgoing)
+                            .filter(|e| {
+                                e.weight().holds(Some(t)) && self.visible(e.target(), as_of)
+                            })
+                            .map(|e| e.target().index() as u32 | job_bit(e.target().index())),
+                    );
+                },
+            ),
+        };
+        result.affected = walk
+            .entries
+            .into_iter()
+            .map(|(n, d)| (NodeIndex::new((n & !JOB_BIT) as usize), d))
+            .collect();
+        result.parents = walk.parents;
+        result.truncated = walk.truncated;
         result
     }
 
@@ -270,6 +272,67 @@ impl LineageIndex {
         }
         None
     }
+}
+
+/// What a downstream walk reached: `(node, distance in jobs)` in the order reached, and for
+/// each its parent's position in that list + 1 (0 for the start node).
+#[derive(Default)]
+struct Walk {
+    entries: Vec<(u32, u32)>,
+    parents: Vec<u32>,
+    truncated: bool,
+}
+
+/// Breadth first downstream from `start`, in whatever numbering `neighbours` uses (below
+/// `bound`, with `JOB_BIT` set on jobs): `neighbours(n, out)` appends `n`'s successors.
+fn walk_down(
+    start: u32,
+    bound: usize,
+    depth: Option<u32>,
+    max_nodes: usize,
+    mut neighbours: impl FnMut(u32, &mut Vec<u32>),
+) -> Walk {
+    let mut seen = vec![0u64; bound.div_ceil(64)];
+    let mut mark = |m: u32| -> bool {
+        let m = (m & !JOB_BIT) as usize;
+        let (word, bit) = (m / 64, 1u64 << (m % 64));
+        let fresh = seen[word] & bit == 0;
+        seen[word] |= bit;
+        fresh
+    };
+    mark(start);
+    let mut walk = Walk::default();
+    let mut next = Vec::new();
+    // Breadth first over `entries` itself: position 0 is the start node, i + 1 is entries[i].
+    let mut head = 0usize;
+    loop {
+        let (n, here) = match head {
+            0 => (start, 0),
+            _ => match walk.entries.get(head - 1) {
+                Some(&entry) => entry,
+                None => break,
+            },
+        };
+        // A dataset at the depth limit leads only to jobs beyond it.
+        if n & JOB_BIT != 0 || depth != Some(here) {
+            next.clear();
+            neighbours(n, &mut next);
+            for &m in &next {
+                let d = here + u32::from(m & JOB_BIT != 0);
+                if depth.is_some_and(|limit| d > limit) || !mark(m) {
+                    continue;
+                }
+                if walk.entries.len() >= max_nodes {
+                    walk.truncated = true;
+                    return walk;
+                }
+                walk.entries.push((m, d));
+                walk.parents.push(head as u32);
+            }
+        }
+        head += 1;
+    }
+    walk
 }
 
 #[cfg(test)]
@@ -356,6 +419,14 @@ mod tests {
         // A node added after the last walk has no current edges yet, and no panic.
         let lone = ix.upsert_node(NodeKey::dataset("db", "lone"), None, None);
         assert!(ix.impact(lone, None, None, 100).affected.is_empty());
+        // Deleting a node after a walk hides it from the next walk of now, not of before.
+        ix.upsert_node(NodeKey::dataset("db", "f"), None, Some(20));
+        assert_eq!(down(&ix, "d"), ["j5"]);
+        let then = ix.impact(ds(&ix, "d"), None, Some(15), 100);
+        let nodes: Vec<NodeIndex> = then.affected.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names(&ix, &nodes), ["f", "g", "j5", "j6"]);
+        ix.upsert_node(NodeKey::dataset("db", "f"), None, None);
+        assert_eq!(down(&ix, "d"), ["f", "g", "j5", "j6"]);
     }
 
     #[test]
@@ -402,8 +473,11 @@ mod tests {
             .find(|(n, _)| &*ix.node(*n).key.name == "e")
             .unwrap();
         assert_eq!(distance, 3);
-        assert_eq!(r.path(e).len(), 7);
-        assert_eq!(r.path(e)[0], ds(&ix, "a"));
+        let path = r.path(e).unwrap();
+        assert_eq!(path.len(), 7);
+        assert_eq!(path[0], ds(&ix, "a"));
+        assert_eq!(names(&ix, &path[6..]), ["e"]);
+        assert_eq!(r.path(ds(&ix, "a")), Some(vec![ds(&ix, "a")]));
         let limited = ix.impact(ds(&ix, "a"), Some(1), None, 1000);
         let reached: Vec<NodeIndex> = limited.affected.iter().map(|a| a.0).collect();
         assert_eq!(names(&ix, &reached), ["b", "j1"]);

@@ -219,15 +219,16 @@ impl LineageQuery {
         let affected = result
             .affected
             .iter()
-            .filter(|(n, _)| {
+            .enumerate()
+            .filter(|(_, (n, _))| {
                 let d = index.node(*n);
                 d.key.kind == GraphNodeKind::Dataset && wanted(&d.dataset_type)
             })
-            .map(|&(n, distance)| Affected {
+            .map(|(i, &(n, distance))| Affected {
                 node: node(&index, n),
                 distance: distance as i32,
                 path: result
-                    .path(n)
+                    .path_at(i)
                     .iter()
                     .map(|p| ID(index.node(*p).key.id()))
                     .collect(),

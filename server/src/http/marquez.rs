@@ -13,7 +13,7 @@ use super::shapes::{
 use super::{ApiError, AppState};
 use crate::model::time::{iso, parse_event_time, to_micros};
 use crate::repro::Versions;
-use crate::store::{Dataset, Job, SearchQuery, TagTarget};
+use crate::store::{Dataset, GraphChange, Job, SearchQuery, TagTarget};
 
 type Res = Result<HttpResponse, ApiError>;
 
@@ -226,6 +226,13 @@ async fn delete_dataset(path: web::Path<(String, String)>, state: web::Data<AppS
     let (ns, name) = path.into_inner();
     let d = find_dataset(&state, &ns, &name).await?;
     state.store.delete_dataset(&d.id).await?;
+    state
+        .lineage
+        .apply_change(&GraphChange {
+            datasets: vec![(ns.clone(), name.clone())],
+            ..Default::default()
+        })
+        .await?;
     let d = state
         .store
         .dataset(&ns, &name)
@@ -433,6 +440,13 @@ async fn delete_job(path: web::Path<(String, String)>, state: web::Data<AppState
     let (ns, name) = path.into_inner();
     let job = find_job(&state, &ns, &name).await?;
     state.store.delete_job(&job.id).await?;
+    state
+        .lineage
+        .apply_change(&GraphChange {
+            jobs: vec![(ns.clone(), name.clone())],
+            ..Default::default()
+        })
+        .await?;
     let job = state
         .store
         .job(&ns, &name)

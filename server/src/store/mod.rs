@@ -7,6 +7,7 @@ mod dialect;
 mod keep;
 mod reads;
 mod rows;
+mod snapshot;
 mod sql;
 
 use std::collections::HashMap;
@@ -253,6 +254,8 @@ pub trait Store: Send + Sync + 'static {
         &self,
         keys: Option<&[(String, String)]>,
     ) -> Result<Vec<crate::graph::GraphJob>, StoreError>;
+    /// The whole lineage graph, as the index is loaded at startup.
+    async fn load_graph(&self) -> Result<crate::graph::LineageIndex, StoreError>;
     /// Datasets as graph nodes (only the named ones when given).
     async fn graph_datasets(
         &self,

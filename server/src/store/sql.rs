@@ -50,6 +50,38 @@ pub struct SqlStore {
 }
 
 impl SqlStore {
+    /// Tells the other servers on this Postgres that a job or dataset (`table`) was soft-deleted,
+    /// so that their graphs hide it too.
+    async fn announce_deletion(&self, table: &str, id: &str) -> Result<(), StoreError> {
+        if self.backend != Backend::Postgres {
+            return Ok(());
+        }
+        let key: Option<(String, String)> = sqlx::query_as(&format!(
+            "SELECT namespace, name FROM {table} WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(key) = key else {
+            return Ok(());
+        };
+        let mut change = super::GraphChange {
+            origin: self.instance.clone(),
+            ..Default::default()
+        };
+        if table == "jobs" {
+            change.jobs.push(key);
+        } else {
+            change.datasets.push(key);
+        }
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(GRAPH_CHANNEL)
+            .bind(serde_json::to_string(&change).expect("change serialises"))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Connects to the database a URL names. A SQLite file is created if missing.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
@@ -497,7 +529,11 @@ impl Store for SqlStore {
     }
 
     async fn delete_dataset(&self, dataset_id: &str) -> Result<bool, StoreError> {
-        catalog::soft_delete(&self.pool, "datasets", "id", dataset_id).await
+        let deleted = catalog::soft_delete(&self.pool, "datasets", "id", dataset_id).await?;
+        if deleted {
+            self.announce_deletion("datasets", dataset_id).await?;
+        }
+        Ok(deleted)
     }
 
     async fn dataset_tags(
@@ -525,7 +561,11 @@ impl Store for SqlStore {
     }
 
     async fn delete_job(&self, job_id: &str) -> Result<bool, StoreError> {
-        catalog::soft_delete(&self.pool, "jobs", "id", job_id).await
+        let deleted = catalog::soft_delete(&self.pool, "jobs", "id", job_id).await?;
+        if deleted {
+            self.announce_deletion("jobs", job_id).await?;
+        }
+        Ok(deleted)
     }
 
     async fn job_runs(
@@ -617,6 +657,13 @@ impl Store for SqlStore {
         keys: Option<&[(String, String)]>,
     ) -> Result<Vec<crate::graph::GraphJob>, StoreError> {
         catalog::graph_jobs(&self.pool, keys).await
+    }
+
+    async fn load_graph(&self) -> Result<crate::graph::LineageIndex, StoreError> {
+        match self.backend {
+            Backend::Postgres => super::snapshot::load_postgres(&self.url).await,
+            Backend::Sqlite => super::snapshot::load(&self.pool).await,
+        }
     }
 
     async fn graph_datasets(
