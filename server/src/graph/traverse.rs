@@ -116,52 +116,81 @@ impl LineageIndex {
 
     /// The lineage around a node: breadth first, `depth` edges at most.
     pub fn lineage(&self, start: NodeIndex, opts: TraverseOptions) -> Subgraph {
-        let mut out = Subgraph::default();
         if !self.visible(start, opts.as_of) {
-            return out;
+            return Subgraph::default();
         }
-        let dirs: &[PgDirection] = match opts.direction {
-            Direction::Upstream => &[PgDirection::Incoming],
-            Direction::Downstream => &[PgDirection::Outgoing],
-            Direction::Both => &[PgDirection::Incoming, PgDirection::Outgoing],
+        let dirs: &[bool] = match opts.direction {
+            Direction::Upstream => &[false],
+            Direction::Downstream => &[true],
+            Direction::Both => &[false, true],
         };
-        let mut seen = vec![false; self.graph.node_bound()];
-        seen[start.index()] = true;
-        let mut edges: HashSet<(NodeIndex, NodeIndex)> = HashSet::new();
-        let mut queue = VecDeque::from([(start, 0u32)]);
-        out.nodes.push(start);
-        while let Some((n, d)) = queue.pop_front() {
-            if d >= opts.depth {
-                continue;
-            }
-            for &dir in dirs {
-                for m in self.neighbours(n, dir, opts.as_of) {
-                    if !self.visible(m, opts.as_of) {
-                        continue;
-                    }
-                    if !seen[m.index()] {
-                        if out.nodes.len() >= opts.max_nodes {
-                            out.truncated = true;
-                            continue;
-                        }
-                        seen[m.index()] = true;
-                        out.nodes.push(m);
-                        queue.push_back((m, d + 1));
-                    }
-                    edges.insert(if dir == PgDirection::Outgoing {
-                        (n, m)
-                    } else {
-                        (m, n)
+        let bound = self.graph.node_bound();
+        let (nodes, edges, truncated): (Vec<usize>, Vec<(usize, usize)>, bool) = match opts.as_of {
+            // Now: the adjacency lists, in their own numbering.
+            None => {
+                let adjacency = self.current();
+                let Some(slot) = adjacency.slot(start.index()) else {
+                    return Subgraph {
+                        nodes: vec![start],
+                        ..Subgraph::default()
+                    };
+                };
+                let (nodes, edges, truncated) =
+                    walk_around(slot, bound, opts, dirs, |s, outgoing, out| {
+                        out.extend(
+                            adjacency
+                                .neighbours(s, outgoing)
+                                .iter()
+                                .map(|m| m & !JOB_BIT),
+                        )
                     });
-                }
+                let node = |s: u32| adjacency.node(s);
+                (
+                    nodes.into_iter().map(node).collect(),
+                    edges.into_iter().map(|(a, b)| (node(a), node(b))).collect(),
+                    truncated,
+                )
             }
-        }
-        out.edges = edges
+            // A past time: the edges' intervals, by node index.
+            Some(_) => {
+                let (nodes, edges, truncated) = walk_around(
+                    start.index() as u32,
+                    bound,
+                    opts,
+                    dirs,
+                    |n, outgoing, out| {
+                        let dir = if outgoing {
+                            PgDirection::Outgoing
+                        } else {
+                            PgDirection::Incoming
+                        };
+                        out.extend(
+                            self.neighbours(NodeIndex::new(n as usize), dir, opts.as_of)
+                                .filter(|m| self.visible(*m, opts.as_of))
+                                .map(|m| m.index() as u32),
+                        )
+                    },
+                );
+                (
+                    nodes.into_iter().map(|n| n as usize).collect(),
+                    edges
+                        .into_iter()
+                        .map(|(a, b)| (a as usize, b as usize))
+                        .collect(),
+                    truncated,
+                )
+            }
+        };
+        let mut edges: Vec<(NodeIndex, NodeIndex)> = edges
             .into_iter()
-            .filter(|(a, b)| seen[a.index()] && seen[b.index()])
+            .map(|(a, b)| (NodeIndex::new(a), NodeIndex::new(b)))
             .collect();
-        out.edges.sort();
-        out
+        edges.sort_unstable();
+        Subgraph {
+            nodes: nodes.into_iter().map(NodeIndex::new).collect(),
+            edges,
+            truncated,
+        }
     }
 
     /// Everything downstream of a node, each with its distance in jobs; `depth` limits the
@@ -272,6 +301,55 @@ impl LineageIndex {
         }
         None
     }
+}
+
+/// Breadth first around `start` in whatever numbering `neighbours` uses (below `bound`):
+/// `neighbours(n, outgoing, out)` appends `n`'s successors (or predecessors). Answers the nodes
+/// reached (start first), every edge between them that the walk crossed (each once), and whether
+/// the node limit cut it short.
+fn walk_around(
+    start: u32,
+    bound: usize,
+    opts: TraverseOptions,
+    dirs: &[bool],
+    mut neighbours: impl FnMut(u32, bool, &mut Vec<u32>),
+) -> (Vec<u32>, Vec<(u32, u32)>, bool) {
+    let mut seen = vec![0u64; bound.div_ceil(64)];
+    let is_seen = |seen: &[u64], m: u32| seen[m as usize / 64] & (1 << (m % 64)) != 0;
+    seen[start as usize / 64] |= 1 << (start % 64);
+    let mut nodes = vec![start];
+    let mut depths = vec![0u32];
+    let mut edges = Vec::new();
+    let mut next = Vec::new();
+    let mut truncated = false;
+    let mut head = 0;
+    while let Some(&n) = nodes.get(head) {
+        let d = depths[head];
+        head += 1;
+        if d >= opts.depth {
+            continue;
+        }
+        for &outgoing in dirs {
+            next.clear();
+            neighbours(n, outgoing, &mut next);
+            for &m in &next {
+                if !is_seen(&seen, m) {
+                    if nodes.len() >= opts.max_nodes {
+                        truncated = true;
+                        continue;
+                    }
+                    seen[m as usize / 64] |= 1 << (m % 64);
+                    nodes.push(m);
+                    depths.push(d + 1);
+                }
+                edges.push(if outgoing { (n, m) } else { (m, n) });
+            }
+        }
+    }
+    edges.retain(|&(a, b)| is_seen(&seen, a) && is_seen(&seen, b));
+    edges.sort_unstable();
+    edges.dedup();
+    (nodes, edges, truncated)
 }
 
 /// What a downstream walk reached: `(node, distance in jobs)` in the order reached, and for
