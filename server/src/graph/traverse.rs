@@ -125,7 +125,8 @@ impl LineageIndex {
             Direction::Both => &[false, true],
         };
         let bound = self.graph.node_bound();
-        let (nodes, edges, truncated): (Vec<usize>, Vec<(usize, usize)>, bool) = match opts.as_of {
+        // Both walks answer node indexes (the walk of now translates from its numbering).
+        let (nodes, edges, truncated) = match opts.as_of {
             // Now: the adjacency lists, in their own numbering.
             None => {
                 let adjacency = self.current();
@@ -135,7 +136,7 @@ impl LineageIndex {
                         ..Subgraph::default()
                     };
                 };
-                let (nodes, edges, truncated) =
+                let (mut nodes, mut edges, truncated) =
                     walk_around(slot, bound, opts, dirs, |s, outgoing, out| {
                         out.extend(
                             adjacency
@@ -144,50 +145,40 @@ impl LineageIndex {
                                 .map(|m| m & !JOB_BIT),
                         )
                     });
-                let node = |s: u32| adjacency.node(s);
-                (
-                    nodes.into_iter().map(node).collect(),
-                    edges.into_iter().map(|(a, b)| (node(a), node(b))).collect(),
-                    truncated,
-                )
+                let node = |s: &mut u32| *s = adjacency.node(*s) as u32;
+                nodes.iter_mut().for_each(node);
+                edges.iter_mut().for_each(|(a, b)| {
+                    node(a);
+                    node(b);
+                });
+                (nodes, edges, truncated)
             }
             // A past time: the edges' intervals, by node index.
-            Some(_) => {
-                let (nodes, edges, truncated) = walk_around(
-                    start.index() as u32,
-                    bound,
-                    opts,
-                    dirs,
-                    |n, outgoing, out| {
-                        let dir = if outgoing {
-                            PgDirection::Outgoing
-                        } else {
-                            PgDirection::Incoming
-                        };
-                        out.extend(
-                            self.neighbours(NodeIndex::new(n as usize), dir, opts.as_of)
-                                .filter(|m| self.visible(*m, opts.as_of))
-                                .map(|m| m.index() as u32),
-                        )
-                    },
-                );
-                (
-                    nodes.into_iter().map(|n| n as usize).collect(),
-                    edges
-                        .into_iter()
-                        .map(|(a, b)| (a as usize, b as usize))
-                        .collect(),
-                    truncated,
-                )
-            }
+            Some(_) => walk_around(
+                start.index() as u32,
+                bound,
+                opts,
+                dirs,
+                |n, outgoing, out| {
+                    let dir = if outgoing {
+                        PgDirection::Outgoing
+                    } else {
+                        PgDirection::Incoming
+                    };
+                    out.extend(
+                        self.neighbours(NodeIndex::new(n as usize), dir, opts.as_of)
+                            .filter(|m| self.visible(*m, opts.as_of))
+                            .map(|m| m.index() as u32),
+                    )
+                },
+            ),
         };
-        let mut edges: Vec<(NodeIndex, NodeIndex)> = edges
-            .into_iter()
-            .map(|(a, b)| (NodeIndex::new(a), NodeIndex::new(b)))
-            .collect();
+        let ix = |n: u32| NodeIndex::new(n as usize);
+        let mut edges: Vec<(NodeIndex, NodeIndex)> =
+            edges.into_iter().map(|(a, b)| (ix(a), ix(b))).collect();
         edges.sort_unstable();
         Subgraph {
-            nodes: nodes.into_iter().map(NodeIndex::new).collect(),
+            nodes: nodes.into_iter().map(ix).collect(),
             edges,
             truncated,
         }
