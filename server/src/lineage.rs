@@ -3,7 +3,8 @@
 //! the batch is acknowledged (so a 2xx means the graph shows the event too), and on Postgres
 //! following what other servers on the same database commit.
 
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::time::Duration;
 
 use crate::graph::{column_edges, LineageIndex};
 use crate::ingest::PreparedEvent;
@@ -13,7 +14,42 @@ use crate::store::{GraphChange, GraphNotice, Store, StoreError};
 pub struct Lineage {
     store: Arc<dyn Store>,
     index: RwLock<LineageIndex>,
+    /// What is committed but not yet in the graph, because reading it back failed; a repair
+    /// task applies it in the background.
+    behind: Mutex<Behind>,
+    /// While a whole reload runs: the changes applied meanwhile, to apply again after the swap.
+    resyncing: Mutex<Option<GraphChange>>,
+    /// One whole reload at a time.
+    resync_lock: tokio::sync::Mutex<()>,
 }
+
+/// Committed changes the graph has not taken yet.
+#[derive(Default)]
+struct Behind {
+    change: GraphChange,
+    /// Reload the whole graph (a replica notice said so, or partial repairs kept failing).
+    resync: bool,
+    /// When the graph first fell behind (microseconds); `None` when it is in step.
+    since: Option<crate::model::time::Micros>,
+    /// Whether a repair task is running.
+    repairing: bool,
+}
+
+/// Whether the graph holds everything the store has committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GraphHealth {
+    InStep,
+    /// Behind since a time (microseconds), repairing in the background.
+    Behind {
+        since: crate::model::time::Micros,
+        jobs: usize,
+        datasets: usize,
+        resync: bool,
+    },
+}
+
+/// How many times a change is tried at once before it is left to the repair task.
+const ATTEMPTS: u32 = 3;
 
 /// Column edges over time from a dataset's `columnLineage` facets over time.
 fn column_history(
@@ -50,6 +86,9 @@ impl Lineage {
         Ok(Lineage {
             store,
             index: RwLock::new(index),
+            behind: Mutex::new(Behind::default()),
+            resyncing: Mutex::new(None),
+            resync_lock: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -63,9 +102,107 @@ impl Lineage {
         self.index.read().expect("lineage index lock")
     }
 
-    /// Reloads what a batch of events touched.
-    pub async fn refresh(&self, events: &[PreparedEvent]) -> Result<(), StoreError> {
-        self.apply_change(&GraphChange::of(events)).await
+    /// Brings what a batch of committed events touched into the graph (see `update`).
+    pub async fn refresh(self: &Arc<Self>, events: &[PreparedEvent]) {
+        self.update(GraphChange::of(events)).await
+    }
+
+    /// Brings committed changes to the named jobs and datasets into the graph. It never fails:
+    /// when reading them back fails a few times (the database went away after the commit), the
+    /// change is kept and a background task applies it as soon as it can; meanwhile `health`
+    /// says the graph is behind.
+    pub async fn update(self: &Arc<Self>, change: GraphChange) {
+        let mut wait = Duration::from_millis(20);
+        for attempt in 1..=ATTEMPTS {
+            match self.apply_change(&change).await {
+                Ok(()) => return,
+                Err(e) if attempt == ATTEMPTS || matches!(e, StoreError::Unavailable(_)) => {
+                    tracing::warn!(error = %e, "graph update failed; repairing in the background");
+                    break;
+                }
+                Err(_) => {
+                    tokio::time::sleep(wait).await;
+                    wait *= 5;
+                }
+            }
+        }
+        self.fall_behind(change, false);
+    }
+
+    /// Whether the graph holds everything committed.
+    pub fn health(&self) -> GraphHealth {
+        let behind = self.behind.lock().expect("lineage repair state");
+        match behind.since {
+            None => GraphHealth::InStep,
+            Some(since) => GraphHealth::Behind {
+                since,
+                jobs: behind.change.jobs.len(),
+                datasets: behind.change.datasets.len(),
+                resync: behind.resync,
+            },
+        }
+    }
+
+    /// Records a change the graph could not take and makes sure a repair task runs.
+    fn fall_behind(self: &Arc<Self>, change: GraphChange, resync: bool) {
+        let mut behind = self.behind.lock().expect("lineage repair state");
+        merge(&mut behind.change, change);
+        behind.resync |= resync;
+        behind
+            .since
+            .get_or_insert_with(crate::model::time::now_micros);
+        if behind.repairing {
+            return;
+        }
+        behind.repairing = true;
+        let me = self.clone();
+        tokio::spawn(async move { me.repair().await });
+    }
+
+    /// Applies what the graph is behind on until it is in step, waiting longer after each
+    /// failure (up to 5 s); after a few failed partial repairs it reloads the whole graph.
+    async fn repair(self: Arc<Self>) {
+        let mut wait = Duration::from_millis(200);
+        let mut failures = 0u32;
+        loop {
+            tokio::time::sleep(wait).await;
+            let (change, resync) = {
+                let mut behind = self.behind.lock().expect("lineage repair state");
+                (std::mem::take(&mut behind.change), behind.resync)
+            };
+            let outcome = if resync {
+                self.resync().await
+            } else {
+                self.apply_change(&change).await
+            };
+            let mut behind = self.behind.lock().expect("lineage repair state");
+            match outcome {
+                Ok(()) => {
+                    if resync {
+                        behind.resync = false;
+                    }
+                    if behind.change.jobs.is_empty()
+                        && behind.change.datasets.is_empty()
+                        && !behind.resync
+                    {
+                        tracing::info!("lineage graph repaired: in step with the store again");
+                        behind.since = None;
+                        behind.repairing = false;
+                        return;
+                    }
+                    wait = Duration::from_millis(200);
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(error = %e, failures, "lineage graph repair failed; will retry");
+                    merge(&mut behind.change, change);
+                    if failures >= 5 {
+                        behind.resync = true;
+                    }
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
     }
 
     /// Reloads the named jobs and datasets.
@@ -74,6 +211,10 @@ impl Lineage {
         let dataset_rows = self.store.graph_datasets(Some(&change.datasets)).await?;
         let columns = self.store.graph_columns(Some(&change.datasets)).await?;
         let mut index = self.index.write().expect("lineage index lock");
+        if let Some(missed) = self.resyncing.lock().expect("resync record").as_mut() {
+            // A reload is reading the store meanwhile: it may have read before this commit.
+            merge(missed, change.clone());
+        }
         for (key, ty, deleted) in dataset_rows {
             index.upsert_node(key, ty, deleted);
         }
@@ -86,12 +227,28 @@ impl Lineage {
         Ok(())
     }
 
-    /// Reloads the whole graph and swaps it in.
+    /// Reloads the whole graph and swaps it in. Changes applied while the reload read the
+    /// store are applied again to the new graph, so none is lost to the swap.
     pub async fn resync(&self) -> Result<(), StoreError> {
-        let fresh = Self::load(self.store.clone()).await?;
+        let _one_at_a_time = self.resync_lock.lock().await;
+        *self.resyncing.lock().expect("resync record") = Some(GraphChange::default());
+        let fresh = match Self::load(self.store.clone()).await {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                *self.resyncing.lock().expect("resync record") = None;
+                return Err(e);
+            }
+        };
         let index = fresh.index.into_inner().expect("lineage index lock");
-        *self.index.write().expect("lineage index lock") = index;
-        Ok(())
+        let missed = {
+            let mut live = self.index.write().expect("lineage index lock");
+            *live = index;
+            self.resyncing.lock().expect("resync record").take()
+        };
+        match missed {
+            Some(m) if !(m.jobs.is_empty() && m.datasets.is_empty()) => self.apply_change(&m).await,
+            _ => Ok(()),
+        }
     }
 
     /// Follows changes committed by other servers on the same database (Postgres LISTEN/NOTIFY),
@@ -103,14 +260,28 @@ impl Lineage {
                 return;
             };
             while let Some(notice) = notices.recv().await {
-                let r = match &notice {
-                    GraphNotice::Changed(change) => me.apply_change(change).await,
-                    GraphNotice::Resync => me.resync().await,
-                };
-                if let Err(e) = r {
-                    tracing::warn!(error = %e, "could not apply a graph change from another server");
+                match notice {
+                    GraphNotice::Changed(change) => me.update(change).await,
+                    GraphNotice::Resync => {
+                        if let Err(e) = me.resync().await {
+                            tracing::warn!(error = %e, "could not reload the graph; repairing in the background");
+                            me.fall_behind(GraphChange::default(), true);
+                        }
+                    }
                 }
             }
         });
+    }
+}
+
+/// Adds `more` to `into`, keeping each job and dataset once.
+fn merge(into: &mut GraphChange, more: GraphChange) {
+    for (list, extra) in [
+        (&mut into.jobs, more.jobs),
+        (&mut into.datasets, more.datasets),
+    ] {
+        list.extend(extra);
+        list.sort();
+        list.dedup();
     }
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 mod catalog;
+pub mod guard;
 
 use async_graphql::{
     Context, EmptySubscription, Enum, ErrorExtensions, MergedObject, Object, Schema, SimpleObject,
@@ -41,6 +42,30 @@ pub fn schema(lineage: Option<Arc<Lineage>>) -> LineageSchema {
         b = b.data(l);
     }
     b.finish()
+}
+
+/// Replaces the text of store failures in a response (database messages, which may quote SQL)
+/// with "internal error" and an id that the log has with the cause, or with "unavailable" for
+/// database outages; each gets a `code` extension (`INTERNAL_ERROR`, `UNAVAILABLE`).
+pub fn hide_internal_errors(mut response: async_graphql::Response) -> async_graphql::Response {
+    for e in &mut response.errors {
+        let Some(transient) = crate::store::StoreError::classify_message(&e.message) else {
+            continue;
+        };
+        let mut ext = async_graphql::ErrorExtensionValues::default();
+        if transient {
+            tracing::warn!(cause = %e.message, "database unavailable; GraphQL error answered");
+            e.message = "the database is unavailable right now; retry later".into();
+            ext.set("code", "UNAVAILABLE");
+        } else {
+            let id = uuid::Uuid::new_v4();
+            tracing::error!(error_id = %id, cause = %e.message, "internal error in GraphQL");
+            e.message = format!("internal error (error id {id})");
+            ext.set("code", "INTERNAL_ERROR");
+        }
+        e.extensions = Some(ext);
+    }
+    response
 }
 
 /// The SDL as checked in.

@@ -75,3 +75,22 @@ pub fn parse<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiErro
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad("", format!("the body is not valid JSON: {e}")))
 }
+
+/// An optional JSON body: none (or only whitespace) is `None`; anything else must parse, or the
+/// answer is a 400 saying what is wrong. Never ignored.
+pub fn optional<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<Option<T>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let value: serde_json::Value = parse(body)?;
+    let nul = crate::ingest::limits::nul_paths(&value);
+    if !nul.is_empty() {
+        return Err(ApiError::BadRequest(nul));
+    }
+    serde_json::from_value(value).map(Some).map_err(|e| {
+        ApiError::bad(
+            "",
+            format!("the body does not have the expected shape: {e}"),
+        )
+    })
+}

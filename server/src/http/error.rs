@@ -24,13 +24,20 @@ pub enum ApiError {
     /// A write endpoint Marquez deprecated; writes come as OpenLineage events.
     #[error("{0}")]
     LegacyWrite(String),
-    /// The database cannot be reached; retrying later may work.
-    #[error("{0}")]
+    /// The database cannot take the request now (away, out of room, timed out); retrying later
+    /// may work. The cause is logged, not answered.
+    #[error("the database is unavailable right now; nothing was changed, retry later")]
     Unavailable(String),
+    /// The server is shutting down.
+    #[error("the server is shutting down; retry later")]
+    ShuttingDown,
     /// A bug or a broken database; the details are in the log, not the answer.
     #[error("internal error")]
     Internal(String),
 }
+
+/// What a `503` tells clients to wait before retrying (`Retry-After`, seconds).
+pub const RETRY_AFTER_SECONDS: &str = "1";
 
 fn summary(problems: &[Problem]) -> String {
     Rejection(problems.to_vec()).summary()
@@ -77,9 +84,7 @@ impl From<Rejection> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(m) => {
-                ApiError::Unavailable(format!("database unavailable: {m}"))
-            }
+            StoreError::Unavailable(m) => ApiError::Unavailable(m),
             StoreError::Database(_)
             | StoreError::Migration(_)
             | StoreError::UnsupportedUrl(_)
@@ -92,7 +97,7 @@ impl From<WriterError> for ApiError {
     fn from(e: WriterError) -> Self {
         match e {
             WriterError::Store(s) => s.into(),
-            WriterError::Closed => ApiError::Unavailable("the server is shutting down".into()),
+            WriterError::Closed => ApiError::ShuttingDown,
         }
     }
 }
@@ -104,7 +109,7 @@ impl ResponseError for ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::LegacyWrite(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -119,6 +124,13 @@ impl ResponseError for ApiError {
                     detail: p.detail.clone(),
                 })
                 .collect(),
+            ApiError::Unavailable(cause) => {
+                tracing::warn!(cause = %cause, "database unavailable; answered 503");
+                vec![ErrorItem {
+                    path: None,
+                    detail: self.to_string(),
+                }]
+            }
             ApiError::Internal(cause) => {
                 let id = uuid::Uuid::new_v4();
                 tracing::error!(error_id = %id, cause = %cause, "internal error");
@@ -136,7 +148,11 @@ impl ResponseError for ApiError {
             ApiError::Internal(_) => errors[0].detail.clone(),
             other => other.to_string(),
         };
-        HttpResponse::build(status).json(Body {
+        let mut answer = HttpResponse::build(status);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            answer.insert_header((actix_web::http::header::RETRY_AFTER, RETRY_AFTER_SECONDS));
+        }
+        answer.json(Body {
             code: status.as_u16(),
             message,
             errors,

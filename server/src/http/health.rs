@@ -1,19 +1,59 @@
-//! `/healthz` (the process answers) and `/readyz` (the database answers too).
+//! `/healthz` (the process answers) and `/readyz` (the database answers within a bound, and
+//! whether the lineage graph is in step with the store).
+
+use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::AppState;
+use crate::lineage::GraphHealth;
+use crate::model::time::from_micros;
+
+/// The longest `/readyz` waits for the database.
+const PING_TIMEOUT: Duration = Duration::from_millis(1500);
 
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
+/// `200` with `status` `ready`, or `degraded` while the graph is catching up with commits it
+/// could not read back (answers may miss them meanwhile); `503` when the database does not
+/// answer.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let backend = state.store.backend().name();
-    match state.store.ping().await {
-        Ok(()) => HttpResponse::Ok().json(json!({"status": "ready", "database": backend})),
-        Err(e) => HttpResponse::ServiceUnavailable()
-            .json(json!({"status": "unavailable", "database": backend, "detail": e.to_string()})),
+    let graph: Value = match state.lineage.health() {
+        GraphHealth::InStep => json!({"inStep": true}),
+        GraphHealth::Behind {
+            since,
+            jobs,
+            datasets,
+            resync,
+        } => json!({
+            "inStep": false, "behindSince": from_micros(since).to_rfc3339(),
+            "pendingJobs": jobs, "pendingDatasets": datasets, "reloading": resync,
+        }),
+    };
+    let in_step = graph["inStep"] == Value::Bool(true);
+    let detail = match tokio::time::timeout(PING_TIMEOUT, state.store.ping()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: database ping failed");
+            Some("the database does not answer")
+        }
+        Err(_) => Some("the database did not answer within 1.5 s"),
+    };
+    match detail {
+        None => HttpResponse::Ok().json(json!({
+            "status": if in_step { "ready" } else { "degraded" },
+            "database": backend,
+            "graph": graph,
+        })),
+        Some(detail) => HttpResponse::ServiceUnavailable()
+            .insert_header((
+                actix_web::http::header::RETRY_AFTER,
+                super::error::RETRY_AFTER_SECONDS,
+            ))
+            .json(json!({"status": "unavailable", "database": backend, "detail": detail, "graph": graph})),
     }
 }

@@ -30,6 +30,13 @@ pub async fn post_event(
     })
 }
 
+/// The most events one batch request may hold.
+pub const MAX_BATCH_EVENTS: usize = 10_000;
+/// The most failed (and warned) events a batch answer lists; `summary.failed` counts them all.
+const MAX_LISTED: usize = 100;
+/// The most problems listed for one failed event.
+const MAX_PROBLEMS_PER_EVENT: usize = 20;
+
 #[derive(Serialize)]
 struct Summary {
     received: usize,
@@ -67,15 +74,29 @@ pub async fn post_batch(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let bytes = body::read(&req, payload, state.max_body_bytes).await?;
-    let items: Vec<&RawValue> = match body::parse::<Value>(&bytes) {
-        Ok(Value::Array(_)) => body::parse(&bytes)?,
-        Ok(_) => return Err(ApiError::bad("", "a batch must be a JSON array of events")),
-        Err(e) => return Err(e),
+    let items: Vec<&RawValue> = match serde_json::from_slice(&bytes) {
+        Ok(items) => items,
+        Err(_) => {
+            // Say what is wrong: bad JSON, or JSON that is not an array (checked without
+            // building the document in memory).
+            body::parse::<serde::de::IgnoredAny>(&bytes)?;
+            return Err(ApiError::bad("", "a batch must be a JSON array of events"));
+        }
     };
+    if items.len() > MAX_BATCH_EVENTS {
+        return Err(ApiError::bad(
+            "",
+            format!(
+                "the batch holds {} events; the limit is {MAX_BATCH_EVENTS} per request",
+                items.len()
+            ),
+        ));
+    }
     let received_at = now_micros();
     let mut good = Vec::new();
     let mut failed = Vec::new();
     let mut warned = Vec::new();
+    let mut failures_unlisted = 0;
     for (index, raw) in items.iter().enumerate() {
         let value: Value =
             serde_json::from_str(raw.get()).expect("an array element parsed once already parses");
@@ -86,7 +107,7 @@ pub async fn post_batch(
             received_at,
         ) {
             Ok(p) => {
-                if !p.warnings.is_empty() {
+                if !p.warnings.is_empty() && warned.len() < MAX_LISTED {
                     warned.push(Warned {
                         index,
                         warnings: p.warnings.clone(),
@@ -94,20 +115,25 @@ pub async fn post_batch(
                 }
                 good.push(p);
             }
-            Err(r) => failed.push(Failed {
-                index,
-                reason: r.summary(),
-                errors: r
-                    .0
-                    .into_iter()
-                    .map(|p| Problem::new(format!("/{index}{}", p.path), p.detail))
-                    .collect(),
-            }),
+            Err(_) if failed.len() >= MAX_LISTED => failures_unlisted += 1,
+            Err(mut r) => {
+                r.0.truncate(MAX_PROBLEMS_PER_EVENT);
+                failed.push(Failed {
+                    index,
+                    reason: r.summary(),
+                    errors: r
+                        .0
+                        .into_iter()
+                        .map(|p| Problem::new(format!("/{index}{}", p.path), p.detail))
+                        .collect(),
+                })
+            }
         }
     }
     let successful = good.len();
     state.writer.write(good).await?;
-    let (status, code) = match (successful, failed.len()) {
+    let failures = failed.len() + failures_unlisted;
+    let (status, code) = match (successful, failures) {
         (_, 0) => ("SUCCESS", StatusCode::OK),
         (0, _) => ("FAILURE", StatusCode::BAD_REQUEST),
         _ => ("PARTIAL_SUCCESS", StatusCode::MULTI_STATUS),
@@ -117,7 +143,7 @@ pub async fn post_batch(
         summary: Summary {
             received: items.len(),
             successful,
-            failed: failed.len(),
+            failed: failures,
         },
         failed_events: failed,
         warnings: warned,

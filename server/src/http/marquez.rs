@@ -143,12 +143,13 @@ pub struct NamespaceBody {
 
 async fn put_namespace(
     path: web::Path<String>,
-    body: Option<web::Json<NamespaceBody>>,
+    body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Res {
     let ns = path.into_inner();
-    let (owner, description) = body
-        .map(|b| (b.owner_name.clone(), b.description.clone()))
+    name_fits("namespace", &ns)?;
+    let (owner, description) = super::body::optional::<NamespaceBody>(&body)?
+        .map(|b| (b.owner_name, b.description))
         .unwrap_or_default();
     let n = state
         .store
@@ -228,11 +229,11 @@ async fn delete_dataset(path: web::Path<(String, String)>, state: web::Data<AppS
     state.store.delete_dataset(&d.id).await?;
     state
         .lineage
-        .apply_change(&GraphChange {
+        .update(GraphChange {
             datasets: vec![(ns.clone(), name.clone())],
             ..Default::default()
         })
-        .await?;
+        .await;
     let d = state
         .store
         .dataset(&ns, &name)
@@ -292,6 +293,7 @@ async fn set_dataset_tag(
     tag: &str,
     on: bool,
 ) -> Res {
+    name_fits("tag", tag)?;
     let d = find_dataset(state, ns, name).await?;
     if let Some(field) = field {
         let exists = d
@@ -355,18 +357,20 @@ async fn list_tags(state: web::Data<AppState>) -> Res {
     Ok(HttpResponse::Ok().json(json!({"tags": tags, "totalCount": tags.len()})))
 }
 
+/// A name from the URL that is about to be stored must fit the store (see `ingest::limits`).
+fn name_fits(what: &str, value: &str) -> Result<(), ApiError> {
+    crate::ingest::limits::check_name(what, value).map_err(|p| ApiError::BadRequest(vec![p]))
+}
+
 #[derive(Deserialize)]
 pub struct TagBody {
     description: Option<String>,
 }
 
-async fn put_tag(
-    path: web::Path<String>,
-    body: Option<web::Json<TagBody>>,
-    state: web::Data<AppState>,
-) -> Res {
+async fn put_tag(path: web::Path<String>, body: web::Bytes, state: web::Data<AppState>) -> Res {
     let name = path.into_inner();
-    let description = body.and_then(|b| b.description.clone());
+    name_fits("tag", &name)?;
+    let description = super::body::optional::<TagBody>(&body)?.and_then(|b| b.description);
     Ok(HttpResponse::Ok().json(state.store.put_tag(&name, description.as_deref()).await?))
 }
 
@@ -442,11 +446,11 @@ async fn delete_job(path: web::Path<(String, String)>, state: web::Data<AppState
     state.store.delete_job(&job.id).await?;
     state
         .lineage
-        .apply_change(&GraphChange {
+        .update(GraphChange {
             jobs: vec![(ns.clone(), name.clone())],
             ..Default::default()
         })
-        .await?;
+        .await;
     let job = state
         .store
         .job(&ns, &name)
@@ -538,6 +542,7 @@ async fn list_job_runs(
 }
 
 async fn tag_job_as(state: &AppState, ns: &str, name: &str, tag: &str, on: bool) -> Res {
+    name_fits("tag", tag)?;
     let job = find_job(state, ns, name).await?;
     state
         .store

@@ -5,6 +5,7 @@ mod column_lineage;
 pub mod error;
 mod events;
 mod graphql;
+pub mod guard;
 mod health;
 mod ingest;
 mod lineage;

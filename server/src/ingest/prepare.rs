@@ -50,6 +50,10 @@ pub fn prepare_event(
             format!("an event must be a JSON object, not {what}"),
         )]));
     }
+    let unfit = super::limits::check(&value);
+    if !unfit.is_empty() {
+        return Err(Rejection(unfit));
+    }
     let hash = canonical::hash(&value);
     let warnings = validator.check(&mut value).map_err(Rejection)?;
     let obj = value.as_object().expect("checked above");

@@ -77,13 +77,13 @@ async fn run(
                 Err(_) => break,
             }
         }
-        commit(store.as_ref(), jobs, lineage.as_deref()).await;
+        commit(store.as_ref(), jobs, lineage.as_ref()).await;
     }
     tracing::info!("writer stopped: queue drained");
 }
 
 #[tracing::instrument(skip_all, fields(jobs = jobs.len()))]
-async fn commit(store: &dyn Store, jobs: Vec<Job>, lineage: Option<&Lineage>) {
+async fn commit(store: &dyn Store, jobs: Vec<Job>, lineage: Option<&Arc<Lineage>>) {
     let mut sizes = Vec::with_capacity(jobs.len());
     let mut replies = Vec::with_capacity(jobs.len());
     let mut all = Vec::new();
@@ -94,10 +94,8 @@ async fn commit(store: &dyn Store, jobs: Vec<Job>, lineage: Option<&Lineage>) {
     }
     let outcome = store.ingest(&all).await;
     if let (Ok(_), Some(lineage)) = (&outcome, lineage) {
-        if let Err(e) = lineage.refresh(&all).await {
-            // Committed all the same; the graph catches up at the next refresh or restart.
-            tracing::warn!(error = %e, "lineage graph refresh failed");
-        }
+        // Committed: the graph takes it now, or its repair task as soon as it can.
+        lineage.refresh(&all).await;
     }
     match outcome {
         Ok(results) => {
@@ -110,6 +108,14 @@ async fn commit(store: &dyn Store, jobs: Vec<Job>, lineage: Option<&Lineage>) {
             tracing::error!(error = %e, "batch failed");
             let _ = replies.pop().expect("one reply").send(Err(e.into()));
         }
+        Err(StoreError::Unavailable(cause)) => {
+            // The database is away or full: every request of the batch hears it now (a 503),
+            // rather than each waiting for its own attempt.
+            tracing::warn!(cause = %cause, "batch failed: database unavailable");
+            for reply in replies {
+                let _ = reply.send(Err(StoreError::Unavailable(cause.clone()).into()));
+            }
+        }
         Err(e) => {
             // One request's events must not sink the others': retry each on its own.
             tracing::warn!(error = %e, "group commit failed; retrying requests one by one");
@@ -118,9 +124,7 @@ async fn commit(store: &dyn Store, jobs: Vec<Job>, lineage: Option<&Lineage>) {
                 let mine: Vec<PreparedEvent> = events.by_ref().take(size).collect();
                 let r = store.ingest(&mine).await.map_err(WriterError::from);
                 if let (Ok(_), Some(lineage)) = (&r, lineage) {
-                    if let Err(e) = lineage.refresh(&mine).await {
-                        tracing::warn!(error = %e, "lineage graph refresh failed");
-                    }
+                    lineage.refresh(&mine).await;
                 }
                 let _ = reply.send(r);
             }

@@ -7,13 +7,25 @@ use uuid::Uuid;
 const ROOT: Uuid = Uuid::from_u128(0x7f1b_2c8e_4a0d_4e55_9a3c_61d2_b0e4_f9a7);
 
 fn derive(kind: &str, parts: &[&str]) -> Uuid {
-    // Parts are joined with a NUL, which cannot appear in a JSON string that survived parsing
-    // unescaped, so ("a:b", "c") and ("a", "b:c") never collide.
+    // Parts are joined with a NUL. A NUL inside a part is escaped (as U+0001 U+0002, and
+    // U+0001 itself as U+0001 U+0001), so no two lists of parts give the same text:
+    // ("a:b", "c") and ("a", "b:c"), ("a\0b", "c") and ("a", "b\0c") never collide. Parts
+    // without either character are joined as they are, so the ids of ordinary names are stable.
     let mut buf = String::with_capacity(64);
     buf.push_str(kind);
     for p in parts {
         buf.push('\0');
-        buf.push_str(p);
+        if p.contains(['\0', '\u{1}']) {
+            for c in p.chars() {
+                match c {
+                    '\0' => buf.push_str("\u{1}\u{2}"),
+                    '\u{1}' => buf.push_str("\u{1}\u{1}"),
+                    c => buf.push(c),
+                }
+            }
+        } else {
+            buf.push_str(p);
+        }
     }
     Uuid::new_v5(&ROOT, buf.as_bytes())
 }
@@ -87,5 +99,18 @@ mod tests {
     #[test]
     fn names_with_separators_do_not_collide() {
         assert_ne!(dataset_id("a:b", "c"), dataset_id("a", "b:c"));
+        assert_ne!(dataset_id("a\0b", "c"), dataset_id("a", "b\0c"));
+        assert_ne!(dataset_id("a\u{1}", "b"), dataset_id("a", "\u{1}b"));
+    }
+
+    #[test]
+    fn ordinary_names_keep_the_ids_they_always_had() {
+        assert_eq!(
+            dataset_id("postgres://db:5432", "shop.public.orders"),
+            Uuid::new_v5(
+                &ROOT,
+                "dataset\0postgres://db:5432\0shop.public.orders".as_bytes()
+            )
+        );
     }
 }

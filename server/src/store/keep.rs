@@ -46,13 +46,14 @@ pub(super) async fn version_tags(
 /// Returns whether anything changed.
 pub(super) async fn set_version_tag(
     pool: &AnyPool,
+    backend: Backend,
     dataset_id: &str,
     version_id: &str,
     tag: &str,
     on: bool,
 ) -> Result<bool, StoreError> {
     let now = time::now_micros();
-    let mut tx = pool.begin().await?;
+    let mut tx = super::tx::Tx::begin_write(pool, backend).await?;
     let current: Option<String> = sqlx::query_scalar(
         "SELECT version_id FROM dataset_version_tags WHERE dataset_id = $1 AND tag = $2 AND untagged_at IS NULL",
     )
@@ -235,7 +236,7 @@ pub(super) async fn retention(
     dry_run: bool,
     writer_lock: i64,
 ) -> Result<RetentionReport, StoreError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::tx::Tx::begin_write(pool, backend).await?;
     if backend == Backend::Postgres {
         // Ingest waits meanwhile, so nothing binds to a version while it goes.
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -350,6 +351,7 @@ pub(super) async fn retention(
         }
     }
     if dry_run {
+        tx.rollback().await?;
         return Ok(report);
     }
     for name in &report.partitions {

@@ -9,6 +9,7 @@ mod reads;
 mod rows;
 mod snapshot;
 mod sql;
+mod tx;
 
 use std::collections::HashMap;
 
@@ -48,14 +49,70 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// Whether a message is a `StoreError`'s text, and if so whether it was `Unavailable`
+    /// (`Some(true)`) or another failure (`Some(false)`). For layers that receive errors only as
+    /// text (GraphQL resolvers' `?`) and must not pass database text on to clients.
+    pub fn classify_message(message: &str) -> Option<bool> {
+        if message.starts_with("database unavailable:") {
+            Some(true)
+        } else if [
+            "database error:",
+            "migration failed:",
+            "corrupt stored data:",
+        ]
+        .iter()
+        .any(|p| message.starts_with(p))
+        {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Tls(_) => StoreError::Unavailable(e.to_string()),
-            other => StoreError::Database(other.to_string()),
+        if is_transient(&e) {
+            StoreError::Unavailable(e.to_string())
+        } else {
+            StoreError::Database(e.to_string())
+        }
+    }
+}
+
+/// Whether an error says the database is away or out of room for now (a lost or refused
+/// connection, a full disk, an I/O error, a lock or statement timeout): the same request may
+/// work later. Anything else is a bug or a broken database.
+fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            match code.parse::<i32>() {
+                // SQLite result codes (extended codes keep the primary one in the low byte):
+                // BUSY, LOCKED, NOMEM, IOERR, FULL, CANTOPEN, PROTOCOL.
+                Ok(n) => matches!(n & 0xff, 5 | 6 | 7 | 10 | 13 | 14 | 15),
+                // Postgres SQLSTATEs: connection exceptions, insufficient resources, operator
+                // intervention (shutdown, cancelled by timeout), serialization failures.
+                Err(_) => {
+                    code.starts_with("08")
+                        || code.starts_with("53")
+                        || code.starts_with("57")
+                        || code == "40001"
+                        || code == "40P01"
+                }
+            }
+        }
+        // The `Any` driver wraps some connection failures as text.
+        other => {
+            let text = other.to_string();
+            text.contains("terminating connection") || text.contains("connection closed")
         }
     }
 }

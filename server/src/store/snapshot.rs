@@ -41,7 +41,7 @@ pub(super) async fn load(pool: &AnyPool) -> Result<LineageIndex, StoreError> {
         direction: String,
         dataset_id: String,
     }
-    let mut tx = pool.begin().await?;
+    let mut tx = super::tx::Tx::begin(pool).await?;
     let mut b = GraphLoader::new();
     for r in sqlx::query_as::<_, DatasetRow>(
         "SELECT id, namespace, name, dataset_type, deleted_at FROM datasets",

@@ -14,6 +14,7 @@ use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 use uuid::Uuid;
 
 use super::dialect::{bind_all, value_rows, Arg, Backend};
+use super::tx::Tx;
 use super::{apply, catalog, keep, reads};
 use super::{ColumnHistory, RetentionReport, VerifyReport, VersionTag};
 use super::{
@@ -38,9 +39,59 @@ const NOTIFY_LIMIT: usize = 7_000;
 /// Serialises writers across replicas sharing one Postgres (the argument is arbitrary).
 const WRITER_LOCK: i64 = 0x7472_6962;
 
+/// How long a request waits for a connection before it is answered `503`: while the database
+/// is away, requests fail fast instead of hanging.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
+/// Postgres' `statement_timeout` for reads and for the write path.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+const WRITE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Connections kept for the write path (ingest, deletes, tags) apart from the readers' pool,
+/// so that no read load can starve writers.
+const WRITE_CONNECTIONS: u32 = 2;
+
+/// A pool of connections set up for a backend.
+async fn open_pool(
+    options: &AnyConnectOptions,
+    backend: Backend,
+    max_connections: u32,
+    statement_timeout: Duration,
+) -> Result<AnyPool, StoreError> {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Postgres {
+                    // Plan every execution with its parameters: a generic plan cached while
+                    // a table was small would keep scanning it whole as it grows.
+                    conn.execute("SET plan_cache_mode = force_custom_plan")
+                        .await?;
+                    conn.execute(
+                        format!("SET statement_timeout = {}", statement_timeout.as_millis())
+                            .as_str(),
+                    )
+                    .await?;
+                }
+                if backend == Backend::Sqlite {
+                    // WAL lets readers run beside the writer; FULL makes every commit durable.
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = FULL").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options.clone())
+        .await
+        .map_err(StoreError::from)
+}
+
 /// The SQL store.
 pub struct SqlStore {
+    /// Connections for reads.
     pool: AnyPool,
+    /// Connections for the write path, and the reads it makes right after a commit.
+    writes: AnyPool,
     url: String,
     /// Names this store in graph-change announcements.
     instance: String,
@@ -60,7 +111,7 @@ impl SqlStore {
             "SELECT namespace, name FROM {table} WHERE id = $1"
         ))
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writes)
         .await?;
         let Some(key) = key else {
             return Ok(());
@@ -77,7 +128,7 @@ impl SqlStore {
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(GRAPH_CHANNEL)
             .bind(serde_json::to_string(&change).expect("change serialises"))
-            .execute(&self.pool)
+            .execute(&self.writes)
             .await?;
         Ok(())
     }
@@ -95,31 +146,15 @@ impl SqlStore {
         };
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|e| StoreError::UnsupportedUrl(e.to_string()))?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Postgres {
-                        // Plan every execution with its parameters: a generic plan cached while
-                        // a table was small would keep scanning it whole as it grows.
-                        conn.execute("SET plan_cache_mode = force_custom_plan")
-                            .await?;
-                    }
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the writer; FULL makes every commit durable.
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = FULL").await?;
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await
-            .map_err(StoreError::from)?;
+        let pool = open_pool(&options, backend, max_connections.max(1), READ_TIMEOUT).await?;
+        let writes = if url.contains(":memory:") {
+            pool.clone() // one database per connection: writes must see the same one
+        } else {
+            open_pool(&options, backend, WRITE_CONNECTIONS, WRITE_TIMEOUT).await?
+        };
         Ok(SqlStore {
             pool,
+            writes,
             url,
             instance: Uuid::new_v4().to_string(),
             backend,
@@ -195,7 +230,7 @@ impl SqlStore {
             .collect();
 
         let started = std::time::Instant::now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = Tx::begin_write(&self.writes, self.backend).await?;
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(WRITER_LOCK)
@@ -361,6 +396,8 @@ impl Store for SqlStore {
     async fn ingest(&self, batch: &[PreparedEvent]) -> Result<Vec<Ingested>, StoreError> {
         match self.ingest_batch(batch).await {
             Ok(done) => Ok(done),
+            // The database is away: trying again now would only make the client wait longer.
+            Err(e @ StoreError::Unavailable(_)) => Err(e),
             Err(e) => {
                 // A partition this process created may have been dropped since (by `retention`
                 // in another process): forget them all and try once more, making sure again.
@@ -380,7 +417,7 @@ impl Store for SqlStore {
     }
 
     async fn replay(&self, batch: &[PreparedEvent]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = Tx::begin_write(&self.writes, self.backend).await?;
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(WRITER_LOCK)
@@ -452,7 +489,7 @@ impl Store for SqlStore {
     }
 
     async fn clear_model(&self) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = Tx::begin_write(&self.writes, self.backend).await?;
         for table in apply::MODEL_TABLES {
             tx.execute(format!("DELETE FROM {table}").as_str()).await?;
         }
@@ -504,11 +541,11 @@ impl Store for SqlStore {
         owner: Option<&str>,
         description: Option<&str>,
     ) -> Result<Namespace, StoreError> {
-        catalog::put_namespace(&self.pool, name, owner, description).await
+        catalog::put_namespace(&self.writes, name, owner, description).await
     }
 
     async fn delete_namespace(&self, name: &str) -> Result<bool, StoreError> {
-        catalog::soft_delete(&self.pool, "namespaces", "name", name).await
+        catalog::soft_delete(&self.writes, "namespaces", "name", name).await
     }
 
     async fn sources(&self, limit: i64, offset: i64) -> Result<(Vec<Source>, i64), StoreError> {
@@ -529,7 +566,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_dataset(&self, dataset_id: &str) -> Result<bool, StoreError> {
-        let deleted = catalog::soft_delete(&self.pool, "datasets", "id", dataset_id).await?;
+        let deleted = catalog::soft_delete(&self.writes, "datasets", "id", dataset_id).await?;
         if deleted {
             self.announce_deletion("datasets", dataset_id).await?;
         }
@@ -561,7 +598,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_job(&self, job_id: &str) -> Result<bool, StoreError> {
-        let deleted = catalog::soft_delete(&self.pool, "jobs", "id", job_id).await?;
+        let deleted = catalog::soft_delete(&self.writes, "jobs", "id", job_id).await?;
         if deleted {
             self.announce_deletion("jobs", job_id).await?;
         }
@@ -582,11 +619,11 @@ impl Store for SqlStore {
     }
 
     async fn put_tag(&self, name: &str, description: Option<&str>) -> Result<Tag, StoreError> {
-        catalog::put_tag(&self.pool, name, description).await
+        catalog::put_tag(&self.writes, name, description).await
     }
 
     async fn set_tag(&self, target: TagTarget<'_>, tag: &str, on: bool) -> Result<(), StoreError> {
-        catalog::set_tag(&self.pool, target, tag, on).await
+        catalog::set_tag(&self.writes, target, tag, on).await
     }
 
     async fn dataset_names(
@@ -656,7 +693,7 @@ impl Store for SqlStore {
         &self,
         keys: Option<&[(String, String)]>,
     ) -> Result<Vec<crate::graph::GraphJob>, StoreError> {
-        catalog::graph_jobs(&self.pool, keys).await
+        catalog::graph_jobs(&self.writes, keys).await
     }
 
     async fn load_graph(&self) -> Result<crate::graph::LineageIndex, StoreError> {
@@ -670,14 +707,14 @@ impl Store for SqlStore {
         &self,
         keys: Option<&[(String, String)]>,
     ) -> Result<Vec<super::GraphDataset>, StoreError> {
-        catalog::graph_datasets(&self.pool, keys).await
+        catalog::graph_datasets(&self.writes, keys).await
     }
 
     async fn graph_columns(
         &self,
         keys: Option<&[(String, String)]>,
     ) -> Result<Vec<ColumnHistory>, StoreError> {
-        catalog::graph_columns(&self.pool, keys).await
+        catalog::graph_columns(&self.writes, keys).await
     }
 
     async fn node_details(
@@ -703,7 +740,7 @@ impl Store for SqlStore {
         tag: &str,
         on: bool,
     ) -> Result<bool, StoreError> {
-        keep::set_version_tag(&self.pool, dataset_id, version_id, tag, on).await
+        keep::set_version_tag(&self.writes, self.backend, dataset_id, version_id, tag, on).await
     }
 
     async fn verify(&self) -> Result<VerifyReport, StoreError> {
@@ -715,7 +752,8 @@ impl Store for SqlStore {
         cutoff: Micros,
         dry_run: bool,
     ) -> Result<RetentionReport, StoreError> {
-        let report = keep::retention(&self.pool, self.backend, cutoff, dry_run, WRITER_LOCK).await;
+        let report =
+            keep::retention(&self.writes, self.backend, cutoff, dry_run, WRITER_LOCK).await;
         self.partitions.lock().expect("partition cache").clear();
         report
     }

@@ -1,0 +1,93 @@
+//! Transactions that cannot outlive a failure. A connection whose transaction did not commit is
+//! closed, never handed back to the pool: after a failed statement or COMMIT (a full disk, an I/O
+//! error, a lost connection) the database may have rolled back, or may still hold the
+//! transaction open, and a pooled connection in either state would make the next request's
+//! writes vanish or lock the database. Closing it rolls back whatever is left; the pool opens a
+//! fresh connection when it needs one, so the server heals once the cause goes away.
+
+use std::ops::{Deref, DerefMut};
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Executor};
+
+use super::{Backend, StoreError};
+
+/// An open transaction on a pooled connection; dropped without `commit`, it closes the
+/// connection.
+pub struct Tx {
+    conn: PoolConnection<Any>,
+    /// Whether the transaction ended cleanly (committed, or rolled back on purpose).
+    committed: bool,
+}
+
+impl Tx {
+    /// Starts a transaction that reads only, or reads and then writes.
+    pub async fn begin(pool: &AnyPool) -> Result<Tx, StoreError> {
+        Self::start(pool, "BEGIN").await
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so it waits for another writer instead of failing half-way.
+    pub async fn begin_write(pool: &AnyPool, backend: Backend) -> Result<Tx, StoreError> {
+        match backend {
+            Backend::Sqlite => Self::start(pool, "BEGIN IMMEDIATE").await,
+            Backend::Postgres => Self::start(pool, "BEGIN").await,
+        }
+    }
+
+    async fn start(pool: &AnyPool, begin: &str) -> Result<Tx, StoreError> {
+        let mut conn = pool.acquire().await?;
+        let started = {
+            let c: &mut AnyConnection = &mut conn;
+            c.execute(begin).await
+        };
+        if let Err(e) = started {
+            conn.close_on_drop();
+            return Err(e.into());
+        }
+        Ok(Tx {
+            conn,
+            committed: false,
+        })
+    }
+
+    /// Commits. On failure the connection is closed (rolling back whatever is left) and the
+    /// error says so: nothing of this transaction may be acknowledged.
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        let c: &mut AnyConnection = &mut self.conn;
+        c.execute("COMMIT").await?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Tx {
+    /// Rolls back on purpose (a dry run); the connection goes back to the pool if that worked.
+    pub async fn rollback(mut self) -> Result<(), StoreError> {
+        let c: &mut AnyConnection = &mut self.conn;
+        c.execute("ROLLBACK").await?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+impl Deref for Tx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+}
