@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::{body, ApiError, AppState};
-use crate::ingest::{prepare_event, Problem};
+use crate::ingest::{prepare_event, Problem, Rejection};
 use crate::model::time::now_micros;
 
 #[tracing::instrument(skip_all)]
@@ -98,14 +98,24 @@ pub async fn post_batch(
     let mut warned = Vec::new();
     let mut failures_unlisted = 0;
     for (index, raw) in items.iter().enumerate() {
-        let value: Value =
-            serde_json::from_str(raw.get()).expect("an array element parsed once already parses");
-        match prepare_event(
-            &state.validator,
-            value,
-            raw.get().as_bytes().to_vec(),
-            received_at,
-        ) {
+        // An element can be valid JSON inside the array and still be refused on its own (it
+        // nests past the parser's depth limit): that is this event's failure, not the batch's.
+        let prepared = serde_json::from_str::<Value>(raw.get())
+            .map_err(|e| {
+                Rejection(vec![Problem::new(
+                    "",
+                    format!("the event is not JSON the server can read: {e}"),
+                )])
+            })
+            .and_then(|value| {
+                prepare_event(
+                    &state.validator,
+                    value,
+                    raw.get().as_bytes().to_vec(),
+                    received_at,
+                )
+            });
+        match prepared {
             Ok(p) => {
                 if !p.warnings.is_empty() && warned.len() < MAX_LISTED {
                     warned.push(Warned {

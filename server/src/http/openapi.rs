@@ -370,6 +370,46 @@ const OPS: &[Op] = &[
         ok: (200, "Any"),
     },
     Op {
+        method: "post",
+        path: "/api/v1/graphql",
+        summary: "GraphQL (SDL at schema/lineage.graphql); documents past the limits are refused with 400/413 before they run",
+        params: &[],
+        body: Some("GraphQLRequest"),
+        ok: (200, "GraphQLResponse"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/stats/lineage-events",
+        summary: "Events by type per hour (DAY) or per day (WEEK)",
+        params: &["period", "timezone"],
+        body: None,
+        ok: (200, "LineageStats"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/stats/jobs",
+        summary: "Jobs, cumulatively, per hour (DAY) or per day (WEEK)",
+        params: &["period", "timezone"],
+        body: None,
+        ok: (200, "IntervalStats"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/stats/datasets",
+        summary: "Datasets, cumulatively, per hour (DAY) or per day (WEEK)",
+        params: &["period", "timezone"],
+        body: None,
+        ok: (200, "IntervalStats"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/stats/sources",
+        summary: "Sources, cumulatively, per hour (DAY) or per day (WEEK)",
+        params: &["period", "timezone"],
+        body: None,
+        ok: (200, "IntervalStats"),
+    },
+    Op {
         method: "get",
         path: "/healthz",
         summary: "The process answers",
@@ -581,7 +621,10 @@ fn components() -> Value {
         obj(json!({"truncated": s("boolean"), "graph": {"type": "array", "items": graph_node}}));
     json!({
         "Any": {},
-        "GraphQLRequest": obj(json!({"query": ns, "variables": {"type": "object"}, "operationName": ns})),
+        "GraphQLRequest": {"type": "object", "required": ["query"], "properties": {"query": ns, "variables": {"type": "object"}, "operationName": ns}},
+        "GraphQLResponse": obj(json!({"data": {"type": "object"}, "errors": {"type": "array", "items": obj(json!({
+            "message": ns, "extensions": obj(json!({"code": ns})),
+        }))}})),
         "Status": obj(json!({"status": ns})),
         "Error": obj(json!({"code": s("integer"), "message": ns, "errors": {"type": "array", "items": problem}})),
         "OpenLineageEvent": {"type": "object", "description": "An OpenLineage RunEvent, JobEvent or DatasetEvent (schema/openlineage-core.schema.json)"},
@@ -663,6 +706,54 @@ fn components() -> Value {
     })
 }
 
+/// Properties that every answer carries with a value; any other property may be `null` (an
+/// optional field of the model, such as a run's `endedAt` or a job's `latestRun`).
+const NEVER_NULL: &[&str] = &[
+    "id",
+    "name",
+    "namespace",
+    "nodeId",
+    "totalCount",
+    "code",
+    "message",
+    "errors",
+    "status",
+];
+
+/// Declares every property outside `NEVER_NULL` nullable, through the whole tree of schemas.
+fn nullable(mut schema: Value) -> Value {
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                for (key, inner) in map.iter_mut() {
+                    match (key.as_str(), inner) {
+                        ("properties", Value::Object(props)) => {
+                            for (name, prop) in props.iter_mut() {
+                                walk(prop);
+                                if !NEVER_NULL.contains(&name.as_str()) {
+                                    or_null(prop);
+                                }
+                            }
+                        }
+                        (_, inner) => walk(inner),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    fn or_null(prop: &mut Value) {
+        if let Some(t) = prop.get("type").and_then(Value::as_str).map(str::to_string) {
+            prop["type"] = json!([t, "null"]);
+        } else if prop.get("$ref").is_some() {
+            *prop = json!({"anyOf": [prop.clone(), {"type": "null"}]});
+        }
+    }
+    walk(&mut schema);
+    schema
+}
+
 /// The whole document.
 pub fn document() -> Value {
     let mut paths = Map::new();
@@ -680,9 +771,35 @@ pub fn document() -> Value {
             ("404", "not found"),
             ("413", "body too large"),
             ("500", "internal error (the log has the cause)"),
-            ("503", "database unavailable"),
+            (
+                "503",
+                "database unavailable, out of room or timed out; retry after Retry-After",
+            ),
         ] {
             responses.insert(code.into(), json!({"description": what, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}));
+        }
+        match op.path {
+            "/api/v1/lineage/batch" => {
+                // Some events failed (207) or all did (400): the batch answer lists them.
+                let batch = json!({"$ref": "#/components/schemas/BatchResponse"});
+                let error = json!({"$ref": "#/components/schemas/Error"});
+                responses.insert("207".into(), json!({"description": "some events stored, the others listed", "content": {"application/json": {"schema": batch}}}));
+                responses.insert("400".into(), json!({"description": "no event stored: a bad body, or every event refused", "content": {"application/json": {"schema": {"anyOf": [error, batch]}}}}));
+            }
+            "/api/v1/graphql" => {
+                // GraphQL answers its own error shape, as JSON or, when the client accepts it,
+                // as application/graphql-response+json.
+                let schema = json!({"schema": {"$ref": "#/components/schemas/GraphQLResponse"}});
+                let content = json!({"application/json": schema, "application/graphql-response+json": schema});
+                responses.insert(
+                    "200".into(),
+                    json!({"description": "OK", "content": content}),
+                );
+                for code in ["400", "413", "503"] {
+                    responses.insert(code.into(), json!({"description": "refused: see errors[].extensions.code", "content": content}));
+                }
+            }
+            _ => {}
         }
         let mut operation = json!({
             "summary": op.summary,
@@ -703,7 +820,7 @@ pub fn document() -> Value {
             "description": "OpenLineage-compatible lineage metadata service; Marquez-compatible REST API.",
         },
         "paths": paths,
-        "components": {"schemas": components()},
+        "components": {"schemas": nullable(components())},
     })
 }
 
