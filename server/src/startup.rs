@@ -58,7 +58,7 @@ impl Application {
         });
         let mut server = HttpServer::new(move || {
             App::new()
-                .wrap(actix_web::middleware::from_fn(http::guard::refuse_nul))
+                .wrap(actix_web::middleware::from_fn(http::guard::shield))
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())
                 .app_data(schema.clone())

@@ -67,6 +67,10 @@ pub struct IngestArgs {
     /// Keep the benchmark database afterwards (for EXPLAIN and friends).
     #[arg(long)]
     keep_database: bool,
+    /// Also measure ingest (as many new events again) while this many clients read the REST
+    /// API in a loop (job pages, dataset listings, search, lineage), against ingest alone.
+    #[arg(long, default_value_t = 0)]
+    readers: usize,
 }
 
 pub async fn run(_config: &Config, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -266,7 +270,7 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
         .await?;
     let result = measure(&db.url, &args).await;
     db.finish(args.keep_database).await?;
-    let (ours, baseline, bytes) = result?;
+    let (ours, baseline, bytes, mixed) = result?;
 
     println!(
         "bench ingest: {} events ({} bytes average), {} concurrent clients, Postgres {:?}",
@@ -280,54 +284,130 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
         "| baseline: one INSERT per event into a jsonb table | {:.0} | {:.2} | {:.2} |",
         baseline.events_per_sec, baseline.p50_ms, baseline.p99_ms
     );
+    if let Some((mixed, reads)) = mixed {
+        println!(
+            "| tributary with {} REST readers beside it ({reads:.0} reads/s) | {:.0} | {:.2} | {:.2} |",
+            args.readers, mixed.events_per_sec, mixed.p50_ms, mixed.p99_ms
+        );
+    }
     println!();
     println!(
         "ratio (tributary / baseline): {:.2}x",
         ours.events_per_sec / baseline.events_per_sec
     );
+    if let Some((mixed, _)) = mixed {
+        println!(
+            "ratio (ingest alone / ingest beside readers): {:.2}x",
+            ours.events_per_sec / mixed.events_per_sec
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn measure(url: &str, args: &IngestArgs) -> anyhow::Result<(Measured, Measured, usize)> {
+/// What `bench ingest` measures: ingest alone, the baseline, the average event size, and with
+/// `--readers`, ingest beside readers with the readers' rate.
+type IngestFigures = (Measured, Measured, usize, Option<(Measured, f64)>);
+
+/// REST reads a catalog browser makes, round robin.
+fn reader_path(k: usize) -> String {
+    match k % 5 {
+        0 => "/api/v1/namespaces/spark/jobs?limit=100".to_string(),
+        1 => "/api/v1/namespaces/postgres:%2F%2Fdb.example.com:5432/datasets?limit=100".to_string(),
+        2 => format!("/api/v1/search?q=table_{}", k % 100),
+        3 => format!("/api/v1/namespaces/spark/jobs/etl_job_{}", k % 500),
+        _ => format!(
+            "/api/v1/lineage?nodeId=job:spark:etl_job_{}&depth=2",
+            k % 500
+        ),
+    }
+}
+
+/// POSTs `bodies[offset + i]` from `clients` connections.
+async fn post_all(
+    addr: SocketAddr,
+    bodies: Arc<Vec<String>>,
+    n: usize,
+    offset: usize,
+    clients: usize,
+) -> anyhow::Result<Measured> {
+    let mut conns = Vec::new();
+    for _ in 0..clients {
+        conns.push(Arc::new(tokio::sync::Mutex::new(
+            HttpConnection::open(addr).await?,
+        )));
+    }
+    let conns = Arc::new(conns);
+    drive(n, clients, move |client, i| {
+        let (conns, bodies) = (conns.clone(), bodies.clone());
+        async move {
+            let mut conn = conns[client].lock().await;
+            let r = conn
+                .request(
+                    "POST",
+                    "/api/v1/lineage",
+                    &[("Content-Type", "application/json")],
+                    bodies[offset + i].as_bytes(),
+                )
+                .await?;
+            anyhow::ensure!(
+                r.status == 201,
+                "event {i}: {} {}",
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            );
+            Ok(())
+        }
+    })
+    .await
+}
+
+async fn measure(url: &str, args: &IngestArgs) -> anyhow::Result<IngestFigures> {
+    let copies = if args.readers > 0 { 2 } else { 1 };
     let bodies: Arc<Vec<String>> = Arc::new(
-        (0..args.events)
+        (0..args.events * copies)
             .map(|i| realistic_event(i).to_string())
             .collect(),
     );
     let avg = bodies.iter().map(String::len).sum::<usize>() / bodies.len().max(1);
 
     let addr = start_server(url).await?;
-    let mut conns = Vec::new();
-    for _ in 0..args.clients {
-        conns.push(Arc::new(tokio::sync::Mutex::new(
-            HttpConnection::open(addr).await?,
-        )));
-    }
-    let conns = Arc::new(conns);
-    let ours = {
-        let bodies = bodies.clone();
-        drive(args.events, args.clients, move |client, i| {
-            let (conns, bodies) = (conns.clone(), bodies.clone());
-            async move {
-                let mut conn = conns[client].lock().await;
-                let r = conn
-                    .request(
-                        "POST",
-                        "/api/v1/lineage",
-                        &[("Content-Type", "application/json")],
-                        bodies[i].as_bytes(),
-                    )
-                    .await?;
-                anyhow::ensure!(
-                    r.status == 201,
-                    "event {i}: {} {}",
-                    r.status,
-                    String::from_utf8_lossy(&r.body)
-                );
+    let ours = post_all(addr, bodies.clone(), args.events, 0, args.clients).await?;
+    let mixed = if args.readers > 0 {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reads = Arc::new(AtomicUsize::new(0));
+        let mut readers = Vec::new();
+        for r in 0..args.readers {
+            let (stop, reads) = (stop.clone(), reads.clone());
+            let mut conn = HttpConnection::open(addr).await?;
+            readers.push(tokio::spawn(async move {
+                let mut k = r * 7919;
+                while !stop.load(Ordering::Relaxed) {
+                    let resp = conn.request("GET", &reader_path(k), &[], b"").await?;
+                    anyhow::ensure!(
+                        resp.status < 500,
+                        "read {}: {}",
+                        reader_path(k),
+                        resp.status
+                    );
+                    reads.fetch_add(1, Ordering::Relaxed);
+                    k += 1;
+                }
                 Ok(())
-            }
-        })
-        .await?
+            }));
+        }
+        let started = Instant::now();
+        let mixed = post_all(addr, bodies.clone(), args.events, args.events, args.clients).await;
+        let elapsed = started.elapsed();
+        stop.store(true, Ordering::Relaxed);
+        for r in readers {
+            r.await??;
+        }
+        Some((
+            mixed?,
+            reads.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64(),
+        ))
+    } else {
+        None
     };
 
     let pool = PgPoolOptions::new()
@@ -351,5 +431,5 @@ async fn measure(url: &str, args: &IngestArgs) -> anyhow::Result<(Measured, Meas
         .await?
     };
     pool.close().await;
-    Ok((ours, baseline, avg))
+    Ok((ours, baseline, avg, mixed))
 }
