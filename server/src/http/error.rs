@@ -84,7 +84,7 @@ impl From<Rejection> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(m) => ApiError::Unavailable(m),
+            StoreError::Unavailable(m) | StoreError::Disconnected(m) => ApiError::Unavailable(m),
             StoreError::Database(_)
             | StoreError::Migration(_)
             | StoreError::UnsupportedUrl(_)

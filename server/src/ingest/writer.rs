@@ -108,7 +108,7 @@ async fn commit(store: &dyn Store, jobs: Vec<Job>, lineage: Option<&Arc<Lineage>
             tracing::error!(error = %e, "batch failed");
             let _ = replies.pop().expect("one reply").send(Err(e.into()));
         }
-        Err(StoreError::Unavailable(cause)) => {
+        Err(StoreError::Unavailable(cause) | StoreError::Disconnected(cause)) => {
             // The database is away or full: every request of the batch hears it now (a 503),
             // rather than each waiting for its own attempt.
             tracing::warn!(cause = %cause, "batch failed: database unavailable");

@@ -35,6 +35,10 @@ pub enum StoreError {
     /// The database could not be reached or refused the work.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The connection was cut while in use (a database restart, a terminated backend); a
+    /// fresh connection may work at once.
+    #[error("database connection lost: {0}")]
+    Disconnected(String),
     /// A query failed for another reason.
     #[error("database error: {0}")]
     Database(String),
@@ -54,7 +58,9 @@ impl StoreError {
     /// (`Some(true)`) or another failure (`Some(false)`). For layers that receive errors only as
     /// text (GraphQL resolvers' `?`) and must not pass database text on to clients.
     pub fn classify_message(message: &str) -> Option<bool> {
-        if message.starts_with("database unavailable:") {
+        if message.starts_with("database unavailable:")
+            || message.starts_with("database connection lost:")
+        {
             Some(true)
         } else if [
             "database error:",
@@ -73,10 +79,28 @@ impl StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        if is_transient(&e) {
+        if is_disconnection(&e) {
+            StoreError::Disconnected(e.to_string())
+        } else if is_transient(&e) {
             StoreError::Unavailable(e.to_string())
         } else {
             StoreError::Database(e.to_string())
+        }
+    }
+}
+
+/// Whether an error says the connection in use was cut: it broke, or the server ended it
+/// (SQLSTATE 57P01-57P03, class 08 connection exceptions).
+fn is_disconnection(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            code.starts_with("57P0") || code.starts_with("08")
+        }
+        other => {
+            let text = other.to_string();
+            text.contains("terminating connection") || text.contains("connection closed")
         }
     }
 }
@@ -86,34 +110,24 @@ impl From<sqlx::Error> for StoreError {
 /// work later. Anything else is a bug or a broken database.
 fn is_transient(e: &sqlx::Error) -> bool {
     match e {
-        sqlx::Error::Io(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => true,
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default();
             match code.parse::<i32>() {
                 // SQLite result codes (extended codes keep the primary one in the low byte):
                 // BUSY, LOCKED, NOMEM, IOERR, FULL, CANTOPEN, PROTOCOL.
                 Ok(n) => matches!(n & 0xff, 5 | 6 | 7 | 10 | 13 | 14 | 15),
-                // Postgres SQLSTATEs: connection exceptions, insufficient resources, operator
-                // intervention (shutdown, cancelled by timeout), serialization failures.
+                // Postgres SQLSTATEs: insufficient resources, operator intervention (shutdown,
+                // cancelled by a statement timeout), serialization failures.
                 Err(_) => {
-                    code.starts_with("08")
-                        || code.starts_with("53")
+                    code.starts_with("53")
                         || code.starts_with("57")
                         || code == "40001"
                         || code == "40P01"
                 }
             }
         }
-        // The `Any` driver wraps some connection failures as text.
-        other => {
-            let text = other.to_string();
-            text.contains("terminating connection") || text.contains("connection closed")
-        }
+        _ => false,
     }
 }
 
@@ -353,4 +367,30 @@ pub trait Store: Send + Sync + 'static {
         -> Result<RetentionReport, StoreError>;
     /// Datasets and jobs whose name contains the query.
     async fn search(&self, query: &SearchQuery) -> Result<(Vec<SearchHit>, i64), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_connection_is_told_apart_from_a_database_that_is_away() {
+        let cut = StoreError::from(sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "reset",
+        )));
+        assert!(matches!(cut, StoreError::Disconnected(_)));
+        assert!(matches!(
+            StoreError::from(sqlx::Error::PoolTimedOut),
+            StoreError::Unavailable(_)
+        ));
+        assert!(matches!(
+            StoreError::from(sqlx::Error::RowNotFound),
+            StoreError::Database(_)
+        ));
+        for e in [cut, StoreError::from(sqlx::Error::PoolTimedOut)] {
+            assert_eq!(StoreError::classify_message(&e.to_string()), Some(true));
+        }
+        assert_eq!(StoreError::classify_message("node 'x' not found"), None);
+    }
 }

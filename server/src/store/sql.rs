@@ -86,6 +86,17 @@ async fn open_pool(
         .map_err(StoreError::from)
 }
 
+/// Runs a read, and once more if the connection it ran on was cut (a database restart, a
+/// terminated backend): the pool hands the second attempt a fresh connection.
+macro_rules! read {
+    ($call:expr) => {
+        match $call.await {
+            Err(StoreError::Disconnected(_)) => $call.await,
+            other => other,
+        }
+    };
+}
+
 /// The SQL store.
 pub struct SqlStore {
     /// Connections for reads.
@@ -396,6 +407,13 @@ impl Store for SqlStore {
     async fn ingest(&self, batch: &[PreparedEvent]) -> Result<Vec<Ingested>, StoreError> {
         match self.ingest_batch(batch).await {
             Ok(done) => Ok(done),
+            // The connection was cut: once more on a fresh one. Safe even if the cut came after
+            // the COMMIT reached the database: the log is keyed by content hash, so the events
+            // come back as duplicates and the answer (committed) is right either way.
+            Err(StoreError::Disconnected(cause)) => {
+                tracing::warn!(cause = %cause, "connection cut during ingest; trying once more");
+                self.ingest_batch(batch).await
+            }
             // The database is away: trying again now would only make the client wait longer.
             Err(e @ StoreError::Unavailable(_)) => Err(e),
             Err(e) => {
@@ -498,23 +516,23 @@ impl Store for SqlStore {
     }
 
     async fn dataset(&self, namespace: &str, name: &str) -> Result<Option<Dataset>, StoreError> {
-        reads::dataset(&self.pool, namespace, name).await
+        read!(reads::dataset(&self.pool, namespace, name))
     }
 
     async fn dataset_versions(&self, dataset_id: &str) -> Result<Vec<DatasetVersion>, StoreError> {
-        reads::dataset_versions(&self.pool, dataset_id).await
+        read!(reads::dataset_versions(&self.pool, dataset_id))
     }
 
     async fn job(&self, namespace: &str, name: &str) -> Result<Option<Job>, StoreError> {
-        reads::job(&self.pool, namespace, name).await
+        read!(reads::job(&self.pool, namespace, name))
     }
 
     async fn job_versions(&self, job_id: &str) -> Result<Vec<JobVersion>, StoreError> {
-        reads::job_versions(&self.pool, job_id).await
+        read!(reads::job_versions(&self.pool, job_id))
     }
 
     async fn run(&self, run: Uuid) -> Result<Option<Run>, StoreError> {
-        reads::run(&self.pool, run).await
+        read!(reads::run(&self.pool, run))
     }
 
     async fn event_count(&self) -> Result<i64, StoreError> {
@@ -528,11 +546,11 @@ impl Store for SqlStore {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<Namespace>, i64), StoreError> {
-        catalog::namespaces(&self.pool, limit, offset).await
+        read!(catalog::namespaces(&self.pool, limit, offset))
     }
 
     async fn namespace(&self, name: &str) -> Result<Option<Namespace>, StoreError> {
-        catalog::namespace(&self.pool, name).await
+        read!(catalog::namespace(&self.pool, name))
     }
 
     async fn put_namespace(
@@ -549,11 +567,11 @@ impl Store for SqlStore {
     }
 
     async fn sources(&self, limit: i64, offset: i64) -> Result<(Vec<Source>, i64), StoreError> {
-        catalog::sources(&self.pool, limit, offset).await
+        read!(catalog::sources(&self.pool, limit, offset))
     }
 
     async fn source(&self, name: &str) -> Result<Option<Source>, StoreError> {
-        catalog::source(&self.pool, name).await
+        read!(catalog::source(&self.pool, name))
     }
 
     async fn datasets(
@@ -562,7 +580,7 @@ impl Store for SqlStore {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<Dataset>, i64), StoreError> {
-        catalog::datasets(&self.pool, namespace, limit, offset).await
+        read!(catalog::datasets(&self.pool, namespace, limit, offset))
     }
 
     async fn delete_dataset(&self, dataset_id: &str) -> Result<bool, StoreError> {
@@ -577,7 +595,7 @@ impl Store for SqlStore {
         &self,
         dataset_ids: &[String],
     ) -> Result<HashMap<String, DatasetTags>, StoreError> {
-        catalog::dataset_tags(&self.pool, dataset_ids).await
+        read!(catalog::dataset_tags(&self.pool, dataset_ids))
     }
 
     async fn jobs(
@@ -587,7 +605,7 @@ impl Store for SqlStore {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<JobSummary>, i64), StoreError> {
-        catalog::jobs(&self.pool, namespace, states, limit, offset).await
+        read!(catalog::jobs(&self.pool, namespace, states, limit, offset))
     }
 
     async fn job_summary(&self, job: Job) -> Result<JobSummary, StoreError> {
@@ -611,11 +629,11 @@ impl Store for SqlStore {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<Run>, i64), StoreError> {
-        catalog::job_runs(&self.pool, job_id, limit, offset).await
+        read!(catalog::job_runs(&self.pool, job_id, limit, offset))
     }
 
     async fn tags(&self) -> Result<Vec<Tag>, StoreError> {
-        catalog::tags(&self.pool).await
+        read!(catalog::tags(&self.pool))
     }
 
     async fn put_tag(&self, name: &str, description: Option<&str>) -> Result<Tag, StoreError> {
@@ -630,7 +648,7 @@ impl Store for SqlStore {
         &self,
         dataset_ids: &[String],
     ) -> Result<HashMap<String, (String, String)>, StoreError> {
-        catalog::dataset_names(&self.pool, dataset_ids).await
+        read!(catalog::dataset_names(&self.pool, dataset_ids))
     }
 
     async fn graph_notices(&self) -> Option<tokio::sync::mpsc::Receiver<super::GraphNotice>> {
@@ -686,7 +704,7 @@ impl Store for SqlStore {
         width: Micros,
         buckets: i64,
     ) -> Result<Vec<(i64, String, i64)>, StoreError> {
-        catalog::stats(&self.pool, kind, start, width, buckets).await
+        read!(catalog::stats(&self.pool, kind, start, width, buckets))
     }
 
     async fn graph_jobs(
@@ -722,7 +740,7 @@ impl Store for SqlStore {
         datasets: &[(String, String)],
         jobs: &[(String, String)],
     ) -> Result<(Vec<Dataset>, Vec<JobSummary>), StoreError> {
-        catalog::node_details(&self.pool, datasets, jobs).await
+        read!(catalog::node_details(&self.pool, datasets, jobs))
     }
 
     async fn version_tags(
@@ -730,7 +748,7 @@ impl Store for SqlStore {
         dataset_id: &str,
         history: bool,
     ) -> Result<Vec<VersionTag>, StoreError> {
-        keep::version_tags(&self.pool, dataset_id, history).await
+        read!(keep::version_tags(&self.pool, dataset_id, history))
     }
 
     async fn set_version_tag(
@@ -744,7 +762,7 @@ impl Store for SqlStore {
     }
 
     async fn verify(&self) -> Result<VerifyReport, StoreError> {
-        keep::verify(&self.pool).await
+        read!(keep::verify(&self.pool))
     }
 
     async fn retention(
@@ -759,7 +777,7 @@ impl Store for SqlStore {
     }
 
     async fn search(&self, query: &SearchQuery) -> Result<(Vec<SearchHit>, i64), StoreError> {
-        catalog::search(&self.pool, query).await
+        read!(catalog::search(&self.pool, query))
     }
 }
 
