@@ -27,6 +27,46 @@ pub enum BenchCommand {
     Rest(RestArgs),
     /// The in-memory lineage graph against recursive CTEs in Postgres.
     Graph(super::bench_graph::GraphArgs),
+    /// Prepares realistic events as ingest does (parse, hash, validate, model), with no server
+    /// and no database: a fixed amount of work, for instruction counts under callgrind.
+    Prepare(PrepareArgs),
+}
+
+#[derive(Args)]
+pub struct PrepareArgs {
+    /// Events to prepare.
+    #[arg(long, default_value_t = 100)]
+    pub events: usize,
+    /// Only build the events (the same work minus preparing them), so that the difference of
+    /// two runs is the cost of preparing.
+    #[arg(long)]
+    pub generate_only: bool,
+}
+
+/// Builds `events` realistic events and, unless `generate_only`, prepares each as ingest does.
+fn prepare(args: PrepareArgs) -> ExitCode {
+    let validator = crate::ingest::Validator::new(crate::ingest::ValidationMode::Lenient);
+    let mut prepared = 0;
+    for i in 0..args.events {
+        let event = realistic_event(i);
+        let body = event.to_string().into_bytes();
+        if args.generate_only {
+            std::hint::black_box((event, body));
+            continue;
+        }
+        match crate::ingest::prepare_event(&validator, event, body, 0) {
+            Ok(p) => {
+                std::hint::black_box(p);
+                prepared += 1;
+            }
+            Err(r) => {
+                eprintln!("event {i} refused: {}", r.summary());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    println!("prepared {prepared} of {} events", args.events);
+    ExitCode::SUCCESS
 }
 
 #[derive(Args)]
@@ -78,6 +118,7 @@ pub async fn run(_config: &Config, cmd: BenchCommand) -> anyhow::Result<ExitCode
         BenchCommand::Ingest(args) => ingest(args).await,
         BenchCommand::Rest(args) => super::bench_rest::run(args).await,
         BenchCommand::Graph(args) => super::bench_graph::run(args).await,
+        BenchCommand::Prepare(args) => Ok(prepare(args)),
     }
 }
 
