@@ -1,5 +1,6 @@
 //! Group commit. Requests hand their events to one writer task, which takes everything waiting,
-//! stores it in one transaction, and answers each request when that transaction has committed.
+//! stores it in one transaction, and answers each request when that transaction has committed
+//! and the graph shows it. Reading a batch back into the graph overlaps with storing the next.
 
 use std::sync::Arc;
 
@@ -19,6 +20,9 @@ pub enum WriterError {
     #[error("the writer has stopped")]
     Closed,
 }
+
+/// The longest the writer waits for more requests to join a batch (see `run`).
+const GATHER: std::time::Duration = std::time::Duration::from_millis(3);
 
 struct Job {
     events: Vec<PreparedEvent>,
@@ -65,50 +69,114 @@ async fn run(
     max_batch: usize,
     lineage: Option<Arc<Lineage>>,
 ) {
+    // How many requests the last batch held: the concurrency the writer has seen lately.
+    let mut last_requests = 0usize;
+    // The last committed batch, being read back into the graph and then answered.
+    let mut acknowledging: Option<JoinHandle<()>> = None;
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         let mut count = jobs[0].events.len();
-        while count < max_batch {
-            match rx.try_recv() {
-                Ok(job) => {
+        let gather_until = tokio::time::Instant::now() + GATHER;
+        loop {
+            while count < max_batch {
+                match rx.try_recv() {
+                    Ok(job) => {
+                        count += job.events.len();
+                        jobs.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            // Clients answered by the last commit are sending their next events right now: when
+            // far fewer requests wait than the last batch held, give them a moment to arrive, so
+            // that one commit takes them all instead of one commit each for a straggler and the
+            // rest. A lone client (a last batch of one) never waits.
+            if count >= max_batch || jobs.len() * 2 > last_requests {
+                break;
+            }
+            match tokio::time::timeout_at(gather_until, rx.recv()).await {
+                Ok(Some(job)) => {
                     count += job.events.len();
                     jobs.push(job);
                 }
-                Err(_) => break,
+                Ok(None) | Err(_) => break,
             }
         }
-        commit(store.as_ref(), jobs, lineage.as_ref()).await;
+        last_requests = jobs.len();
+        let batch = Batch::of(jobs);
+        let outcome = store.ingest(&batch.events).await;
+        // The graph takes batches in commit order: the previous one's must be in first.
+        if let Some(previous) = acknowledging.take() {
+            let _ = previous.await;
+        }
+        match outcome {
+            // Committed. While the graph reads it back (and then its requests are answered),
+            // the writer goes on to store the next batch.
+            Ok(results) => {
+                let lineage = lineage.clone();
+                acknowledging = Some(tokio::spawn(async move {
+                    if let Some(lineage) = &lineage {
+                        // The graph takes it now, or its repair task as soon as it can.
+                        lineage.refresh(&batch.events).await;
+                    }
+                    batch.answer(results);
+                }));
+            }
+            Err(e) => failed(store.as_ref(), batch, e, lineage.as_ref()).await,
+        }
+    }
+    if let Some(previous) = acknowledging.take() {
+        let _ = previous.await;
     }
     tracing::info!("writer stopped: queue drained");
 }
 
-#[tracing::instrument(skip_all, fields(jobs = jobs.len()))]
-async fn commit(store: &dyn Store, jobs: Vec<Job>, lineage: Option<&Arc<Lineage>>) {
-    let mut sizes = Vec::with_capacity(jobs.len());
-    let mut replies = Vec::with_capacity(jobs.len());
-    let mut all = Vec::new();
-    for job in jobs {
-        sizes.push(job.events.len());
-        replies.push(job.reply);
-        all.extend(job.events);
-    }
-    let outcome = store.ingest(&all).await;
-    if let (Ok(_), Some(lineage)) = (&outcome, lineage) {
-        // Committed: the graph takes it now, or its repair task as soon as it can.
-        lineage.refresh(&all).await;
-    }
-    match outcome {
-        Ok(results) => {
-            let mut results = results.into_iter();
-            for (size, reply) in sizes.into_iter().zip(replies) {
-                let _ = reply.send(Ok(results.by_ref().take(size).collect()));
-            }
+/// The events of a batch's requests, in order, and where each request's answer goes.
+struct Batch {
+    events: Vec<PreparedEvent>,
+    sizes: Vec<usize>,
+    replies: Vec<oneshot::Sender<Result<Vec<Ingested>, WriterError>>>,
+}
+
+impl Batch {
+    fn of(jobs: Vec<Job>) -> Batch {
+        let mut batch = Batch {
+            events: Vec::new(),
+            sizes: Vec::with_capacity(jobs.len()),
+            replies: Vec::with_capacity(jobs.len()),
+        };
+        for job in jobs {
+            batch.sizes.push(job.events.len());
+            batch.replies.push(job.reply);
+            batch.events.extend(job.events);
         }
-        Err(e) if replies.len() == 1 => {
+        batch
+    }
+
+    /// Answers each request with its events' results.
+    fn answer(self, results: Vec<Ingested>) {
+        let mut results = results.into_iter();
+        for (size, reply) in self.sizes.into_iter().zip(self.replies) {
+            let _ = reply.send(Ok(results.by_ref().take(size).collect()));
+        }
+    }
+}
+
+/// A batch whose commit failed: every request hears why, or, when one request's events may be
+/// the cause, each request is tried on its own.
+#[tracing::instrument(skip_all, fields(requests = batch.replies.len()))]
+async fn failed(store: &dyn Store, batch: Batch, e: StoreError, lineage: Option<&Arc<Lineage>>) {
+    let Batch {
+        events,
+        sizes,
+        mut replies,
+    } = batch;
+    match e {
+        e if replies.len() == 1 => {
             tracing::error!(error = %e, "batch failed");
             let _ = replies.pop().expect("one reply").send(Err(e.into()));
         }
-        Err(StoreError::Unavailable(cause) | StoreError::Disconnected(cause)) => {
+        StoreError::Unavailable(cause) | StoreError::Disconnected(cause) => {
             // The database is away or full: every request of the batch hears it now (a 503),
             // rather than each waiting for its own attempt.
             tracing::warn!(cause = %cause, "batch failed: database unavailable");
@@ -116,10 +184,10 @@ async fn commit(store: &dyn Store, jobs: Vec<Job>, lineage: Option<&Arc<Lineage>
                 let _ = reply.send(Err(StoreError::Unavailable(cause.clone()).into()));
             }
         }
-        Err(e) => {
+        e => {
             // One request's events must not sink the others': retry each on its own.
             tracing::warn!(error = %e, "group commit failed; retrying requests one by one");
-            let mut events = all.into_iter();
+            let mut events = events.into_iter();
             for (size, reply) in sizes.into_iter().zip(replies) {
                 let mine: Vec<PreparedEvent> = events.by_ref().take(size).collect();
                 let r = store.ingest(&mine).await.map_err(WriterError::from);
