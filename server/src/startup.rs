@@ -59,6 +59,8 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(http::guard::shield))
+                // Big answers travel compressed when the client accepts gzip.
+                .wrap(actix_web::middleware::Compress::default())
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())
                 .app_data(schema.clone())

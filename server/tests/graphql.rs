@@ -317,8 +317,103 @@ fn the_checked_in_sdl_is_current() {
     );
 }
 
+/// Gunzips a body.
+fn gunzip(body: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .read_to_end(&mut out)
+        .expect("a gzip body");
+    out
+}
+
+async fn big_answers_travel_gzipped_and_paths_are_made_only_when_asked(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    // raw -> job_i -> out_i for 30 jobs, then out_0 -> deep -> end.
+    let mut events = Vec::new();
+    for i in 0..30 {
+        events.push(run_event(
+            "COMPLETE",
+            "2024-05-01T10:00:00Z",
+            &format!("0191f7c2-0000-7000-8000-0000000001{i:02}"),
+            &format!("job_{i}"),
+            json!([{"namespace": "db", "name": "raw"}]),
+            json!([{"namespace": "db", "name": format!("out_{i}")}]),
+        ));
+    }
+    events.push(run_event(
+        "COMPLETE",
+        "2024-05-01T10:00:00Z",
+        "0191f7c2-0000-7000-8000-000000000199",
+        "deep",
+        json!([{"namespace": "db", "name": "out_0"}]),
+        json!([{"namespace": "db", "name": "end"}]),
+    ));
+    let body = Value::Array(events).to_string();
+    let r = app
+        .request("POST", "/api/v1/lineage/batch", &[], body.as_bytes())
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+
+    // The same answer, compressed when the client accepts gzip (REST and GraphQL).
+    let path = "/api/v1/lineage?nodeId=dataset:db:raw&depth=20";
+    let plain = app.get(path).await;
+    let zipped = app
+        .request("GET", path, &[("Accept-Encoding", "gzip")], b"")
+        .await;
+    assert_eq!(plain.header("content-encoding"), None);
+    assert_eq!(zipped.header("content-encoding"), Some("gzip"));
+    assert!(zipped.body.len() < plain.body.len() / 3);
+    let unzipped: Value = serde_json::from_slice(&gunzip(&zipped.body)).unwrap();
+    assert_eq!(unzipped, plain.json());
+
+    let query = json!({"query": IMPACT, "variables": {"id": "dataset:db:raw"}}).to_string();
+    let r = app
+        .request(
+            "POST",
+            "/api/v1/graphql",
+            &[
+                ("Content-Type", "application/json"),
+                ("Accept-Encoding", "gzip"),
+            ],
+            query.as_bytes(),
+        )
+        .await;
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    let v: Value = serde_json::from_slice(&gunzip(&r.body)).unwrap();
+    assert_eq!(affected_ids(&v).len(), 31);
+    let end = v["data"]["impact"]["affected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["node"]["id"] == "dataset:db:end")
+        .unwrap();
+    assert_eq!(
+        end["path"],
+        json!([
+            "dataset:db:raw",
+            "job:tests:job_0",
+            "dataset:db:out_0",
+            "job:tests:deep",
+            "dataset:db:end"
+        ])
+    );
+    // Without `path` in the selection the answer has none, and the rest is the same.
+    let v = app
+        .graphql(
+            "{ impact(nodeId: \"dataset:db:raw\") { affected { distance node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(affected_ids(&v).len(), 31);
+    assert!(v["data"]["impact"]["affected"][0].get("path").is_none());
+}
+
 on_both_backends!(
     which_models_break_changes_when_a_model_is_retrained,
     graphql_errors_carry_a_code,
     column_impact_follows_column_lineage,
+    big_answers_travel_gzipped_and_paths_are_made_only_when_asked,
 );

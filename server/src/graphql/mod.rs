@@ -232,6 +232,8 @@ impl LineageQuery {
         dataset_types: Option<Vec<String>>,
     ) -> async_graphql::Result<Impact> {
         let depth = depth_arg(depth)?;
+        // Paths cost a walk back and an id string per hop for every node: only when asked for.
+        let want_paths = ctx.look_ahead().field("affected").field("path").exists();
         let index = lineage(ctx)?.read();
         let start = index.resolve(&node_id).ok_or_else(|| not_found(&node_id))?;
         let result = index.impact(start, depth, as_of.map(to_micros), MAX_NODES);
@@ -252,11 +254,15 @@ impl LineageQuery {
             .map(|(i, &(n, distance))| Affected {
                 node: node(&index, n),
                 distance: distance as i32,
-                path: result
-                    .path_at(i)
-                    .iter()
-                    .map(|p| ID(index.node(*p).key.id()))
-                    .collect(),
+                path: if want_paths {
+                    result
+                        .path_at(i)
+                        .iter()
+                        .map(|p| ID(index.node(*p).key.id()))
+                        .collect()
+                } else {
+                    Vec::new()
+                },
             })
             .collect();
         Ok(Impact {
