@@ -6,9 +6,10 @@
 //! shape of the graph is the past one; the `data` is what is known now.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{shapes, ApiError, AppState};
@@ -27,13 +28,48 @@ pub struct Params {
     as_of: Option<String>,
 }
 
+/// An edge of the answer; ids are shared by the two nodes that list it.
+#[derive(Serialize, Clone)]
+struct EdgeOut {
+    origin: Arc<str>,
+    destination: Arc<str>,
+}
+
 /// A node of the answer as the graph knows it, with its edges.
 struct GraphNode {
     key: crate::graph::NodeKey,
+    id: Arc<str>,
     dataset_type: Option<String>,
     deleted: bool,
-    in_edges: Vec<Value>,
-    out_edges: Vec<Value>,
+    in_edges: Vec<EdgeOut>,
+    out_edges: Vec<EdgeOut>,
+}
+
+/// A node's `data`: the dataset or job as its own endpoint answers it, or, when the store no
+/// longer has it, what the graph knows.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum NodeData<'a> {
+    Dataset(Box<shapes::DatasetShape<'a>>),
+    Job(Box<shapes::JobShape<'a>>),
+    Known(Value),
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NodeOut<'a> {
+    id: Arc<str>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    data: NodeData<'a>,
+    in_edges: Vec<EdgeOut>,
+    out_edges: Vec<EdgeOut>,
+}
+
+#[derive(Serialize)]
+struct Answer<'a> {
+    graph: Vec<NodeOut<'a>>,
+    truncated: bool,
 }
 
 pub async fn lineage(
@@ -82,11 +118,24 @@ pub async fn lineage(
                 max_nodes: MAX_NODES,
             },
         );
-        let mut in_edges: HashMap<_, Vec<Value>> = HashMap::new();
-        let mut out_edges: HashMap<_, Vec<Value>> = HashMap::new();
+        // Each node's id is formatted once and shared by every edge that names it.
+        let ids: HashMap<_, Arc<str>> = g
+            .nodes
+            .iter()
+            .map(|n| (*n, Arc::from(index.node(*n).key.id())))
+            .collect();
+        let id_of = |n| {
+            ids.get(&n)
+                .cloned()
+                .unwrap_or_else(|| Arc::from(index.node(n).key.id()))
+        };
+        let mut in_edges: HashMap<_, Vec<EdgeOut>> = HashMap::new();
+        let mut out_edges: HashMap<_, Vec<EdgeOut>> = HashMap::new();
         for (a, b) in &g.edges {
-            let edge =
-                json!({"origin": index.node(*a).key.id(), "destination": index.node(*b).key.id()});
+            let edge = EdgeOut {
+                origin: id_of(*a),
+                destination: id_of(*b),
+            };
             out_edges.entry(*a).or_default().push(edge.clone());
             in_edges.entry(*b).or_default().push(edge);
         }
@@ -98,6 +147,7 @@ pub async fn lineage(
                 let data = index.node(*n);
                 GraphNode {
                     key: data.key.clone(),
+                    id: id_of(*n),
                     dataset_type: data.dataset_type.as_deref().map(str::to_string),
                     deleted: data.deleted_at.is_some(),
                     in_edges: in_edges.remove(n).unwrap_or_default(),
@@ -120,38 +170,39 @@ pub async fn lineage(
         .await?;
     let ids: Vec<String> = datasets.iter().map(|d| d.id.clone()).collect();
     let tags = state.store.dataset_tags(&ids).await?;
-    let mut dataset_data: HashMap<(String, String), Value> = datasets
+    let dataset_data: HashMap<(&str, &str), &crate::store::Dataset> = datasets
         .iter()
-        .map(|d| {
-            (
-                (d.namespace.clone(), d.name.clone()),
-                shapes::dataset_json(d, tags.get(&d.id)),
-            )
-        })
+        .map(|d| ((d.namespace.as_str(), d.name.as_str()), d))
         .collect();
-    let mut job_data: HashMap<(String, String), Value> = jobs
+    let job_data: HashMap<(&str, &str), &crate::store::JobSummary> = jobs
         .iter()
-        .map(|s| {
-            (
-                (s.job.namespace.clone(), s.job.name.clone()),
-                shapes::job_json(s, None),
-            )
-        })
+        .map(|s| ((s.job.namespace.as_str(), s.job.name.as_str()), s))
         .collect();
-    let graph: Vec<Value> = nodes
+    let graph: Vec<NodeOut<'_>> = nodes
         .into_iter()
         .map(|node| {
             let GraphNode {
                 key,
+                id,
                 dataset_type,
                 deleted,
-                in_edges: ins,
-                out_edges: outs,
+                in_edges,
+                out_edges,
             } = node;
-            let name = (key.namespace.to_string(), key.name.to_string());
+            let name = (&*key.namespace, &*key.name);
             let (kind, found) = match key.kind {
-                NodeKind::Dataset => ("DATASET", dataset_data.remove(&name)),
-                NodeKind::Job => ("JOB", job_data.remove(&name)),
+                NodeKind::Dataset => (
+                    "DATASET",
+                    dataset_data.get(&name).map(|d| {
+                        NodeData::Dataset(Box::new(shapes::DatasetShape::of(d, tags.get(&d.id))))
+                    }),
+                ),
+                NodeKind::Job => (
+                    "JOB",
+                    job_data
+                        .get(&name)
+                        .map(|s| NodeData::Job(Box::new(shapes::JobShape::of(s, None)))),
+                ),
             };
             let data = found.unwrap_or_else(|| {
                 // Not in the store (it went since the graph was read): what the graph knows.
@@ -159,24 +210,24 @@ pub async fn lineage(
                     NodeKind::Dataset => dataset_type.unwrap_or_else(|| "DB_TABLE".into()),
                     NodeKind::Job => "BATCH".into(),
                 };
-                json!({
+                NodeData::Known(json!({
                     "id": {"namespace": &*key.namespace, "name": &*key.name},
                     "namespace": &*key.namespace,
                     "name": &*key.name,
                     "type": ty,
                     "deleted": deleted,
-                })
+                }))
             });
-            json!({
-                "id": key.id(),
-                "type": kind,
-                "data": data,
-                "inEdges": ins,
-                "outEdges": outs,
-            })
+            NodeOut {
+                id,
+                kind,
+                data,
+                in_edges,
+                out_edges,
+            }
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({"graph": graph, "truncated": truncated})))
+    Ok(HttpResponse::Ok().json(Answer { graph, truncated }))
 }
 
 /// The `asOf` parameter: an ISO 8601 date-time, as microseconds.
