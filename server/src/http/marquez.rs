@@ -7,9 +7,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::events::page;
-use super::shapes::{
-    self, dataset_json, job_json, namespace_json, run_json, source_json, version_json,
-};
+use super::shapes::{self, namespace_json, source_json, version_json};
 use super::{ApiError, AppState};
 use crate::model::time::{iso, parse_event_time, to_micros};
 use crate::repro::Versions;
@@ -197,7 +195,7 @@ async fn dataset_answer(state: &AppState, d: &Dataset) -> Res {
         .store
         .dataset_tags(std::slice::from_ref(&d.id))
         .await?;
-    Ok(HttpResponse::Ok().json(dataset_json(d, tags.get(&d.id))))
+    Ok(HttpResponse::Ok().json(shapes::DatasetShape::of(d, tags.get(&d.id))))
 }
 
 async fn list_datasets(
@@ -211,11 +209,15 @@ async fn list_datasets(
     let (list, total) = state.store.datasets(&ns, limit, offset).await?;
     let ids: Vec<String> = list.iter().map(|d| d.id.clone()).collect();
     let tags = state.store.dataset_tags(&ids).await?;
-    let list: Vec<Value> = list
+    let items: Vec<shapes::DatasetShape> = list
         .iter()
-        .map(|d| dataset_json(d, tags.get(&d.id)))
+        .map(|d| shapes::DatasetShape::of(d, tags.get(&d.id)))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({"datasets": list, "totalCount": total})))
+    Ok(HttpResponse::Ok().json(shapes::Listing {
+        key: "datasets",
+        items: &items,
+        total,
+    }))
 }
 
 async fn get_dataset(path: web::Path<(String, String)>, state: web::Data<AppState>) -> Res {
@@ -385,7 +387,7 @@ async fn find_job(state: &AppState, ns: &str, name: &str) -> Result<Job, ApiErro
 
 async fn job_answer(state: &AppState, job: Job) -> Res {
     let summary = state.store.job_summary(job).await?;
-    Ok(HttpResponse::Ok().json(job_json(&summary, None)))
+    Ok(HttpResponse::Ok().json(shapes::JobShape::of(&summary, None)))
 }
 
 #[derive(Deserialize)]
@@ -417,8 +419,12 @@ async fn jobs_answer(state: &AppState, ns: Option<&str>, q: &JobsQuery) -> Res {
     let (limit, offset) = page(q.limit, q.offset)?;
     let states = run_states(q)?;
     let (list, total) = state.store.jobs(ns, &states, limit, offset).await?;
-    let list: Vec<Value> = list.iter().map(|s| job_json(s, None)).collect();
-    Ok(HttpResponse::Ok().json(json!({"jobs": list, "totalCount": total})))
+    let items: Vec<shapes::JobShape> = list.iter().map(|s| shapes::JobShape::of(s, None)).collect();
+    Ok(HttpResponse::Ok().json(shapes::Listing {
+        key: "jobs",
+        items: &items,
+        total,
+    }))
 }
 
 async fn list_jobs(
@@ -537,8 +543,12 @@ async fn list_job_runs(
     let (limit, offset) = page(q.limit, q.offset)?;
     let job = find_job(&state, &ns, &name).await?;
     let (runs, total) = state.store.job_runs(&job.id, limit, offset).await?;
-    let runs: Vec<Value> = runs.iter().map(run_json).collect();
-    Ok(HttpResponse::Ok().json(json!({"runs": runs, "totalCount": total})))
+    let items: Vec<shapes::RunShape> = runs.iter().map(shapes::RunShape::of).collect();
+    Ok(HttpResponse::Ok().json(shapes::Listing {
+        key: "runs",
+        items: &items,
+        total,
+    }))
 }
 
 async fn tag_job_as(state: &AppState, ns: &str, name: &str, tag: &str, on: bool) -> Res {
@@ -573,7 +583,7 @@ async fn get_run(path: web::Path<String>, state: web::Data<AppState>) -> Res {
         .run(run_uuid(&id)?)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("run '{id}' not found")))?;
-    Ok(HttpResponse::Ok().json(run_json(&run)))
+    Ok(HttpResponse::Ok().json(shapes::RunShape::of(&run)))
 }
 
 #[derive(Deserialize)]

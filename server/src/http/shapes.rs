@@ -153,10 +153,6 @@ impl<'a> DatasetShape<'a> {
     }
 }
 
-pub fn dataset_json(d: &Dataset, tags: Option<&DatasetTags>) -> Value {
-    serde_json::to_value(DatasetShape::of(d, tags)).expect("a dataset serialises")
-}
-
 pub fn version_json(
     d: &Dataset,
     v: &DatasetVersion,
@@ -347,6 +343,19 @@ impl<'a> JobShape<'a> {
     }
 }
 
-pub fn job_json(s: &JobSummary, parent_name: Option<&str>) -> Value {
-    serde_json::to_value(JobShape::of(s, parent_name)).expect("a job serialises")
+/// A listing in Marquez's shape, `{"<key>": [...], "totalCount": n}`, serialized from typed items.
+pub struct Listing<'a, T> {
+    pub key: &'static str,
+    pub items: &'a [T],
+    pub total: i64,
+}
+
+impl<T: Serialize> Serialize for Listing<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(2))?;
+        map.serialize_entry(self.key, self.items)?;
+        map.serialize_entry("totalCount", &self.total)?;
+        map.end()
+    }
 }
