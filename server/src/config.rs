@@ -33,6 +33,9 @@ pub struct Config {
     pub db_max_connections: u32,
     /// HTTP worker threads (`TRIBUTARY_WORKERS`); 0 means one per core.
     pub workers: usize,
+    /// REST reads served at once (`TRIBUTARY_MAX_CONCURRENT_READS`); more wait their turn
+    /// (2 s at most, then 503). 0, the default, sets no limit.
+    pub max_concurrent_reads: usize,
     /// `text` or `json` (`TRIBUTARY_LOG_FORMAT`).
     pub log_format: LogFormat,
     /// When set, the server runs retention on a schedule, removing raw events and run details
@@ -52,6 +55,7 @@ impl Default for Config {
             batch_max_events: 1000,
             db_max_connections: 8,
             workers: 0,
+            max_concurrent_reads: 0,
             log_format: LogFormat::Text,
             retention_older_than: None,
             retention_interval: 86_400_000_000,
@@ -70,6 +74,7 @@ struct FileConfig {
     batch_max_events: Option<usize>,
     db_max_connections: Option<u32>,
     workers: Option<usize>,
+    max_concurrent_reads: Option<usize>,
     log_format: Option<LogFormat>,
     retention_older_than: Option<String>,
     retention_interval: Option<String>,
@@ -143,6 +148,7 @@ impl Config {
             c.batch_max_events = f.batch_max_events.unwrap_or(c.batch_max_events);
             c.db_max_connections = f.db_max_connections.unwrap_or(c.db_max_connections);
             c.workers = f.workers.unwrap_or(c.workers);
+            c.max_concurrent_reads = f.max_concurrent_reads.unwrap_or(c.max_concurrent_reads);
             c.log_format = f.log_format.unwrap_or(c.log_format);
             let duration = |key: &str, v: &str| {
                 crate::model::time::parse_duration(v).map_err(|message| ConfigError::Env {
@@ -170,6 +176,8 @@ impl Config {
         c.db_max_connections =
             env_parse("TRIBUTARY_DB_MAX_CONNECTIONS", env)?.unwrap_or(c.db_max_connections);
         c.workers = env_parse("TRIBUTARY_WORKERS", env)?.unwrap_or(c.workers);
+        c.max_concurrent_reads =
+            env_parse("TRIBUTARY_MAX_CONCURRENT_READS", env)?.unwrap_or(c.max_concurrent_reads);
         let duration = |var: &str| -> Result<Option<i64>, ConfigError> {
             env(var)
                 .map(|v| {

@@ -55,6 +55,8 @@ impl Application {
             writer,
             lineage,
             max_body_bytes: config.max_body_bytes,
+            read_permits: (config.max_concurrent_reads > 0)
+                .then(|| Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_reads))),
         });
         let mut server = HttpServer::new(move || {
             App::new()

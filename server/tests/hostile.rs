@@ -282,7 +282,35 @@ async fn graphql_abuse_is_refused_within_a_second(db: Db) {
     );
 }
 
+async fn reads_past_the_concurrency_limit_wait_their_turn(db: Db) {
+    let Some(app) = TestApp::spawn_with(db, |c| c.max_concurrent_reads = 1).await else {
+        return;
+    };
+    app.ingest(&event_with_job("etl")).await;
+    let app = std::sync::Arc::new(app);
+    let reads: Vec<_> = (0..8)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let path = match i % 3 {
+                    0 => "/api/v1/namespaces/tests/jobs/etl",
+                    1 => "/api/v1/namespaces/db/datasets",
+                    _ => "/api/v1/lineage?nodeId=job:tests:etl",
+                };
+                app.get(path).await.status
+            })
+        })
+        .collect();
+    for r in reads {
+        assert_eq!(r.await.unwrap(), 200);
+    }
+    // Writes and health checks never wait for a read permit.
+    assert_eq!(app.get("/healthz").await.status, 200);
+    app.ingest(&event_with_job("etl2")).await;
+}
+
 on_both_backends!(
+    reads_past_the_concurrency_limit_wait_their_turn,
     values_the_store_cannot_hold_are_refused_with_where,
     a_batch_stores_its_good_events_and_lists_the_bad,
     a_huge_batch_of_junk_gets_a_small_answer,

@@ -285,6 +285,10 @@ pub(super) async fn start_server(database_url: &str) -> anyhow::Result<SocketAdd
         bind: "127.0.0.1:0".into(),
         database_url: database_url.to_string(),
         db_max_connections: 4,
+        max_concurrent_reads: std::env::var("TRIBUTARY_MAX_CONCURRENT_READS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
         ..Config::default()
     };
     let app = Application::build(&config).await?;

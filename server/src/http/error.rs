@@ -28,6 +28,9 @@ pub enum ApiError {
     /// may work. The cause is logged, not answered.
     #[error("the database is unavailable right now; nothing was changed, retry later")]
     Unavailable(String),
+    /// Too many requests wait for their turn (`max_concurrent_reads`); retrying later may work.
+    #[error("{0}; retry later")]
+    Busy(String),
     /// The server is shutting down.
     #[error("the server is shutting down; retry later")]
     ShuttingDown,
@@ -109,7 +112,9 @@ impl ResponseError for ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::LegacyWrite(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Unavailable(_) | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy(_) | ApiError::ShuttingDown => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -7,9 +7,13 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::ResponseError;
 
+use actix_web::http::Method;
 use futures_util::FutureExt;
 
 use super::ApiError;
+
+/// The longest a REST read waits for its turn before it is answered `503` (busy).
+pub const READ_QUEUE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Answers `400` for URLs that carry a NUL, `500` (logged) when a handler panics; passes
 /// everything else on.
@@ -27,6 +31,25 @@ pub async fn shield(
         .error_response();
         return Ok(req.into_response(answer));
     }
+    // REST reads take a permit for as long as they run (waiting their turn, but not forever).
+    let permits = req
+        .app_data::<actix_web::web::Data<super::AppState>>()
+        .and_then(|state| state.read_permits.clone());
+    let _permit = match permits {
+        Some(permits) if req.method() == Method::GET && req.path().starts_with("/api/") => {
+            match tokio::time::timeout(READ_QUEUE_TIMEOUT, permits.acquire_owned()).await {
+                Ok(Ok(permit)) => Some(permit),
+                Ok(Err(_)) | Err(_) => {
+                    return Err(ApiError::Busy(format!(
+                        "too many reads are waiting for their turn (more than {} s)",
+                        READ_QUEUE_TIMEOUT.as_secs()
+                    ))
+                    .into())
+                }
+            }
+        }
+        _ => None,
+    };
     match std::panic::AssertUnwindSafe(next.call(req))
         .catch_unwind()
         .await

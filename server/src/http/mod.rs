@@ -32,6 +32,10 @@ pub struct AppState {
     pub writer: Writer,
     pub lineage: Arc<crate::lineage::Lineage>,
     pub max_body_bytes: usize,
+    /// With `max_concurrent_reads`: REST reads (GET under /api/) allowed to run at once; the
+    /// others wait their turn (at most `guard::READ_QUEUE_TIMEOUT`, then 503), so a read load
+    /// cannot take the CPU from ingest.
+    pub read_permits: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 /// Registers every route.
