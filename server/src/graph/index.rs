@@ -14,6 +14,7 @@ use petgraph::visit::EdgeRef;
 use petgraph::Direction as PgDirection;
 
 use crate::model::time::Micros;
+use crate::model::{NodeId, NodeIdKind};
 
 /// What a node is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -49,11 +50,10 @@ impl NodeKey {
 
     /// The node id shared by REST, GraphQL and the UI: `dataset:{namespace}:{name}`.
     pub fn id(&self) -> String {
-        let kind = match self.kind {
-            NodeKind::Dataset => "dataset",
-            NodeKind::Job => "job",
-        };
-        format!("{kind}:{}:{}", self.namespace, self.name)
+        match self.kind {
+            NodeKind::Dataset => NodeId::dataset(&self.namespace, &self.name),
+            NodeKind::Job => NodeId::job(&self.namespace, &self.name),
+        }
     }
 }
 
@@ -698,21 +698,24 @@ impl LineageIndex {
             .collect()
     }
 
-    /// Resolves a node id (`dataset:{ns}:{name}`, `job:{ns}:{name}`). Namespaces contain colons
-    /// (`postgres://host:5432`), so every split point is tried against the nodes present.
+    /// Resolves a node id (`dataset:{ns}:{name}`, `job:{ns}:{name}`); `None` for anything else.
     pub fn resolve(&self, id: &str) -> Option<NodeIndex> {
-        let (kind, rest) = if let Some(r) = id.strip_prefix("dataset:") {
-            (NodeKind::Dataset, r)
-        } else if let Some(r) = id.strip_prefix("job:") {
-            (NodeKind::Job, r)
-        } else {
-            return None;
+        self.resolve_id(&NodeId::parse(id).ok()?)
+    }
+
+    /// Resolves a parsed node id: of its `(namespace, name)` readings (namespaces contain colons),
+    /// the one a node present has. A `datasetField` id resolves to its dataset.
+    pub fn resolve_id(&self, id: &NodeId) -> Option<NodeIndex> {
+        let kind = match id.kind() {
+            NodeIdKind::Dataset | NodeIdKind::DatasetField => NodeKind::Dataset,
+            NodeIdKind::Job => NodeKind::Job,
+            NodeIdKind::Run => return None,
         };
-        rest.match_indices(':').find_map(|(i, _)| {
+        id.splits().find_map(|(namespace, name)| {
             let key = NodeKey {
                 kind,
-                namespace: Arc::from(&rest[..i]),
-                name: Arc::from(&rest[i + 1..]),
+                namespace: Arc::from(namespace),
+                name: Arc::from(name),
             };
             self.nodes.get(&key).copied()
         })

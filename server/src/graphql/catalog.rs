@@ -176,7 +176,7 @@ async fn dataset_of(store: &dyn Store, d: store::Dataset) -> async_graphql::Resu
         })
         .unwrap_or_default();
     Ok(Dataset {
-        id: ID(repro::dataset_id(&d.namespace, &d.name)),
+        id: ID(crate::model::NodeId::dataset(&d.namespace, &d.name)),
         namespace: d.namespace.clone(),
         name: d.name.clone(),
         dataset_type: d.dataset_type.clone(),
@@ -195,7 +195,7 @@ async fn dataset_of(store: &dyn Store, d: store::Dataset) -> async_graphql::Resu
 fn version_of(versions: &Versions, v: &store::DatasetVersion) -> DatasetVersion {
     DatasetVersion {
         id: ID(v.id.clone()),
-        dataset_id: ID(repro::dataset_id(
+        dataset_id: ID(crate::model::NodeId::dataset(
             &versions.dataset.namespace,
             &versions.dataset.name,
         )),
@@ -350,7 +350,7 @@ async fn job_versions_of(
         .collect();
     let names = store.dataset_names(&ids).await?;
     let node = |id: String| match names.get(&id) {
-        Some((ns, name)) => ID(repro::dataset_id(ns, name)),
+        Some((ns, name)) => ID(crate::model::NodeId::dataset(ns, name)),
         None => ID(id),
     };
     Ok(versions
@@ -374,7 +374,7 @@ pub struct Job(store::Job);
 impl Job {
     /// The node id lineage queries take (`job:NAMESPACE:NAME`).
     async fn id(&self) -> ID {
-        ID(format!("job:{}:{}", self.0.namespace, self.0.name))
+        ID(crate::model::NodeId::job(&self.0.namespace, &self.0.name))
     }
     async fn namespace(&self) -> &str {
         &self.0.namespace
@@ -460,7 +460,7 @@ pub struct RunDataset {
 fn run_datasets(list: &[store::RunIo]) -> Vec<RunDataset> {
     list.iter()
         .map(|io| RunDataset {
-            dataset_id: ID(repro::dataset_id(&io.namespace, &io.name)),
+            dataset_id: ID(crate::model::NodeId::dataset(&io.namespace, &io.name)),
             namespace: io.namespace.clone(),
             name: io.name.clone(),
             version: io.version_id.clone().map(ID),

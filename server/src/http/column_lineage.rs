@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{ApiError, AppState};
+use crate::model::{NodeId, NodeIdKind};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -30,24 +31,24 @@ pub async fn column_lineage(
         .ok_or_else(|| ApiError::bad("/nodeId", "nodeId is required (dataset:{namespace}:{name} or datasetField:{namespace}:{dataset}:{field})"))?;
     let as_of = super::lineage::as_of_param(&q.as_of)?;
     let index = state.lineage.read();
-    let starts = if let Some(rest) = id.strip_prefix("datasetField:") {
-        let (dataset, field) = rest
-            .rsplit_once(':')
-            .ok_or_else(|| ApiError::bad("/nodeId", format!("'{id}' has no field")))?;
-        let n = index
-            .resolve(&format!("dataset:{dataset}"))
-            .ok_or_else(|| ApiError::NotFound(format!("node '{id}' not found")))?;
-        vec![(n, field.to_string())]
-    } else if id.starts_with("dataset:") {
-        let n = index
-            .resolve(id)
-            .ok_or_else(|| ApiError::NotFound(format!("node '{id}' not found")))?;
-        index.column_fields(n).into_iter().map(|f| (n, f)).collect()
-    } else {
-        return Err(ApiError::bad(
-            "/nodeId",
-            format!("'{id}' is not a dataset or datasetField node id"),
-        ));
+    let node = NodeId::parse(id).map_err(|e| ApiError::bad("/nodeId", e.to_string()))?;
+    let not_found = || ApiError::NotFound(format!("node '{id}' not found"));
+    let starts = match node.kind() {
+        NodeIdKind::DatasetField => {
+            let n = index.resolve_id(&node).ok_or_else(not_found)?;
+            let field = node.field().expect("a datasetField id has a field");
+            vec![(n, field.to_string())]
+        }
+        NodeIdKind::Dataset => {
+            let n = index.resolve_id(&node).ok_or_else(not_found)?;
+            index.column_fields(n).into_iter().map(|f| (n, f)).collect()
+        }
+        NodeIdKind::Job | NodeIdKind::Run => {
+            return Err(ApiError::bad(
+                "/nodeId",
+                format!("'{id}' is not a dataset or datasetField node id"),
+            ))
+        }
     };
     let (edges, truncated) = index.column_lineage(
         &starts,
@@ -58,7 +59,7 @@ pub async fn column_lineage(
     );
     let field_id = |(n, f): &(petgraph::stable_graph::NodeIndex, String)| {
         let k = &index.node(*n).key;
-        format!("datasetField:{}:{}:{f}", k.namespace, k.name)
+        NodeId::dataset_field(&k.namespace, &k.name, f)
     };
     let mut nodes: BTreeMap<String, (Value, Vec<Value>, Vec<Value>)> = BTreeMap::new();
     let mut node = |field: &(petgraph::stable_graph::NodeIndex, String)| {

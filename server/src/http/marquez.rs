@@ -693,9 +693,9 @@ async fn search(q: web::Query<SearchParams>, state: web::Data<AppState>) -> Res 
         .iter()
         .map(|h| {
             let node = if h.kind == "DATASET" {
-                shapes::dataset_node_id(&h.namespace, &h.name)
+                crate::model::NodeId::dataset(&h.namespace, &h.name)
             } else {
-                shapes::job_node_id(&h.namespace, &h.name)
+                crate::model::NodeId::job(&h.namespace, &h.name)
             };
             json!({"type": h.kind, "name": h.name, "namespace": h.namespace, "updatedAt": iso(h.updated_at), "nodeId": node})
         })

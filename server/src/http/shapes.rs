@@ -4,6 +4,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::model::time::iso;
+use crate::model::NodeId;
 use crate::store::{
     Dataset, DatasetTags, DatasetVersion, JobSummary, Namespace, Run, RunIo, Source,
 };
@@ -60,16 +61,6 @@ fn lifecycle(facets: &Map<String, Value>) -> Option<&Value> {
     facets
         .get("lifecycleStateChange")
         .and_then(|d| d.get("lifecycleStateChange"))
-}
-
-/// The node id the UI and GraphQL use for a dataset.
-pub fn dataset_node_id(namespace: &str, name: &str) -> String {
-    format!("dataset:{namespace}:{name}")
-}
-
-/// The node id the UI and GraphQL use for a job.
-pub fn job_node_id(namespace: &str, name: &str) -> String {
-    format!("job:{namespace}:{name}")
 }
 
 pub fn namespace_json(n: &Namespace) -> Value {
@@ -148,7 +139,7 @@ impl<'a> DatasetShape<'a> {
             current_version: d.current_version.as_deref(),
             facets: &d.facets,
             deleted: d.deleted_at.is_some(),
-            node_id: dataset_node_id(&d.namespace, &d.name),
+            node_id: NodeId::dataset(&d.namespace, &d.name),
         }
     }
 }
@@ -338,7 +329,7 @@ impl<'a> JobShape<'a> {
             tags: &s.tags,
             labels: [],
             deleted: j.deleted_at.is_some(),
-            node_id: job_node_id(&j.namespace, &j.name),
+            node_id: NodeId::job(&j.namespace, &j.name),
         }
     }
 }

@@ -4,9 +4,11 @@ pub mod canonical;
 pub mod event;
 pub mod facets;
 pub mod ids;
+pub mod node_id;
 pub mod run_state;
 pub mod time;
 
 pub use event::{DatasetRef, EventKind, EventType, JobRef, LineageEvent, ParseError, RunRef};
 pub use facets::{FacetState, Facets};
+pub use node_id::{NodeId, NodeIdKind};
 pub use run_state::{RunState, RunTimeline};

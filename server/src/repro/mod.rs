@@ -16,6 +16,7 @@ pub use diff::{
 };
 
 use crate::model::time::iso;
+use crate::model::NodeId;
 use crate::store::{Dataset, DatasetVersion, Run, Store, StoreError};
 
 /// What can go wrong answering a reproducibility question.
@@ -30,11 +31,6 @@ pub enum ReproError {
 }
 
 type Result<T> = std::result::Result<T, ReproError>;
-
-/// The node id of a dataset, as lineage and GraphQL name it.
-pub fn dataset_id(namespace: &str, name: &str) -> String {
-    format!("dataset:{namespace}:{name}")
-}
 
 /// A live (not soft-deleted) dataset by name.
 pub async fn find_dataset(store: &dyn Store, namespace: &str, name: &str) -> Result<Dataset> {
@@ -291,7 +287,7 @@ impl VersionCache {
         namespace: &str,
         name: &str,
     ) -> Result<Option<&Versions>> {
-        let key = dataset_id(namespace, name);
+        let key = NodeId::dataset(namespace, name);
         if !self.by_dataset.contains_key(&key) {
             let Some(d) = store.dataset(namespace, name).await? else {
                 return Ok(None);
@@ -426,7 +422,7 @@ async fn manifest_dataset(
     io: &crate::store::RunIo,
 ) -> Result<ManifestDataset> {
     let mut item = ManifestDataset {
-        dataset_id: dataset_id(&io.namespace, &io.name),
+        dataset_id: NodeId::dataset(&io.namespace, &io.name),
         namespace: io.namespace.clone(),
         name: io.name.clone(),
         version: io.version_id.clone(),
@@ -486,7 +482,7 @@ pub async fn changed_inputs(store: &dyn Store, run_id: &str) -> Result<Vec<Chang
             (Some(from), Some(to)) => version_diff(store, &versions, from, to).await.ok(),
             _ => None,
         };
-        let id = dataset_id(&io.namespace, &io.name);
+        let id = NodeId::dataset(&io.namespace, &io.name);
         out.insert(
             id.clone(),
             ChangedInput {
@@ -520,7 +516,7 @@ pub async fn version_diff(
     let to_side = side(b, run_ref(store, b.created_by_run.as_deref()).await?);
     let d = &versions.dataset;
     Ok(diff(
-        dataset_id(&d.namespace, &d.name),
+        NodeId::dataset(&d.namespace, &d.name),
         a,
         b,
         from_side,
