@@ -34,7 +34,7 @@ pub struct Config {
     /// HTTP worker threads (`TRIBUTARY_WORKERS`); 0 means one per core.
     pub workers: usize,
     /// REST reads served at once (`TRIBUTARY_MAX_CONCURRENT_READS`); more wait their turn
-    /// (2 s at most, then 503). 0, the default, sets no limit.
+    /// (2 s at most, then 503). 0, the default, means one for every two cores (at least one).
     pub max_concurrent_reads: usize,
     /// `text` or `json` (`TRIBUTARY_LOG_FORMAT`).
     pub log_format: LogFormat,

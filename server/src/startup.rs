@@ -55,8 +55,13 @@ impl Application {
             writer,
             lineage,
             max_body_bytes: config.max_body_bytes,
-            read_permits: (config.max_concurrent_reads > 0)
-                .then(|| Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_reads))),
+            db_away_until: std::sync::atomic::AtomicI64::new(0),
+            read_permits: Arc::new(tokio::sync::Semaphore::new(
+                match config.max_concurrent_reads {
+                    0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+                    n => n,
+                },
+            )),
         });
         let mut server = HttpServer::new(move || {
             App::new()

@@ -325,6 +325,26 @@ async fn postgres_stopped_answers_503_fast_and_recovers_with_nothing_lost() {
             );
         }
     }
+    // Many reads at once (more than the reads served at a time): none waits behind another's
+    // connection timeout.
+    let started = std::time::Instant::now();
+    let burst = futures_util::future::join_all((0..8).map(|i| {
+        let path = if i % 2 == 0 {
+            "/api/v1/namespaces"
+        } else {
+            "/api/v1/namespaces/tests/jobs/before_1"
+        };
+        app.request("GET", path, &[], b"")
+    }))
+    .await;
+    let took = started.elapsed();
+    for r in &burst {
+        assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
+    }
+    assert!(
+        took < std::time::Duration::from_secs(2),
+        "8 reads at once took {took:?}"
+    );
     // Lineage is answered from memory meanwhile.
     let r = app
         .get("/api/v1/lineage?nodeId=job:tests:before_0&depth=1")

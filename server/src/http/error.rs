@@ -61,6 +61,11 @@ struct ErrorItem<'a> {
 }
 
 impl ApiError {
+    /// Whether this says no database connection could be had within the acquire timeout.
+    pub fn waited_for_a_connection(&self) -> bool {
+        matches!(self, ApiError::Unavailable(cause) if cause.contains("pool timed out"))
+    }
+
     /// A bad request with a single problem.
     pub fn bad(path: &str, detail: impl Into<String>) -> Self {
         ApiError::BadRequest(vec![Problem::new(path, detail)])

@@ -7,10 +7,17 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::ResponseError;
 
+use std::sync::atomic::Ordering;
+
 use actix_web::http::Method;
 use futures_util::FutureExt;
 
 use super::ApiError;
+use crate::model::time::now_micros;
+
+/// How long reads are answered `503` at once after one waited the whole acquire timeout for a
+/// database connection (then the next read tries the database again).
+pub const BREAKER_OPEN: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// The longest a REST read waits for its turn before it is answered `503` (busy).
 pub const READ_QUEUE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -31,13 +38,31 @@ pub async fn shield(
         .error_response();
         return Ok(req.into_response(answer));
     }
-    // REST reads take a permit for as long as they run (waiting their turn, but not forever).
-    let permits = req
+    let state = req
         .app_data::<actix_web::web::Data<super::AppState>>()
-        .and_then(|state| state.read_permits.clone());
+        .cloned();
+    let is_read = req.method() == Method::GET && req.path().starts_with("/api/");
+    let touches_database = req.path().starts_with("/api/") || req.path() == "/readyz";
+    let database_away = |state: &actix_web::web::Data<super::AppState>| {
+        now_micros() < state.db_away_until.load(Ordering::Relaxed)
+    };
+    if is_read && state.as_ref().is_some_and(database_away) {
+        return Err(
+            ApiError::Unavailable("a read found the database away moments ago".into()).into(),
+        );
+    }
+    // REST reads take a permit for as long as they run (waiting their turn, but not forever).
+    let permits = state.as_ref().map(|s| s.read_permits.clone());
     let _permit = match permits {
-        Some(permits) if req.method() == Method::GET && req.path().starts_with("/api/") => {
+        Some(permits) if is_read => {
             match tokio::time::timeout(READ_QUEUE_TIMEOUT, permits.acquire_owned()).await {
+                // The database may have been found away while this read waited its turn.
+                Ok(Ok(_)) if state.as_ref().is_some_and(database_away) => {
+                    return Err(ApiError::Unavailable(
+                        "a read found the database away moments ago".into(),
+                    )
+                    .into())
+                }
                 Ok(Ok(permit)) => Some(permit),
                 Ok(Err(_)) | Err(_) => {
                     return Err(ApiError::Busy(format!(
@@ -54,7 +79,27 @@ pub async fn shield(
         .catch_unwind()
         .await
     {
-        Ok(answer) => Ok(answer?.map_into_boxed_body()),
+        Ok(answer) => {
+            let answer = answer?;
+            if let Some(state) = state.as_ref() {
+                // A read that waited the whole acquire timeout opens the breaker; a success that
+                // needed the database (an API answer, a ready /readyz) closes it.
+                let timed_out = answer
+                    .response()
+                    .error()
+                    .and_then(|e| e.as_error::<ApiError>())
+                    .is_some_and(ApiError::waited_for_a_connection);
+                if is_read && timed_out {
+                    state.db_away_until.store(
+                        now_micros() + BREAKER_OPEN.as_micros() as i64,
+                        Ordering::Relaxed,
+                    );
+                } else if answer.status().is_success() && touches_database {
+                    state.db_away_until.store(0, Ordering::Relaxed);
+                }
+            }
+            Ok(answer.map_into_boxed_body())
+        }
         Err(panic) => {
             let what = panic
                 .downcast_ref::<&str>()

@@ -32,10 +32,14 @@ pub struct AppState {
     pub writer: Writer,
     pub lineage: Arc<crate::lineage::Lineage>,
     pub max_body_bytes: usize,
-    /// With `max_concurrent_reads`: REST reads (GET under /api/) allowed to run at once; the
-    /// others wait their turn (at most `guard::READ_QUEUE_TIMEOUT`, then 503), so a read load
-    /// cannot take the CPU from ingest.
-    pub read_permits: Option<Arc<tokio::sync::Semaphore>>,
+    /// REST reads (GET under /api/) allowed to run at once (`max_concurrent_reads`); the others
+    /// wait their turn (at most `guard::READ_QUEUE_TIMEOUT`, then 503), so a read load cannot
+    /// take the CPU from ingest.
+    pub read_permits: Arc<tokio::sync::Semaphore>,
+    /// Until when (microseconds) REST reads are answered `503` at once, because a read just
+    /// waited the whole acquire timeout for a database connection: while the database is away,
+    /// reads fail fast instead of queueing behind one another.
+    pub db_away_until: std::sync::atomic::AtomicI64,
 }
 
 /// Registers every route.
