@@ -13,6 +13,7 @@ pub mod graphql;
 pub mod http;
 pub mod ingest;
 pub mod lineage;
+pub mod metrics;
 pub mod model;
 pub mod repro;
 pub mod startup;

@@ -74,6 +74,9 @@ impl Lineage {
         let column_lineage = started.elapsed() - graph;
         index.prepare();
         let (nodes, edges) = index.size();
+        crate::metrics::metrics()
+            .graph_load_seconds
+            .set(started.elapsed().as_secs_f64());
         tracing::info!(
             nodes,
             edges,
@@ -267,7 +270,10 @@ impl Lineage {
             };
             while let Some(notice) = notices.recv().await {
                 match notice {
-                    GraphNotice::Changed(change) => me.update(change).await,
+                    GraphNotice::Changed(change) => {
+                        me.update(change).await;
+                        crate::metrics::metrics().replica_changes.inc();
+                    }
                     GraphNotice::Resync => {
                         if let Err(e) = me.resync().await {
                             tracing::warn!(error = %e, "could not reload the graph; repairing in the background");

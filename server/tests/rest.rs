@@ -447,7 +447,67 @@ async fn stats_count_events_by_type_and_objects_cumulatively(db: Db) {
     assert_eq!(app.get("/api/v1/stats/widgets").await.status, 404);
 }
 
+/// A sample's value from Prometheus text, by its whole name with labels.
+fn sample(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+async fn metrics_are_prometheus_text_and_move_with_ingest(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let scrape = || async {
+        let r = app.get("/metrics").await;
+        assert_eq!(r.status, 200);
+        assert!(r
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4"));
+        String::from_utf8(r.body).unwrap()
+    };
+    let stored = r#"tributary_events_ingested_total{result="stored"}"#;
+    let rejected = r#"tributary_events_ingested_total{result="rejected"}"#;
+    let before = scrape().await;
+    for (i, job) in ["m1", "m2"].iter().enumerate() {
+        app.ingest(&run_event(
+            "COMPLETE",
+            "2024-05-01T10:00:00Z",
+            &format!("0191f7c2-0000-7000-8000-0000000005{i:02}"),
+            job,
+            json!([dataset("db", "m.in", &[])]),
+            json!([dataset("db", &format!("m.out{i}"), &[])]),
+        ))
+        .await;
+    }
+    assert_eq!(app.post_event(&json!({"nope": true})).await.status, 400);
+    let after = scrape().await;
+    // Other tests in this process ingest too: the counters move at least this much.
+    assert!(
+        sample(&after, stored) - sample(&before, stored) >= 2.0,
+        "{after}"
+    );
+    assert!(sample(&after, rejected) - sample(&before, rejected) >= 1.0);
+    assert!(sample(&after, "tributary_graph_nodes") >= 5.0);
+    assert!(
+        after.contains(r#"tributary_http_requests_total{route="/api/v1/lineage",status="201"}"#)
+    );
+    assert!(after.contains("tributary_ingest_commit_seconds_bucket"));
+    // Every line is a comment or `name{labels} value`.
+    for line in after
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let (name, value) = line.rsplit_once(' ').unwrap();
+        assert!(name.starts_with("tributary_"), "{line}");
+        assert!(value.parse::<f64>().is_ok(), "{line}");
+    }
+    assert!(!after.contains("<html"));
+}
+
 on_both_backends!(
+    metrics_are_prometheus_text_and_move_with_ingest,
     stats_count_events_by_type_and_objects_cumulatively,
     namespaces_sources_and_their_errors,
     datasets_with_encoded_names_versions_and_tags,

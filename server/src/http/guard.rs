@@ -75,6 +75,7 @@ pub async fn shield(
         }
         _ => None,
     };
+    let started = std::time::Instant::now();
     match std::panic::AssertUnwindSafe(next.call(req))
         .catch_unwind()
         .await
@@ -98,6 +99,15 @@ pub async fn shield(
                     state.db_away_until.store(0, Ordering::Relaxed);
                 }
             }
+            let route = answer.request().match_pattern();
+            let route = route.as_deref().unwrap_or("(web UI)");
+            let m = crate::metrics::metrics();
+            m.http_requests
+                .with_label_values(&[route, answer.status().as_str()])
+                .inc();
+            m.http_duration
+                .with_label_values(&[route])
+                .observe(started.elapsed().as_secs_f64());
             Ok(answer.map_into_boxed_body())
         }
         Err(panic) => {

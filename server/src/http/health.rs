@@ -13,6 +13,19 @@ use crate::model::time::from_micros;
 /// The longest `/readyz` waits for the database.
 const PING_TIMEOUT: Duration = Duration::from_millis(1500);
 
+/// `GET /metrics`: Prometheus' text format; the graph's gauges are read as the scrape comes.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let m = crate::metrics::metrics();
+    let (nodes, edges) = state.lineage.read().size();
+    m.graph_nodes.set(nodes as i64);
+    m.graph_edges.set(edges as i64);
+    m.graph_behind
+        .set(i64::from(state.lineage.health() != GraphHealth::InStep));
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(m.render())
+}
+
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }

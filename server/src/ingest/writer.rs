@@ -104,7 +104,11 @@ async fn run(
         }
         last_requests = jobs.len();
         let batch = Batch::of(jobs);
+        let started = std::time::Instant::now();
         let outcome = store.ingest(&batch.events).await;
+        let m = crate::metrics::metrics();
+        m.batch_size.observe(batch.events.len() as f64);
+        m.commit_seconds.observe(started.elapsed().as_secs_f64());
         // The graph takes batches in commit order: the previous one's must be in first.
         if let Some(previous) = acknowledging.take() {
             let _ = previous.await;
@@ -155,11 +159,24 @@ impl Batch {
 
     /// Answers each request with its events' results.
     fn answer(self, results: Vec<Ingested>) {
+        count(&results);
         let mut results = results.into_iter();
         for (size, reply) in self.sizes.into_iter().zip(self.replies) {
             let _ = reply.send(Ok(results.by_ref().take(size).collect()));
         }
     }
+}
+
+/// Counts stored and duplicate events.
+fn count(results: &[Ingested]) {
+    let m = crate::metrics::metrics();
+    let stored = results.iter().filter(|r| **r == Ingested::Stored).count();
+    m.events_ingested
+        .with_label_values(&["stored"])
+        .inc_by(stored as u64);
+    m.events_ingested
+        .with_label_values(&["duplicate"])
+        .inc_by((results.len() - stored) as u64);
 }
 
 /// A batch whose commit failed: every request hears why, or, when one request's events may be
@@ -191,6 +208,9 @@ async fn failed(store: &dyn Store, batch: Batch, e: StoreError, lineage: Option<
             for (size, reply) in sizes.into_iter().zip(replies) {
                 let mine: Vec<PreparedEvent> = events.by_ref().take(size).collect();
                 let r = store.ingest(&mine).await.map_err(WriterError::from);
+                if let Ok(results) = &r {
+                    count(results);
+                }
                 if let (Ok(_), Some(lineage)) = (&r, lineage) {
                     lineage.refresh(&mine).await;
                 }
