@@ -119,13 +119,7 @@ impl Lineage {
         for attempt in 1..=ATTEMPTS {
             match self.apply_change(&change).await {
                 Ok(()) => return,
-                Err(e)
-                    if attempt == ATTEMPTS
-                        || matches!(
-                            e,
-                            StoreError::Unavailable(_) | StoreError::Disconnected(_)
-                        ) =>
-                {
+                Err(e) if attempt == ATTEMPTS || e.is_transient() => {
                     tracing::warn!(error = %e, "graph update failed; repairing in the background");
                     break;
                 }

@@ -143,6 +143,13 @@ impl Metrics {
         }
     }
 
+    /// Counts `n` events with a result (`stored`, `duplicate`, `rejected`).
+    pub fn count_events(&self, result: &str, n: usize) {
+        self.events_ingested
+            .with_label_values(&[result])
+            .inc_by(n as u64);
+    }
+
     /// Everything, in Prometheus' text format.
     pub fn render(&self) -> String {
         let mut out = Vec::new();

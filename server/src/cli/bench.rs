@@ -113,10 +113,10 @@ pub struct IngestArgs {
     readers: usize,
 }
 
-pub async fn run(_config: &Config, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        BenchCommand::Ingest(args) => ingest(args).await,
-        BenchCommand::Rest(args) => super::bench_rest::run(args).await,
+        BenchCommand::Ingest(args) => ingest(config, args).await,
+        BenchCommand::Rest(args) => super::bench_rest::run(config, args).await,
         BenchCommand::Graph(args) => super::bench_graph::run(args).await,
         BenchCommand::Prepare(args) => Ok(prepare(args)),
     }
@@ -280,15 +280,12 @@ impl ScratchDb {
 }
 
 /// Starts a server in this process on a database, on a free loopback port.
-pub(super) async fn start_server(database_url: &str) -> anyhow::Result<SocketAddr> {
+pub(super) async fn start_server(base: &Config, database_url: &str) -> anyhow::Result<SocketAddr> {
     let config = Config {
         bind: "127.0.0.1:0".into(),
         database_url: database_url.to_string(),
         db_max_connections: 4,
-        max_concurrent_reads: std::env::var("TRIBUTARY_MAX_CONCURRENT_READS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0),
+        max_concurrent_reads: base.max_concurrent_reads,
         ..Config::default()
     };
     let app = Application::build(&config).await?;
@@ -308,12 +305,12 @@ pub(super) fn with_database(url: &str, db: &str) -> String {
     query.map_or(format!("{base}/{db}"), |q| format!("{base}/{db}?{q}"))
 }
 
-async fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
+async fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
     let mut db = ScratchDb::create(&args.postgres, "tributary_bench").await?;
     let settings: Vec<(String, String)> = db
         .admin_query("SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'server_version')")
         .await?;
-    let result = measure(&db.url, &args).await;
+    let result = measure(config, &db.url, &args).await;
     db.finish(args.keep_database).await?;
     let (ours, baseline, bytes, mixed) = result?;
 
@@ -406,7 +403,7 @@ async fn post_all(
     .await
 }
 
-async fn measure(url: &str, args: &IngestArgs) -> anyhow::Result<IngestFigures> {
+async fn measure(config: &Config, url: &str, args: &IngestArgs) -> anyhow::Result<IngestFigures> {
     let copies = if args.readers > 0 { 2 } else { 1 };
     let bodies: Arc<Vec<String>> = Arc::new(
         (0..args.events * copies)
@@ -415,7 +412,7 @@ async fn measure(url: &str, args: &IngestArgs) -> anyhow::Result<IngestFigures> 
     );
     let avg = bodies.iter().map(String::len).sum::<usize>() / bodies.len().max(1);
 
-    let addr = start_server(url).await?;
+    let addr = start_server(config, url).await?;
     let ours = post_all(addr, bodies.clone(), args.events, 0, args.clients).await?;
     let mixed = if args.readers > 0 {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -11,6 +11,7 @@ use sqlx::{Connection, Executor, PgConnection};
 
 use super::bench::{start_server, summarise, RestArgs, ScratchDb};
 use super::client::Connection as HttpConnection;
+use crate::config::Config;
 
 fn fill_sql(jobs: i64, datasets: i64) -> Vec<String> {
     let schema = r#"{"schema":{"t":0,"v":{"fields":[{"name":"id","type":"bigint"},{"name":"amount","type":"decimal"},{"name":"created","type":"timestamp"}]}},"documentation":{"t":0,"v":{"description":"synthetic table"}}}"#;
@@ -61,9 +62,9 @@ fn fill_sql(jobs: i64, datasets: i64) -> Vec<String> {
     ]
 }
 
-pub async fn run(args: RestArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(config: &Config, args: RestArgs) -> anyhow::Result<ExitCode> {
     let db = ScratchDb::create(&args.postgres, "tributary_bench_rest").await?;
-    let result = measure(&db.url, &args).await;
+    let result = measure(config, &db.url, &args).await;
     db.finish(false).await?;
     let (fill, rows) = result?;
     println!(
@@ -87,8 +88,8 @@ type Rows = Vec<(String, super::bench::Measured)>;
 /// The request path for the i-th request to one endpoint.
 type PathFn = Box<dyn Fn(usize) -> String>;
 
-async fn measure(url: &str, args: &RestArgs) -> anyhow::Result<(Duration, Rows)> {
-    let addr = start_server(url).await?;
+async fn measure(config: &Config, url: &str, args: &RestArgs) -> anyhow::Result<(Duration, Rows)> {
+    let addr = start_server(config, url).await?;
 
     let started = Instant::now();
     let mut db = PgConnection::connect(url).await?;

@@ -40,7 +40,16 @@ pub enum ApiError {
 }
 
 /// What a `503` tells clients to wait before retrying (`Retry-After`, seconds).
-pub const RETRY_AFTER_SECONDS: &str = "1";
+const RETRY_AFTER_SECONDS: &str = "1";
+
+/// Starts an answer with `status`; a `503` says when to retry (`Retry-After`).
+pub fn answer(status: StatusCode) -> actix_web::HttpResponseBuilder {
+    let mut answer = HttpResponse::build(status);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        answer.insert_header((actix_web::http::header::RETRY_AFTER, RETRY_AFTER_SECONDS));
+    }
+    answer
+}
 
 fn summary(problems: &[Problem]) -> String {
     Rejection(problems.to_vec()).summary()
@@ -158,11 +167,7 @@ impl ResponseError for ApiError {
             ApiError::Internal(_) => errors[0].detail.clone(),
             other => other.to_string(),
         };
-        let mut answer = HttpResponse::build(status);
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            answer.insert_header((actix_web::http::header::RETRY_AFTER, RETRY_AFTER_SECONDS));
-        }
-        answer.json(Body {
+        answer(status).json(Body {
             code: status.as_u16(),
             message,
             errors,

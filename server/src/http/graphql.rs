@@ -17,14 +17,8 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A GraphQL error answer (`{"errors": [{"message", "extensions": {"code"}}]}`) with a status.
 fn refuse(status: StatusCode, code: &str, message: &str) -> HttpResponse {
-    let mut answer = HttpResponse::build(status);
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        answer.insert_header((
-            actix_web::http::header::RETRY_AFTER,
-            super::error::RETRY_AFTER_SECONDS,
-        ));
-    }
-    answer.json(json!({"errors": [{"message": message, "extensions": {"code": code}}]}))
+    super::error::answer(status)
+        .json(json!({"errors": [{"message": message, "extensions": {"code": code}}]}))
 }
 
 pub async fn execute(

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
@@ -35,7 +36,9 @@ pub async fn healthz() -> HttpResponse {
 /// answer.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let backend = state.store.backend().name();
-    let graph: Value = match state.lineage.health() {
+    let health = state.lineage.health();
+    let in_step = health == GraphHealth::InStep;
+    let graph: Value = match health {
         GraphHealth::InStep => json!({"inStep": true}),
         GraphHealth::Behind {
             since,
@@ -47,7 +50,6 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             "pendingJobs": jobs, "pendingDatasets": datasets, "reloading": resync,
         }),
     };
-    let in_step = graph["inStep"] == Value::Bool(true);
     let detail = match tokio::time::timeout(PING_TIMEOUT, state.store.ping()).await {
         Ok(Ok(())) => None,
         Ok(Err(e)) => {
@@ -62,11 +64,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             "database": backend,
             "graph": graph,
         })),
-        Some(detail) => HttpResponse::ServiceUnavailable()
-            .insert_header((
-                actix_web::http::header::RETRY_AFTER,
-                super::error::RETRY_AFTER_SECONDS,
-            ))
-            .json(json!({"status": "unavailable", "database": backend, "detail": detail, "graph": graph})),
+        Some(detail) => super::error::answer(StatusCode::SERVICE_UNAVAILABLE).json(
+            json!({"status": "unavailable", "database": backend, "detail": detail, "graph": graph}),
+        ),
     }
 }

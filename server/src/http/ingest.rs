@@ -19,10 +19,8 @@ pub async fn post_event(
 ) -> Result<HttpResponse, ApiError> {
     let bytes = body::read(&req, payload, state.max_body_bytes).await?;
     let value: Value = body::parse(&bytes)?;
-    let prepared =
-        prepare_event(&state.validator, value, bytes, now_micros()).inspect_err(|_| {
-            rejected(1);
-        })?;
+    let prepared = prepare_event(&state.validator, value, bytes, now_micros())
+        .inspect_err(|_| crate::metrics::metrics().count_events("rejected", 1))?;
     let warnings = prepared.warnings.clone();
     state.writer.write(vec![prepared]).await?;
     let mut answer = HttpResponse::Created();
@@ -31,14 +29,6 @@ pub async fn post_event(
     } else {
         answer.json(json!({ "warnings": warnings }))
     })
-}
-
-/// Counts events refused by validation.
-fn rejected(n: usize) {
-    crate::metrics::metrics()
-        .events_ingested
-        .with_label_values(&["rejected"])
-        .inc_by(n as u64);
 }
 
 /// The most events one batch request may hold.
@@ -154,7 +144,7 @@ pub async fn post_batch(
     let successful = good.len();
     state.writer.write(good).await?;
     let failures = failed.len() + failures_unlisted;
-    rejected(failures);
+    crate::metrics::metrics().count_events("rejected", failures);
     let (status, code) = match (successful, failures) {
         (_, 0) => ("SUCCESS", StatusCode::OK),
         (0, _) => ("FAILURE", StatusCode::BAD_REQUEST),

@@ -171,12 +171,8 @@ impl Batch {
 fn count(results: &[Ingested]) {
     let m = crate::metrics::metrics();
     let stored = results.iter().filter(|r| **r == Ingested::Stored).count();
-    m.events_ingested
-        .with_label_values(&["stored"])
-        .inc_by(stored as u64);
-    m.events_ingested
-        .with_label_values(&["duplicate"])
-        .inc_by((results.len() - stored) as u64);
+    m.count_events("stored", stored);
+    m.count_events("duplicate", results.len() - stored);
 }
 
 /// A batch whose commit failed: every request hears why, or, when one request's events may be

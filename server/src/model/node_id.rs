@@ -94,11 +94,6 @@ impl NodeId {
         self.field.as_deref()
     }
 
-    /// The run of a `run` id.
-    pub fn run(&self) -> Option<Uuid> {
-        self.run
-    }
-
     /// Every `(namespace, name)` the id can be read as, the shortest namespace first.
     pub fn splits(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
         self.qualified

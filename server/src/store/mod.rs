@@ -54,6 +54,15 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether retrying later may work: the database was away, out of room, or cut the
+    /// connection.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Unavailable(_) | StoreError::Disconnected(_)
+        )
+    }
+
     /// Whether a message is a `StoreError`'s text, and if so whether it was `Unavailable`
     /// (`Some(true)`) or another failure (`Some(false)`). For layers that receive errors only as
     /// text (GraphQL resolvers' `?`) and must not pass database text on to clients.
@@ -81,7 +90,7 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         if is_disconnection(&e) {
             StoreError::Disconnected(e.to_string())
-        } else if is_transient(&e) {
+        } else if database_is_away(&e) {
             StoreError::Unavailable(e.to_string())
         } else {
             StoreError::Database(e.to_string())
@@ -108,7 +117,7 @@ fn is_disconnection(e: &sqlx::Error) -> bool {
 /// Whether an error says the database is away or out of room for now (a lost or refused
 /// connection, a full disk, an I/O error, a lock or statement timeout): the same request may
 /// work later. Anything else is a bug or a broken database.
-fn is_transient(e: &sqlx::Error) -> bool {
+fn database_is_away(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => true,
         sqlx::Error::Database(db) => {
