@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::ingest::ValidationMode;
+use crate::model::access::AuthMode;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -43,6 +44,12 @@ pub struct Config {
     pub retention_older_than: Option<i64>,
     /// How often scheduled retention runs (`TRIBUTARY_RETENTION_INTERVAL`, default `1d`).
     pub retention_interval: i64,
+    /// Which requests need an API key (`TRIBUTARY_AUTH`: `off`, `writes`, `all`). Unset: `off`
+    /// on a loopback address while no key exists, else `writes` (see `startup::auth_mode`).
+    pub auth: Option<AuthMode>,
+    /// Web origins allowed to call the API from a browser (`TRIBUTARY_CORS_ORIGINS`,
+    /// comma-separated, e.g. `https://lineage.example.com`). Empty: no cross-origin calls.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for Config {
@@ -59,6 +66,8 @@ impl Default for Config {
             log_format: LogFormat::Text,
             retention_older_than: None,
             retention_interval: 86_400_000_000,
+            auth: None,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -78,6 +87,8 @@ struct FileConfig {
     log_format: Option<LogFormat>,
     retention_older_than: Option<String>,
     retention_interval: Option<String>,
+    auth: Option<AuthMode>,
+    cors_origins: Option<Vec<String>>,
 }
 
 /// A configuration that could not be read.
@@ -117,6 +128,24 @@ where
     }
 }
 
+/// An allowed origin is `scheme://host[:port]`, exactly as browsers send it (or `*`).
+fn check_origin(origin: &str) -> Result<(), ConfigError> {
+    let well_formed = origin == "*"
+        || origin.split_once("://").is_some_and(|(scheme, rest)| {
+            matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains('/')
+        });
+    if well_formed {
+        Ok(())
+    } else {
+        Err(ConfigError::Env {
+            var: "cors_origins".into(),
+            message: format!(
+                "'{origin}' is not an origin: write scheme://host[:port], e.g. https://lineage.example.com"
+            ),
+        })
+    }
+}
+
 impl Config {
     /// Loads from an optional file (else `TRIBUTARY_CONFIG`) and the process environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
@@ -150,6 +179,8 @@ impl Config {
             c.workers = f.workers.unwrap_or(c.workers);
             c.max_concurrent_reads = f.max_concurrent_reads.unwrap_or(c.max_concurrent_reads);
             c.log_format = f.log_format.unwrap_or(c.log_format);
+            c.auth = f.auth.or(c.auth);
+            c.cors_origins = f.cors_origins.unwrap_or(c.cors_origins);
             let duration = |key: &str, v: &str| {
                 crate::model::time::parse_duration(v).map_err(|message| ConfigError::Env {
                     var: format!("{key} in {path}"),
@@ -178,6 +209,19 @@ impl Config {
         c.workers = env_parse("TRIBUTARY_WORKERS", env)?.unwrap_or(c.workers);
         c.max_concurrent_reads =
             env_parse("TRIBUTARY_MAX_CONCURRENT_READS", env)?.unwrap_or(c.max_concurrent_reads);
+        if let Some(mode) = env_parse("TRIBUTARY_AUTH", env)? {
+            c.auth = Some(mode);
+        }
+        if let Some(v) = env("TRIBUTARY_CORS_ORIGINS") {
+            c.cors_origins = v
+                .split(',')
+                .map(|o| o.trim().to_string())
+                .filter(|o| !o.is_empty())
+                .collect();
+        }
+        for origin in &c.cors_origins {
+            check_origin(origin)?;
+        }
         let duration = |var: &str| -> Result<Option<i64>, ConfigError> {
             env(var)
                 .map(|v| {
@@ -235,6 +279,39 @@ mod tests {
         assert_eq!(c.validation, ValidationMode::Strict);
         assert_eq!(c.max_body_bytes, 20);
         assert_eq!(c.database_url, "sqlite://tributary.db");
+    }
+
+    #[test]
+    fn auth_and_origins_come_from_the_file_or_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(
+            &path,
+            "auth = \"all\"\ncors_origins = [\"https://a.example\"]\n",
+        )
+        .unwrap();
+        let c = Config::load_with(Some(&path), &|_| None).unwrap();
+        assert_eq!(c.auth, Some(AuthMode::All));
+        assert_eq!(c.cors_origins, vec!["https://a.example".to_string()]);
+        let env: HashMap<&str, &str> = [
+            ("TRIBUTARY_AUTH", "writes"),
+            (
+                "TRIBUTARY_CORS_ORIGINS",
+                "https://b.example, http://localhost:5173",
+            ),
+        ]
+        .into();
+        let c = Config::load_with(Some(&path), &|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(c.auth, Some(AuthMode::Writes));
+        assert_eq!(c.cors_origins.len(), 2);
+        let bad = |k: &str, v: &str| {
+            let (k, v) = (k.to_string(), v.to_string());
+            Config::load_with(None, &move |q| (q == k).then(|| v.clone()))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(bad("TRIBUTARY_AUTH", "on").contains("off, writes or all"));
+        assert!(bad("TRIBUTARY_CORS_ORIGINS", "https://a.example/path").contains("not an origin"));
     }
 
     #[test]

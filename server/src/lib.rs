@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod error;
 pub mod graph;
 pub mod graphql;
 pub mod http;

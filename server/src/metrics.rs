@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use prometheus::{
     Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    Opts, Registry, TextEncoder,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Every metric the server exports.
@@ -31,6 +31,10 @@ pub struct Metrics {
     pub graph_behind: IntGauge,
     /// Graph changes from other servers applied.
     pub replica_changes: IntCounter,
+    /// Database connections by pool (`read`, `write`) and state (`idle`, `in_use`).
+    pub db_connections: IntGaugeVec,
+    /// The most connections each pool may open.
+    pub db_connections_max: IntGaugeVec,
 }
 
 fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, c: T) -> T {
@@ -136,6 +140,28 @@ impl Metrics {
                 IntCounter::new(
                     "tributary_replica_changes_applied_total",
                     "Graph changes committed by other servers and applied here",
+                )
+                .expect("valid metric"),
+            ),
+            db_connections: register(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "tributary_db_connections",
+                        "Open database connections, by pool (read, write) and state (idle, in_use)",
+                    ),
+                    &["pool", "state"],
+                )
+                .expect("valid metric"),
+            ),
+            db_connections_max: register(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "tributary_db_connections_max",
+                        "The most connections a pool may open",
+                    ),
+                    &["pool"],
                 )
                 .expect("valid metric"),
             ),

@@ -5,7 +5,10 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_cors::Cors;
 use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::middleware::{Condition, DefaultHeaders};
 use actix_web::{web, App, HttpServer};
 use tokio::task::JoinHandle;
 use tracing_actix_web::TracingLogger;
@@ -14,6 +17,7 @@ use crate::config::Config;
 use crate::http::{self, ApiError, AppState};
 use crate::ingest::{Validator, Writer};
 use crate::lineage::Lineage;
+use crate::model::access::{AuditEntry, AuthMode};
 use crate::store::{SqlStore, Store};
 
 /// A built, bound server that has not started answering yet.
@@ -45,6 +49,17 @@ impl Application {
         if let Some(older_than) = config.retention_older_than {
             schedule_retention(store.clone(), older_than, config.retention_interval);
         }
+        let (mode, why) = auth_mode(config, store.as_ref()).await?;
+        if mode == AuthMode::Off && !is_loopback(&config.bind) {
+            tracing::warn!(auth = %mode, bind = %config.bind,
+                "authentication is off on an address beyond loopback: anyone who reaches the port may ingest, change and delete");
+        } else {
+            tracing::info!(auth = %mode, reason = why, "authentication");
+        }
+        let access = http::access::Access {
+            mode,
+            origins: config.cors_origins.clone(),
+        };
         let listener = TcpListener::bind(&config.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
         let port = listener.local_addr()?.port();
@@ -56,6 +71,7 @@ impl Application {
             lineage,
             max_body_bytes: config.max_body_bytes,
             db_away_until: std::sync::atomic::AtomicI64::new(0),
+            access,
             read_permits: Arc::new(tokio::sync::Semaphore::new(
                 match config.max_concurrent_reads {
                     0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
@@ -63,9 +79,12 @@ impl Application {
                 },
             )),
         });
+        let origins = config.cors_origins.clone();
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(http::guard::shield))
+                .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
+                .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
                 // Big answers travel compressed when the client accepts gzip.
                 .wrap(actix_web::middleware::Compress::default())
                 .wrap(TracingLogger::default())
@@ -111,6 +130,59 @@ impl Application {
     }
 }
 
+/// The authentication mode and why: as configured, else `writes` when the server listens beyond
+/// loopback or an API key exists, else `off` (the zero-setup default on a laptop).
+pub async fn auth_mode(
+    config: &Config,
+    store: &dyn Store,
+) -> anyhow::Result<(AuthMode, &'static str)> {
+    if let Some(mode) = config.auth {
+        return Ok((mode, "configured (auth / TRIBUTARY_AUTH)"));
+    }
+    if !is_loopback(&config.bind) {
+        return Ok((AuthMode::Writes, "the server listens beyond loopback"));
+    }
+    if store.has_keys().await? {
+        return Ok((AuthMode::Writes, "API keys exist"));
+    }
+    Ok((
+        AuthMode::Off,
+        "loopback address and no API keys (create one, or set auth, to require keys)",
+    ))
+}
+
+/// Whether a bind address (`host:port`) is on loopback only.
+pub fn is_loopback(bind: &str) -> bool {
+    let host = bind.rsplit_once(':').map_or(bind, |(host, _)| host);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Cross-origin calls from the allowed origins: preflights answered, the headers clients send
+/// (a key, JSON, gzip) allowed.
+fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "HEAD", "POST", "PUT", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::CONTENT_ENCODING,
+            header::ACCEPT,
+        ])
+        .max_age(3600);
+    for origin in origins {
+        cors = if origin == "*" {
+            cors.allow_any_origin()
+        } else {
+            cors.allowed_origin(origin)
+        };
+    }
+    cors
+}
+
 /// A database URL without its password, for logs.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -133,18 +205,51 @@ fn schedule_retention(store: Arc<dyn crate::store::Store>, older_than: i64, inte
             ticks.tick().await;
             let cutoff = crate::model::time::now_micros() - older_than;
             match store.retention(cutoff, false).await {
-                Ok(r) => tracing::info!(
+                Ok(r) => {
+                    let entry = AuditEntry::by(
+                        "scheduler",
+                        "retention.run",
+                        format!("older than {}", crate::model::time::iso(cutoff)),
+                    );
+                    crate::store::record_audit(store.as_ref(), &entry).await;
+                    tracing::info!(
                     cutoff = %r.cutoff,
                     events = r.events,
                     runs = r.runs,
                     versions = r.versions,
                     partitions = r.partitions.len(),
                     "retention ran"
-                ),
+                    )
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "retention failed; trying again next interval")
                 }
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback;
+
+    #[test]
+    fn loopback_binds_are_told_apart() {
+        for bind in [
+            "127.0.0.1:5000",
+            "localhost:5000",
+            "[::1]:5000",
+            "127.0.0.2:0",
+        ] {
+            assert!(is_loopback(bind), "{bind}");
+        }
+        for bind in [
+            "0.0.0.0:5000",
+            "[::]:5000",
+            "10.1.2.3:5000",
+            "lineage.internal:5000",
+        ] {
+            assert!(!is_loopback(bind), "{bind}");
+        }
+    }
 }

@@ -48,7 +48,12 @@ async fn nothing_acknowledged_is_lost_when_the_server_is_killed(db: Db) {
                 }
                 let body = event(i).to_string();
                 match conn
-                    .request("POST", "/api/v1/lineage", &[], body.as_bytes())
+                    .request(
+                        "POST",
+                        "/api/v1/lineage",
+                        &[("Content-Type", "application/json")],
+                        body.as_bytes(),
+                    )
                     .await
                 {
                     Ok(r) if r.status == 201 => acked.lock().unwrap().push(i),

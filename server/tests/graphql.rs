@@ -193,8 +193,8 @@ async fn graphql_errors_carry_a_code(db: Db) {
     assert!(app.graphql(fine, json!({})).await["errors"].is_null());
     let too_deep = format!(
         "{{ __schema {{ types {{ fields {{ type {{ {} name {} }} }} }} }} }}",
-        "ofType { ".repeat(12),
-        "} ".repeat(12)
+        "ofType { ".repeat(16),
+        "} ".repeat(16)
     );
     let too_deep = too_deep.as_str();
     let r = app.graphql(too_deep, json!({})).await;

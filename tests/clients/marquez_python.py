@@ -3,9 +3,12 @@
 Usage: python marquez_python.py http://127.0.0.1:PORT CORPUS_VALID_DIR
 Loads every event of the corpus through POST /api/v1/lineage, then calls every read method of
 marquez-python and asserts on the values. Exits non-zero with the reason on any mismatch.
+With MARQUEZ_API_KEY set, every request carries it (`Authorization: Bearer …`), as clients of a
+server that requires keys for reads too must.
 """
 
 import json
+import os
 import pathlib
 import sys
 import urllib.request
@@ -13,9 +16,14 @@ import urllib.request
 from marquez_client import MarquezClient
 
 
+KEY = os.environ.get("MARQUEZ_API_KEY")
+
+
 def post(base, body):
-    req = urllib.request.Request(base + "/api/v1/lineage", data=body, method="POST",
-                                 headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if KEY:
+        headers["Authorization"] = f"Bearer {KEY}"
+    req = urllib.request.Request(base + "/api/v1/lineage", data=body, method="POST", headers=headers)
     with urllib.request.urlopen(req) as r:
         assert r.status == 201, r.status
 
@@ -29,7 +37,7 @@ def main(base, corpus):
         post(base, body)
         events.append(json.loads(body))
 
-    client = MarquezClient(url=base)
+    client = MarquezClient(url=base, api_key=KEY)
 
     namespaces = {n["name"] for n in client.list_namespaces()["namespaces"]}
     expected_ns = {e["job"]["namespace"] for e in events if "job" in e}

@@ -1,11 +1,15 @@
 """Drives a Tributary server with the official OpenLineage Python client.
 
 Usage: python openlineage_python.py http://127.0.0.1:PORT
+With OPENLINEAGE_API_KEY set, the client sends it (`Authorization: Bearer …`), as it would to a
+server that requires keys for ingest; reads stay anonymous.
 Exits non-zero (with the reason) when the server does not store what the client sent.
 """
 
 import json
+import os
 import sys
+import urllib.error
 import urllib.request
 import uuid
 from datetime import datetime, timezone
@@ -23,7 +27,7 @@ from openlineage.client.event_v2 import (
     StaticDataset,
 )
 from openlineage.client.facet_v2 import documentation_dataset, schema_dataset, sql_job
-from openlineage.client.transport.http import HttpCompression, HttpConfig, HttpTransport
+from openlineage.client.transport.http import ApiKeyTokenProvider, HttpCompression, HttpConfig, HttpTransport
 
 PRODUCER = "https://github.com/tributary/tests/openlineage_python"
 
@@ -34,8 +38,10 @@ def get(base, path):
 
 
 def main(base):
-    plain = OpenLineageClient(url=base)
-    gzipped = OpenLineageClient(transport=HttpTransport(HttpConfig(url=base, compression=HttpCompression.GZIP)))
+    key = os.environ.get("OPENLINEAGE_API_KEY")
+    auth = {"auth": ApiKeyTokenProvider({"apiKey": key})} if key else {}
+    plain = OpenLineageClient(transport=HttpTransport(HttpConfig(url=base, **auth)))
+    gzipped = OpenLineageClient(transport=HttpTransport(HttpConfig(url=base, compression=HttpCompression.GZIP, **auth)))
 
     run_id = str(uuid.uuid4())
     job = Job(namespace="client-tests", name="orders_daily",
@@ -57,6 +63,18 @@ def main(base):
         facets={"documentation": documentation_dataset.DocumentationDatasetFacet(description="daily totals")})))
     plain.emit(JobEvent(eventTime=now, producer=PRODUCER, job=Job(namespace="client-tests", name="defined_only"),
                         inputs=inputs, outputs=outputs))
+
+    if key:
+        # The server does require the key: the same kind of event without it is refused.
+        anonymous = urllib.request.Request(
+            base + "/api/v1/lineage", method="POST", headers={"Content-Type": "application/json"},
+            data=json.dumps({"eventTime": now, "producer": PRODUCER, "job": {"namespace": "client-tests", "name": "sneaky"},
+                             "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/JobEvent"}).encode())
+        try:
+            urllib.request.urlopen(anonymous)
+            raise AssertionError("an event without the key was accepted")
+        except urllib.error.HTTPError as e:
+            assert e.code == 401, e.code
 
     events = get(base, "/api/v1/events/lineage?limit=50")
     assert events["totalCount"] == 4, events["totalCount"]

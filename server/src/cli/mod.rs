@@ -1,11 +1,12 @@
 //! The command line: `tributary serve | migrate | import | rebuild | manifest | check | verify |
-//! retention | export-schema | bench`.
+//! retention | keys | export-schema | bench`.
 
 pub mod bench;
 mod bench_graph;
 mod bench_rest;
 pub mod client;
 mod import;
+pub mod keys;
 mod rebuild;
 mod repro;
 
@@ -115,6 +116,9 @@ enum Command {
         #[arg(long, default_value = "schema")]
         dir: PathBuf,
     },
+    /// API keys: create (printed once), list, revoke.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -218,6 +222,7 @@ pub fn main() -> ExitCode {
                 dry_run,
             } => repro::retention(&config, &older_than, dry_run).await,
             Command::ExportSchema { check, dir } => export_schema(&dir, check),
+            Command::Keys(k) => keys::run(&config, k).await,
             Command::Bench(b) => bench::run(&config, b).await,
         }
     });

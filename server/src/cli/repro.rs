@@ -10,12 +10,15 @@ use serde_json::Value;
 
 use super::client;
 use crate::config::Config;
+use crate::model::access::AuditEntry;
 use crate::model::time::{now_micros, parse_duration};
 use crate::startup::open_store;
 
 /// A server named by URL (`http://127.0.0.1:5000`), resolved to an address.
 pub struct Server {
     addr: SocketAddr,
+    /// `Bearer <key>`, from `TRIBUTARY_API_KEY`.
+    key: Option<String>,
 }
 
 /// Percent-encodes one path segment.
@@ -49,20 +52,23 @@ impl Server {
             .with_context(|| format!("cannot resolve '{host}'"))?
             .next()
             .ok_or_else(|| anyhow!("'{host}' resolves to no address"))?;
-        Ok(Server { addr })
+        let key = std::env::var("TRIBUTARY_API_KEY")
+            .ok()
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| format!("Bearer {}", k.trim()));
+        Ok(Server { addr, key })
     }
 
     /// GETs a path; connection problems are errors, HTTP statuses are the caller's.
+    /// Sends the key in `TRIBUTARY_API_KEY`, when set (a server with `auth = "all"` needs one).
     pub async fn get(&self, path: &str) -> anyhow::Result<client::Response> {
-        client::request(
-            self.addr,
-            "GET",
-            path,
-            &[("Accept", "application/json")],
-            b"",
-        )
-        .await
-        .with_context(|| format!("cannot reach the server at {}", self.addr))
+        let mut headers = vec![("Accept", "application/json")];
+        if let Some(key) = &self.key {
+            headers.push(("Authorization", key.as_str()));
+        }
+        client::request(self.addr, "GET", path, &headers, b"")
+            .await
+            .with_context(|| format!("cannot reach the server at {}", self.addr))
     }
 }
 
@@ -283,6 +289,14 @@ pub async fn retention(
     let age = parse_duration(older_than).map_err(|m| anyhow!("--older-than {m}"))?;
     let store = open_store(config).await?;
     let r = store.retention(now_micros() - age, dry_run).await?;
+    if !dry_run {
+        let entry = AuditEntry::by(
+            &super::keys::cli_actor(),
+            "retention.run",
+            format!("older than {older_than}"),
+        );
+        crate::store::record_audit(store.as_ref(), &entry).await;
+    }
     let verb = if dry_run { "would remove" } else { "removed" };
     println!("cutoff {} ({older_than} ago)", r.cutoff);
     println!("{verb} {} raw events", r.events);

@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use super::{bad_input, lineage, not_found, NodeKind};
 use crate::graph::NodeKind as GraphNodeKind;
-use crate::model::time::{from_micros, Micros};
+use crate::model::access::Caller;
+use crate::model::time::{from_micros, now_micros, Micros};
 use crate::repro::{self, ChangedInput, FieldInfo, Manifest, ReproError, VersionDiff, Versions};
 use crate::store::{self, SearchQuery, Store};
 
@@ -31,7 +32,8 @@ fn repro_error(e: ReproError) -> async_graphql::Error {
     match e {
         ReproError::NotFound(m) => async_graphql::Error::new(m).extend_with_code("NOT_FOUND"),
         ReproError::BadInput(m) => bad_input(&m),
-        ReproError::Store(e) => async_graphql::Error::new(e.to_string()),
+        // Kept whole: `hide_internal_errors` tells the kind from it and logs its chain.
+        ReproError::Store(e) => e.into(),
     }
 }
 
@@ -804,5 +806,17 @@ async fn set_tag(
         .await
         .map_err(repro_error)?;
     let v = versions.get(&id).map_err(repro_error)?;
+    let caller = ctx.data_opt::<Caller>().cloned().unwrap_or_default();
+    let action = if on {
+        "mutation tagDatasetVersion"
+    } else {
+        "mutation untagDatasetVersion"
+    };
+    let entry = caller.did(
+        action,
+        format!("{ns}:{name} version {id} tag {tag}"),
+        now_micros(),
+    );
+    store::record_audit(store, &entry).await;
     Ok(version_of(&versions, v))
 }

@@ -23,7 +23,9 @@ use crate::model::time::to_micros;
 /// The most nodes one answer holds; past it the answer says `truncated`.
 pub const MAX_NODES: usize = 10_000;
 /// Query depth and complexity limits: a request past them is refused with a `code` extension.
-pub const MAX_DEPTH: usize = 12;
+/// The depth fits GraphiQL's introspection query (14 levels: `__schema types fields args type`
+/// and nine `ofType`); what a query costs is bounded by `graphql::guard` (fields, walks, time).
+pub const MAX_DEPTH: usize = 16;
 pub const MAX_COMPLEXITY: usize = 5_000;
 
 /// The schema type.
@@ -45,21 +47,40 @@ pub fn schema(lineage: Option<Arc<Lineage>>) -> LineageSchema {
 }
 
 /// Replaces the text of store failures in a response (database messages, which may quote SQL)
-/// with "internal error" and an id that the log has with the cause, or with "unavailable" for
-/// database outages; each gets a `code` extension (`INTERNAL_ERROR`, `UNAVAILABLE`).
+/// with "internal error" and an id that the log has with the whole cause, or with
+/// "unavailable" for database outages; each gets a `code` extension (`INTERNAL_ERROR`,
+/// `UNAVAILABLE`). Every other error without a code gets one too: `GRAPHQL_VALIDATION_FAILED`
+/// for a document the engine refused before running it, `BAD_USER_INPUT` for a field that
+/// refused its arguments.
 pub fn hide_internal_errors(mut response: async_graphql::Response) -> async_graphql::Response {
     for e in &mut response.errors {
-        let Some(transient) = crate::store::StoreError::classify_message(&e.message) else {
+        let Some(store_error) = e.source::<crate::store::StoreError>().cloned() else {
+            let has_code = e
+                .extensions
+                .as_ref()
+                .is_some_and(|x| x.get("code").is_some());
+            if !has_code {
+                let code = if e.path.is_empty() {
+                    "GRAPHQL_VALIDATION_FAILED"
+                } else {
+                    "BAD_USER_INPUT"
+                };
+                tracing::info!(code, message = %e.message, "GraphQL error answered");
+                e.extensions
+                    .get_or_insert_with(Default::default)
+                    .set("code", code);
+            }
             continue;
         };
+        let cause = crate::error::chain(&store_error);
         let mut ext = async_graphql::ErrorExtensionValues::default();
-        if transient {
-            tracing::warn!(cause = %e.message, "database unavailable; GraphQL error answered");
+        if store_error.is_transient() {
+            tracing::warn!(cause = %cause, "database unavailable; GraphQL error answered");
             e.message = "the database is unavailable right now; retry later".into();
             ext.set("code", "UNAVAILABLE");
         } else {
             let id = uuid::Uuid::new_v4();
-            tracing::error!(error_id = %id, cause = %e.message, "internal error in GraphQL");
+            tracing::error!(error_id = %id, cause = %cause, "internal error in GraphQL");
             e.message = format!("internal error (error id {id})");
             ext.set("code", "INTERNAL_ERROR");
         }

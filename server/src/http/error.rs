@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::error::{chain, Cause};
 use crate::ingest::{Problem, Rejection, WriterError};
 use crate::store::StoreError;
 
@@ -18,6 +19,15 @@ pub enum ApiError {
     /// The body is larger than the configured limit.
     #[error("{0}")]
     TooLarge(String),
+    /// No API key, or one that is not valid, where the request needs one.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The key lacks the scope, or the request came from another site.
+    #[error("{0}")]
+    Forbidden(String),
+    /// A body that is not JSON.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// The thing named does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -27,7 +37,7 @@ pub enum ApiError {
     /// The database cannot take the request now (away, out of room, timed out); retrying later
     /// may work. The cause is logged, not answered.
     #[error("the database is unavailable right now; nothing was changed, retry later")]
-    Unavailable(String),
+    Unavailable(Cause),
     /// Too many requests wait for their turn (`max_concurrent_reads`); retrying later may work.
     #[error("{0}; retry later")]
     Busy(String),
@@ -36,11 +46,14 @@ pub enum ApiError {
     ShuttingDown,
     /// A bug or a broken database; the details are in the log, not the answer.
     #[error("internal error")]
-    Internal(String),
+    Internal(Cause),
 }
 
 /// What a `503` tells clients to wait before retrying (`Retry-After`, seconds).
 const RETRY_AFTER_SECONDS: &str = "1";
+
+/// What a `401` asks for (`WWW-Authenticate`).
+pub const BEARER_CHALLENGE: &str = "Bearer realm=\"tributary\"";
 
 /// Starts an answer with `status`; a `503` says when to retry (`Retry-After`).
 pub fn answer(status: StatusCode) -> actix_web::HttpResponseBuilder {
@@ -72,7 +85,23 @@ struct ErrorItem<'a> {
 impl ApiError {
     /// Whether this says no database connection could be had within the acquire timeout.
     pub fn waited_for_a_connection(&self) -> bool {
-        matches!(self, ApiError::Unavailable(cause) if cause.contains("pool timed out"))
+        matches!(self, ApiError::Unavailable(cause)
+            if cause.downcast_ref::<StoreError>().is_some_and(StoreError::is_pool_timeout))
+    }
+
+    /// The code a GraphQL client reads in `extensions.code`.
+    pub fn graphql_code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "BAD_USER_INPUT",
+            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
+            ApiError::TooLarge(_) => "REQUEST_TOO_LARGE",
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::LegacyWrite(_) => "METHOD_NOT_ALLOWED",
+            ApiError::Unavailable(_) | ApiError::Busy(_) | ApiError::ShuttingDown => "UNAVAILABLE",
+            ApiError::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
     }
 
     /// A bad request with a single problem.
@@ -101,11 +130,13 @@ impl From<Rejection> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(m) | StoreError::Disconnected(m) => ApiError::Unavailable(m),
+            StoreError::Unavailable(_) | StoreError::Disconnected(_) => {
+                ApiError::Unavailable(Cause::new(e))
+            }
             StoreError::Database(_)
             | StoreError::Migration(_)
             | StoreError::UnsupportedUrl(_)
-            | StoreError::Corrupt(_) => ApiError::Internal(e.to_string()),
+            | StoreError::Corrupt(_) => ApiError::Internal(Cause::new(e)),
         }
     }
 }
@@ -124,6 +155,9 @@ impl ResponseError for ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::LegacyWrite(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable(_) | ApiError::Busy(_) | ApiError::ShuttingDown => {
@@ -144,7 +178,7 @@ impl ResponseError for ApiError {
                 })
                 .collect(),
             ApiError::Unavailable(cause) => {
-                tracing::warn!(cause = %cause, "database unavailable; answered 503");
+                tracing::warn!(cause = %chain(cause), "database unavailable; answered 503");
                 vec![ErrorItem {
                     path: None,
                     detail: self.to_string(),
@@ -152,7 +186,7 @@ impl ResponseError for ApiError {
             }
             ApiError::Internal(cause) => {
                 let id = uuid::Uuid::new_v4();
-                tracing::error!(error_id = %id, cause = %cause, "internal error");
+                tracing::error!(error_id = %id, cause = %chain(cause), "internal error");
                 vec![ErrorItem {
                     path: None,
                     detail: format!("internal error (error id {id})"),
@@ -167,7 +201,11 @@ impl ResponseError for ApiError {
             ApiError::Internal(_) => errors[0].detail.clone(),
             other => other.to_string(),
         };
-        answer(status).json(Body {
+        let mut answer = answer(status);
+        if status == StatusCode::UNAUTHORIZED {
+            answer.insert_header((actix_web::http::header::WWW_AUTHENTICATE, BEARER_CHALLENGE));
+        }
+        answer.json(Body {
             code: status.as_u16(),
             message,
             errors,

@@ -3,28 +3,75 @@
 
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use async_graphql::http::GraphiQLSource;
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationDefinition, OperationType,
+};
+use async_graphql::Positioned;
 use async_graphql_actix_web::GraphQLResponse;
 use serde_json::json;
 
-use super::{body, ApiError};
+use super::{body, ApiError, AppState};
 use crate::graphql::{guard, LineageSchema};
+use crate::model::access::{AuthMode, Caller, Principal, Scope};
 
 /// The longest a GraphQL request may run.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A GraphQL error answer (`{"errors": [{"message", "extensions": {"code"}}]}`) with a status.
-fn refuse(status: StatusCode, code: &str, message: &str) -> HttpResponse {
-    super::error::answer(status)
-        .json(json!({"errors": [{"message": message, "extensions": {"code": code}}]}))
+pub(super) fn refuse(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    let mut answer = super::error::answer(status);
+    if status == StatusCode::UNAUTHORIZED {
+        answer.insert_header((header::WWW_AUTHENTICATE, super::error::BEARER_CHALLENGE));
+    }
+    answer.json(json!({"errors": [{"message": message, "extensions": {"code": code}}]}))
+}
+
+/// Whether the operation the request runs is a mutation (with several operations in the
+/// document and no name, whether any is: the engine refuses that request anyway).
+fn runs_a_mutation(doc: &ExecutableDocument, name: Option<&str>) -> bool {
+    let is_mutation = |op: &Positioned<OperationDefinition>| op.node.ty == OperationType::Mutation;
+    match &doc.operations {
+        DocumentOperations::Single(op) => is_mutation(op),
+        DocumentOperations::Multiple(ops) => match name {
+            Some(name) => ops
+                .iter()
+                .any(|(n, op)| n.as_str() == name && is_mutation(op)),
+            None => ops.values().any(is_mutation),
+        },
+    }
+}
+
+/// Refuses a mutation from a caller without the `admin` scope (when keys are on).
+fn refuse_mutation(state: &AppState, caller: &Caller) -> Option<HttpResponse> {
+    if state.access.mode == AuthMode::Off {
+        return None;
+    }
+    match &caller.principal {
+        Principal::Key(k) if k.allows(Scope::Admin) => None,
+        Principal::Key(k) => Some(refuse(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            &format!(
+                "the key '{}' lacks the 'admin' scope a mutation needs",
+                k.name
+            ),
+        )),
+        Principal::Anonymous => Some(refuse(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "a mutation needs an API key with the 'admin' scope (send Authorization: Bearer <key>)",
+        )),
+    }
 }
 
 pub async fn execute(
     req: HttpRequest,
     payload: web::Payload,
     schema: web::Data<LineageSchema>,
+    state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let bytes = match body::read(&req, payload, guard::MAX_BODY_BYTES).await {
         Ok(b) => b,
@@ -63,11 +110,23 @@ pub async fn execute(
     if let Err(guard::Refused(m)) = guard::check_nesting(&request.query) {
         return Ok(refuse(StatusCode::BAD_REQUEST, "QUERY_TOO_COMPLEX", &m));
     }
+    let caller = req
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or_default();
     if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
         if let Err(guard::Refused(m)) = guard::check_cost(&doc) {
             return Ok(refuse(StatusCode::BAD_REQUEST, "QUERY_TOO_COMPLEX", &m));
         }
+        if runs_a_mutation(&doc, request.operation_name.as_deref()) {
+            if let Some(refusal) = refuse_mutation(&state, &caller) {
+                return Ok(refusal);
+            }
+        }
     }
+    // Mutations record themselves in the audit trail under the caller's name.
+    let request = request.data(caller);
     match tokio::time::timeout(TIMEOUT, schema.execute(request)).await {
         Ok(response) => {
             let response = crate::graphql::hide_internal_errors(response);
@@ -87,13 +146,17 @@ pub async fn execute(
     }
 }
 
+/// GraphiQL's page loads its scripts and styles from unpkg.com and starts with an inline script.
+const GRAPHIQL_POLICY: &str = "default-src 'self'; script-src 'self' 'unsafe-inline' \
+    https://unpkg.com; style-src 'self' 'unsafe-inline' https://unpkg.com; img-src 'self' data: \
+    https://unpkg.com; font-src 'self' data: https://unpkg.com; connect-src 'self'; \
+    object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
 pub async fn graphiql() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(
-            GraphiQLSource::build()
-                .endpoint("/api/v1/graphql")
-                .title("Tributary GraphiQL")
-                .finish(),
-        )
+    super::web_ui::page(GRAPHIQL_POLICY).body(
+        GraphiQLSource::build()
+            .endpoint("/api/v1/graphql")
+            .title("Tributary GraphiQL")
+            .finish(),
+    )
 }

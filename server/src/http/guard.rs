@@ -1,5 +1,6 @@
 //! What wraps every request: refusals made before routing, the same for every endpoint (a URL
-//! whose path or query holds an encoded NUL, `%00`, which no name in the store can contain), and
+//! whose path or query holds an encoded NUL, `%00`, which no name in the store can contain; a
+//! request without the key or scope it needs, or a write from another site: `http::access`), and
 //! a panic in a handler turned into a logged `500` instead of a dropped connection.
 
 use std::sync::atomic::Ordering;
@@ -12,7 +13,8 @@ use actix_web::middleware::Next;
 use actix_web::{web, ResponseError};
 use futures_util::FutureExt;
 
-use super::{ApiError, AppState};
+use super::{access, ApiError, AppState};
+use crate::error::Cause;
 use crate::model::time::now_micros;
 
 /// How long reads are answered `503` at once after one waited the whole acquire timeout for a
@@ -29,7 +31,7 @@ fn database_away(state: &web::Data<AppState>) -> bool {
 
 /// The answer while the breaker is open.
 fn away() -> actix_web::Error {
-    ApiError::Unavailable("a read found the database away moments ago".into()).into()
+    ApiError::Unavailable(Cause::msg("a read found the database away moments ago")).into()
 }
 
 /// Opens the breaker when a read waited the whole acquire timeout for a connection; closes it
@@ -80,6 +82,22 @@ pub async fn shield(
         return Ok(req.into_response(answer));
     }
     let state = req.app_data::<web::Data<AppState>>().cloned();
+    if let Some(state) = &state {
+        if let Err(refusal) = access::admit(&req, state).await {
+            let answer = if req.path() == access::GRAPHQL_PATH {
+                super::graphql::refuse(
+                    refusal.status_code(),
+                    refusal.graphql_code(),
+                    &refusal.to_string(),
+                )
+            } else {
+                refusal.error_response()
+            };
+            let answer = req.into_response(answer);
+            observe(&answer, Instant::now());
+            return Ok(answer.map_into_boxed_body());
+        }
+    }
     let is_read = req.method() == Method::GET && req.path().starts_with("/api/");
     if is_read && state.as_ref().is_some_and(database_away) {
         return Err(away());
@@ -112,6 +130,7 @@ pub async fn shield(
             let answer = answer?;
             if let Some(state) = &state {
                 note_database(state, &answer, is_read);
+                access::audit(state, &answer).await;
             }
             observe(&answer, started);
             Ok(answer.map_into_boxed_body())
@@ -123,7 +142,7 @@ pub async fn shield(
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a panic".into());
             // An error from here is answered with its own response (a 500 in the error shape).
-            Err(ApiError::Internal(format!("handler panicked: {what}")).into())
+            Err(ApiError::Internal(Cause::msg(format!("handler panicked: {what}"))).into())
         }
     }
 }

@@ -22,6 +22,18 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     m.graph_edges.set(edges as i64);
     m.graph_behind
         .set(i64::from(state.lineage.health() != GraphHealth::InStep));
+    for pool in state.store.pools() {
+        let in_use = pool.open.saturating_sub(pool.idle);
+        m.db_connections
+            .with_label_values(&[pool.name, "idle"])
+            .set(pool.idle as i64);
+        m.db_connections
+            .with_label_values(&[pool.name, "in_use"])
+            .set(in_use as i64);
+        m.db_connections_max
+            .with_label_values(&[pool.name])
+            .set(pool.max as i64);
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(m.render())

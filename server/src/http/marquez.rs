@@ -99,8 +99,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 #[derive(Deserialize)]
 pub struct Paging {
-    limit: Option<i64>,
-    offset: Option<i64>,
+    pub(super) limit: Option<i64>,
+    pub(super) offset: Option<i64>,
 }
 
 async fn legacy_write() -> Res {

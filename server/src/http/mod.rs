@@ -1,5 +1,7 @@
 //! HTTP: routes, handlers and error mapping. The only module (with `graphql/`) that knows HTTP.
 
+pub mod access;
+mod audit;
 mod body;
 mod column_lineage;
 pub mod error;
@@ -40,6 +42,8 @@ pub struct AppState {
     /// waited the whole acquire timeout for a database connection: while the database is away,
     /// reads fail fast instead of queueing behind one another.
     pub db_away_until: std::sync::atomic::AtomicI64,
+    /// Which requests need a key, and the origins allowed to call from a browser.
+    pub access: access::Access,
 }
 
 /// Registers every route.
@@ -66,6 +70,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::get().to(column_lineage::column_lineage),
                 )
                 .route("/graphql", web::post().to(graphql::execute))
+                .route("/audit", web::get().to(audit::list))
                 .configure(repro::routes)
                 .configure(marquez::routes),
         )

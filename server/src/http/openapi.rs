@@ -411,6 +411,14 @@ const OPS: &[Op] = &[
     },
     Op {
         method: "get",
+        path: "/api/v1/audit",
+        summary: "Admin actions (deletes, tags, namespace and tag changes, GraphQL mutations, keys, retention), newest first, with who took them; needs the admin scope",
+        params: PAGE,
+        body: None,
+        ok: (200, "AuditPage"),
+    },
+    Op {
+        method: "get",
         path: "/healthz",
         summary: "The process answers",
         params: &[],
@@ -626,6 +634,12 @@ fn components() -> Value {
             "message": ns, "extensions": obj(json!({"code": ns})),
         }))}})),
         "Status": obj(json!({"status": ns})),
+        "AuditPage": obj(json!({
+            "entries": {"type": "array", "items": obj(json!({
+                "at": {"type": "string", "format": "date-time"}, "actor": ns, "action": ns, "target": ns, "remote": ns,
+            }))},
+            "totalCount": s("integer"),
+        })),
         "Error": obj(json!({"code": s("integer"), "message": ns, "errors": {"type": "array", "items": problem}})),
         "OpenLineageEvent": {"type": "object", "description": "An OpenLineage RunEvent, JobEvent or DatasetEvent (schema/openlineage-core.schema.json)"},
         "OpenLineageEventArray": {"type": "array", "items": {"$ref": "#/components/schemas/OpenLineageEvent"}},
@@ -766,7 +780,27 @@ pub fn document() -> Value {
             op.ok.0.to_string(),
             json!({"description": "OK", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{}", op.ok.1)}}}}),
         );
-        for (code, what) in [
+        let open = matches!(op.path, "/healthz" | "/readyz");
+        let access: &[(&str, &str)] = if open {
+            &[]
+        } else {
+            &[
+                (
+                    "401",
+                    "no API key, or one that is not valid, where the auth mode needs one",
+                ),
+                (
+                    "403",
+                    "the key lacks the scope, or the write came from another site",
+                ),
+            ]
+        };
+        let typed: &[(&str, &str)] = if op.method == "get" {
+            &[]
+        } else {
+            &[("415", "a body that is not application/json")]
+        };
+        for &(code, what) in access.iter().chain(typed).chain(&[
             ("400", "bad request: every problem, with its JSON pointer"),
             ("404", "not found"),
             ("413", "body too large"),
@@ -775,7 +809,7 @@ pub fn document() -> Value {
                 "503",
                 "database unavailable, out of room or timed out; retry after Retry-After",
             ),
-        ] {
+        ]) {
             responses.insert(code.into(), json!({"description": what, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}));
         }
         match op.path {
@@ -795,7 +829,7 @@ pub fn document() -> Value {
                     "200".into(),
                     json!({"description": "OK", "content": content}),
                 );
-                for code in ["400", "413", "503"] {
+                for code in ["400", "401", "403", "413", "415", "503"] {
                     responses.insert(code.into(), json!({"description": "refused: see errors[].extensions.code", "content": content}));
                 }
             }
@@ -807,6 +841,10 @@ pub fn document() -> Value {
             "parameters": op.params.iter().map(|p| param(p)).collect::<Vec<_>>(),
             "responses": responses,
         });
+        if !open {
+            // Anonymous where the auth mode allows it, else a key with the scope.
+            operation["security"] = json!([{}, {"apiKey": []}]);
+        }
         if let Some(body) = op.body {
             operation["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{body}")}}}});
         }
@@ -820,7 +858,14 @@ pub fn document() -> Value {
             "description": "OpenLineage-compatible lineage metadata service; Marquez-compatible REST API.",
         },
         "paths": paths,
-        "components": {"schemas": nullable(components())},
+        "components": {
+            "schemas": nullable(components()),
+            "securitySchemes": {"apiKey": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A key made with `tributary keys create` (scopes ingest, read, admin); which requests need one depends on the auth mode (off, writes, all)",
+            }},
+        },
     })
 }
 

@@ -186,13 +186,13 @@ async fn failed(store: &dyn Store, batch: Batch, e: StoreError, lineage: Option<
     } = batch;
     match e {
         e if replies.len() == 1 => {
-            tracing::error!(error = %e, "batch failed");
+            tracing::error!(error = %crate::error::chain(&e), "batch failed");
             let _ = replies.pop().expect("one reply").send(Err(e.into()));
         }
         StoreError::Unavailable(cause) | StoreError::Disconnected(cause) => {
             // The database is away or full: every request of the batch hears it now (a 503),
             // rather than each waiting for its own attempt.
-            tracing::warn!(cause = %cause, "batch failed: database unavailable");
+            tracing::warn!(cause = %crate::error::chain(&cause), "batch failed: database unavailable");
             for reply in replies {
                 let _ = reply.send(Err(StoreError::Unavailable(cause.clone()).into()));
             }

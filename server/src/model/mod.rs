@@ -1,5 +1,6 @@
 //! OpenLineage wire types and the domain model. Knows nothing of SQL or HTTP.
 
+pub mod access;
 pub mod canonical;
 pub mod event;
 pub mod facets;

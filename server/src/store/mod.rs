@@ -1,6 +1,7 @@
 //! Storage: the `Store` trait, its errors, and the one SQL implementation that serves both
 //! Postgres and SQLite. Only this module talks SQL.
 
+mod access;
 mod apply;
 mod catalog;
 mod dialect;
@@ -26,31 +27,34 @@ pub use keep::{Mismatch, RetentionReport, VerifyReport, VersionTag};
 pub use reads::{Dataset, DatasetVersion, Job, JobVersion, Run, RunIo};
 pub use sql::SqlStore;
 
+use crate::error::Cause;
 use crate::ingest::PreparedEvent;
+use crate::model::access::{AuditEntry, KeyRecord};
 use crate::model::time::Micros;
 
-/// What went wrong in the store.
-#[derive(Debug, thiserror::Error)]
+/// What went wrong in the store. Each failure keeps the error it came from (`Cause`), so the
+/// log can carry its whole chain; clients are only ever told the kind.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The database could not be reached or refused the work.
     #[error("database unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Cause),
     /// The connection was cut while in use (a database restart, a terminated backend); a
     /// fresh connection may work at once.
     #[error("database connection lost: {0}")]
-    Disconnected(String),
+    Disconnected(#[source] Cause),
     /// A query failed for another reason.
     #[error("database error: {0}")]
-    Database(String),
+    Database(#[source] Cause),
     /// A migration failed.
     #[error("migration failed: {0}")]
-    Migration(String),
+    Migration(#[source] Cause),
     /// The database URL names no backend we support.
     #[error("unsupported database URL '{0}': use sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
     /// Stored data could not be read back (a corrupt body, a checksum mismatch).
     #[error("corrupt stored data: {0}")]
-    Corrupt(String),
+    Corrupt(#[source] Cause),
 }
 
 impl StoreError {
@@ -63,37 +67,21 @@ impl StoreError {
         )
     }
 
-    /// Whether a message is a `StoreError`'s text, and if so whether it was `Unavailable`
-    /// (`Some(true)`) or another failure (`Some(false)`). For layers that receive errors only as
-    /// text (GraphQL resolvers' `?`) and must not pass database text on to clients.
-    pub fn classify_message(message: &str) -> Option<bool> {
-        if message.starts_with("database unavailable:")
-            || message.starts_with("database connection lost:")
-        {
-            Some(true)
-        } else if [
-            "database error:",
-            "migration failed:",
-            "corrupt stored data:",
-        ]
-        .iter()
-        .any(|p| message.starts_with(p))
-        {
-            Some(false)
-        } else {
-            None
-        }
+    /// Whether no connection could be had within the pool's acquire timeout.
+    pub fn is_pool_timeout(&self) -> bool {
+        matches!(self, StoreError::Unavailable(cause)
+            if matches!(cause.downcast_ref::<sqlx::Error>(), Some(sqlx::Error::PoolTimedOut)))
     }
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         if is_disconnection(&e) {
-            StoreError::Disconnected(e.to_string())
+            StoreError::Disconnected(Cause::new(e))
         } else if database_is_away(&e) {
-            StoreError::Unavailable(e.to_string())
+            StoreError::Unavailable(Cause::new(e))
         } else {
-            StoreError::Database(e.to_string())
+            StoreError::Database(Cause::new(e))
         }
     }
 }
@@ -376,6 +364,42 @@ pub trait Store: Send + Sync + 'static {
         -> Result<RetentionReport, StoreError>;
     /// Datasets and jobs whose name contains the query.
     async fn search(&self, query: &SearchQuery) -> Result<(Vec<SearchHit>, i64), StoreError>;
+    /// The connection pools' sizes, for metrics.
+    fn pools(&self) -> Vec<PoolStats>;
+    /// Stores a new API key (its hash); `false` when a live key already has its name.
+    async fn create_key(&self, key: &KeyRecord) -> Result<bool, StoreError>;
+    /// Every API key, live ones first.
+    async fn keys(&self) -> Result<Vec<KeyRecord>, StoreError>;
+    /// The API key with this public id, revoked or not.
+    async fn key(&self, id: &str) -> Result<Option<KeyRecord>, StoreError>;
+    /// Revokes the live key named `name`; `false` when there is none.
+    async fn revoke_key(&self, name: &str) -> Result<bool, StoreError>;
+    /// Whether any live API key exists.
+    async fn has_keys(&self) -> Result<bool, StoreError>;
+    /// Adds an entry to the audit trail.
+    async fn record_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    /// A page of the audit trail, newest first, and its whole length.
+    async fn audit(&self, limit: i64, offset: i64) -> Result<(Vec<AuditEntry>, i64), StoreError>;
+}
+
+/// A connection pool's size now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PoolStats {
+    /// `read` or `write`.
+    pub name: &'static str,
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+/// Records an admin action that has already taken effect; a failure to record it is logged as
+/// an error (the action is not undone).
+pub async fn record_audit(store: &dyn Store, entry: &AuditEntry) {
+    if let Err(e) = store.record_audit(entry).await {
+        tracing::error!(error = %e, actor = %entry.actor, action = %entry.action,
+            target = %entry.target,
+            "an admin action took effect but could not be recorded in the audit trail");
+    }
 }
 
 #[cfg(test)]
@@ -397,9 +421,11 @@ mod tests {
             StoreError::from(sqlx::Error::RowNotFound),
             StoreError::Database(_)
         ));
-        for e in [cut, StoreError::from(sqlx::Error::PoolTimedOut)] {
-            assert_eq!(StoreError::classify_message(&e.to_string()), Some(true));
-        }
-        assert_eq!(StoreError::classify_message("node 'x' not found"), None);
+        let timeout = StoreError::from(sqlx::Error::PoolTimedOut);
+        assert!(cut.is_transient() && timeout.is_transient());
+        assert!(timeout.is_pool_timeout() && !cut.is_pool_timeout());
+        // The driver's error is kept under the store's, for the log.
+        let source = std::error::Error::source(&timeout).unwrap();
+        assert_eq!(source.to_string(), sqlx::Error::PoolTimedOut.to_string());
     }
 }

@@ -198,7 +198,7 @@ struct CopyFields<'a> {
 }
 
 fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(format!("COPY output: {what}"))
+    StoreError::Corrupt(crate::error::Cause::msg(format!("COPY output: {what}")))
 }
 
 impl<'a> CopyFields<'a> {

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::dialect::{bind_all, value_rows, Arg, Backend};
 use super::tx::Tx;
-use super::{apply, catalog, keep, reads};
+use super::{access, apply, catalog, keep, reads};
 use super::{ColumnHistory, RetentionReport, VerifyReport, VersionTag};
 use super::{
     Dataset, DatasetVersion, EventPage, EventQuery, Ingested, Job, JobVersion, Run, SortDirection,
@@ -24,7 +24,9 @@ use super::{
 use super::{
     DatasetTags, JobSummary, Namespace, SearchHit, SearchQuery, Source, StatsKind, Tag, TagTarget,
 };
+use crate::error::Cause;
 use crate::ingest::PreparedEvent;
+use crate::model::access::{AuditEntry, KeyRecord};
 use crate::model::time::Micros;
 use std::collections::HashMap;
 
@@ -391,7 +393,7 @@ impl Store for SqlStore {
         migrator
             .run(&self.pool)
             .await
-            .map_err(|e| StoreError::Migration(e.to_string()))?;
+            .map_err(|e| StoreError::Migration(Cause::new(e)))?;
         if self.backend == Backend::Postgres {
             self.trigram_indexes().await;
         }
@@ -468,7 +470,7 @@ impl Store for SqlStore {
         for row in rows {
             let body = decompress(&row.try_get::<Vec<u8>, _>(0)?)?;
             events.push(
-                serde_json::from_slice(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                serde_json::from_slice(&body).map_err(|e| StoreError::Corrupt(Cause::new(e)))?,
             );
         }
         let total_count: i64 = sqlx::query_scalar(
@@ -779,11 +781,51 @@ impl Store for SqlStore {
     async fn search(&self, query: &SearchQuery) -> Result<(Vec<SearchHit>, i64), StoreError> {
         read!(catalog::search(&self.pool, query))
     }
+
+    fn pools(&self) -> Vec<super::PoolStats> {
+        [("read", &self.pool), ("write", &self.writes)]
+            .into_iter()
+            .map(|(name, pool)| super::PoolStats {
+                name,
+                open: pool.size(),
+                idle: pool.num_idle() as u32,
+                max: pool.options().get_max_connections(),
+            })
+            .collect()
+    }
+
+    async fn create_key(&self, key: &KeyRecord) -> Result<bool, StoreError> {
+        access::create_key(&self.writes, key).await
+    }
+
+    async fn keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        read!(access::keys(&self.pool))
+    }
+
+    async fn key(&self, id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        read!(access::key(&self.pool, id))
+    }
+
+    async fn revoke_key(&self, name: &str) -> Result<bool, StoreError> {
+        access::revoke_key(&self.writes, name, crate::model::time::now_micros()).await
+    }
+
+    async fn has_keys(&self) -> Result<bool, StoreError> {
+        read!(access::has_keys(&self.pool))
+    }
+
+    async fn record_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        access::record_audit(&self.writes, entry).await
+    }
+
+    async fn audit(&self, limit: i64, offset: i64) -> Result<(Vec<AuditEntry>, i64), StoreError> {
+        read!(access::audit(&self.pool, limit, offset))
+    }
 }
 
 fn decompress(bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
     lz4_flex::decompress_size_prepended(bytes)
-        .map_err(|e| StoreError::Corrupt(format!("event body: {e}")))
+        .map_err(|e| StoreError::Corrupt(Cause::msg(format!("event body: {e}"))))
 }
 
 #[cfg(test)]

@@ -152,7 +152,27 @@ impl TestApp {
         TestApp { addr, db, config }
     }
 
+    /// Sends a request; a body goes as JSON unless the headers name its type (the server
+    /// takes bodies only as JSON: `request_exact` sends exactly what it is given).
     pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
+        let typed = headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+        let mut headers = headers.to_vec();
+        if !typed && !body.is_empty() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        self.request_exact(method, path, &headers, body).await
+    }
+
+    /// Sends a request with exactly these headers.
+    pub async fn request_exact(
         &self,
         method: &str,
         path: &str,
@@ -316,9 +336,33 @@ pub fn tributary(db: &TestDb) -> std::process::Command {
     c
 }
 
+/// Makes an API key with `tributary keys create` and answers its text.
+pub fn create_key(db: &TestDb, name: &str, scopes: &[&str]) -> String {
+    let mut cmd = tributary(db);
+    cmd.args(["keys", "create", "--name", name]);
+    for s in scopes {
+        cmd.args(["--scope", s]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(key.starts_with("trb_"), "{key}");
+    key
+}
+
 /// Starts `tributary serve` on port 0 and reads the port it logs.
 pub fn serve(db: &TestDb) -> (Child, SocketAddr) {
+    serve_env(db, &[])
+}
+
+/// `serve` with more environment variables (`TRIBUTARY_AUTH`, …).
+pub fn serve_env(db: &TestDb, env: &[(&str, &str)]) -> (Child, SocketAddr) {
     let mut child = tributary(db)
+        .envs(env.iter().copied())
         .args(["serve", "--bind", "127.0.0.1:0"])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
