@@ -51,7 +51,7 @@ async function waitReady(base, child, timeoutMs = 60_000) {
 }
 
 /** Starts `tributary serve` on a free port with a fresh database; `stop()` kills it. */
-export async function startServer({ tmp }) {
+export async function startServer({ tmp, env = {} }) {
   const bin = serverBinary();
   if (!fs.existsSync(bin)) throw new Error(`no server binary at ${bin} (set TRIBUTARY_BIN)`);
   const port = await freePort();
@@ -62,6 +62,7 @@ export async function startServer({ tmp }) {
       ...process.env,
       TRIBUTARY_BIND: `127.0.0.1:${port}`,
       TRIBUTARY_DATABASE_URL: `sqlite://${path.join(tmp, 't.db')}`,
+      ...env,
     },
     stdio: ['ignore', log, log],
   });
@@ -138,11 +139,11 @@ function jsonFiles(dir) {
 }
 
 /** Sends events (one object or an array) to the server; throws on any refusal. */
-export async function postEvents(base, events) {
+export async function postEvents(base, events, key = null) {
   const batch = Array.isArray(events);
   const res = await fetch(`${base}/api/v1/lineage${batch ? '/batch' : ''}`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
+    headers: { 'Content-Type': 'application/json', ...(key ? { Authorization: `Bearer ${key}` } : {}) },
     body: JSON.stringify(events),
   });
   if (!res.ok) throw new Error(`POST ${batch ? 'batch' : 'event'}: ${res.status} ${await res.text()}`);

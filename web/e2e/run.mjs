@@ -5,9 +5,10 @@
 //
 // Exits non-zero on any failure; a screenshot of each failure goes to the printed folder.
 
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { launchBrowser, loadCorpus, makeTmp, postEvents, sharedDir, startServer, uiBase } from './lib.mjs';
+import { launchBrowser, loadCorpus, makeTmp, postEvents, serverBinary, sharedDir, startServer, uiBase } from './lib.mjs';
 import { DB, MODEL, MODEL_NS, ORDERS, ordersId, scenarioEvents } from './scenario.mjs';
 
 const enc = encodeURIComponent;
@@ -195,9 +196,64 @@ test('an unknown node and an unknown path show messages, not a blank page', asyn
   const err = page.locator('.canvas .state-error');
   await err.waitFor();
   assert(((await err.textContent()) ?? '').length > 'Could not load the lineage'.length, 'the error has no message');
-  await page.goto(`${ui}/no/such/view`);
+  await page.goto(`${ui}/datasets/no-such-view`);
   await page.getByText('Nothing here').waitFor();
 });
+
+/**
+ * A server that requires keys for changes (`auth = "writes"`): browsing stays anonymous; tagging
+ * a version asks for a key, and works once the key is given.
+ */
+async function keysScenario(ctx, tmp) {
+  const dir = path.join(tmp, 'keys');
+  fs.mkdirSync(dir);
+  const env = { ...process.env, TRIBUTARY_DATABASE_URL: `sqlite://${path.join(dir, 't.db')}` };
+  const key = execFileSync(serverBinary(), ['keys', 'create', '--name', 'e2e-admin', '--scope', 'admin'], {
+    env,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
+    .toString()
+    .trim();
+  const server = await startServer({ tmp: dir, env: { TRIBUTARY_AUTH: 'writes' } });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(15_000);
+  try {
+    await postEvents(server.base, scenarioEvents(), key);
+    const own = await (await fetch(`${server.base}/datasets/x/y`)).text();
+    if (!own.includes('id="root"')) return 'skipped: this binary does not serve the UI';
+    const unknown = await fetch(`${server.base}/no/such/view`);
+    assert(unknown.status === 404, `an unknown path answered ${unknown.status}`);
+    await page.goto(`${server.base}/datasets/${enc(DB)}/${enc(ORDERS)}`);
+    await page.getByRole('tab', { name: /Versions/ }).click();
+    const tagFirst = async () => {
+      await page.getByRole('button', { name: /^Tag version/ }).first().click();
+      await page.getByLabel('Version tag').fill('release-1');
+      await page.getByRole('button', { name: 'Add tag' }).click();
+    };
+    await tagFirst();
+    const dialog = page.getByRole('dialog', { name: 'API key' });
+    await dialog.waitFor();
+    await dialog.getByText(/needs an API key/).waitFor();
+    await dialog.getByLabel('API key').fill(key);
+    await dialog.getByRole('button', { name: 'Use this key' }).click();
+    await page.getByRole('button', { name: 'Key in use' }).waitFor();
+    await page.getByRole('tab', { name: /Versions/ }).click();
+    await tagFirst();
+    const versions = page.getByRole('list', { name: 'Versions' });
+    await versions.getByText('release-1', { exact: true }).waitFor();
+    await versions.getByRole('button', { name: 'Remove tag release-1' }).click();
+    await versions.getByText('release-1', { exact: true }).waitFor({ state: 'detached' });
+    const audit = await (
+      await fetch(`${server.base}/api/v1/audit`, { headers: { Authorization: `Bearer ${key}` } })
+    ).json();
+    const actions = audit.entries.map((e) => `${e.actor} ${e.action}`);
+    assert(actions.includes('e2e-admin mutation tagDatasetVersion'), `audit: ${actions.join(', ')}`);
+    return 'ok';
+  } finally {
+    await page.close();
+    await server.stop();
+  }
+}
 
 /** Tags the first version of the orders table `v1.0.0`, when the server knows version tags. */
 async function tagOldestOrdersVersion(base) {
@@ -235,6 +291,10 @@ async function main() {
       page.setDefaultTimeout(15_000);
       const errors = [];
       page.on('pageerror', (e) => errors.push(e.message));
+      // The pages' content security policy must not block anything the UI does.
+      page.on('console', (m) => {
+        if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) errors.push(m.text());
+      });
       const t0 = Date.now();
       try {
         await t.fn({ page, ui: ui.base, tmp, tagged });
@@ -247,6 +307,16 @@ async function main() {
         console.log(`  FAIL  ${t.name}\n        ${String(e.message).split('\n')[0]}\n        screenshot: ${shot}`);
       } finally {
         await page.close();
+      }
+    }
+    if (!process.env.E2E_ONLY || 'keys'.includes(process.env.E2E_ONLY)) {
+      const name = 'a change asks for an API key and works with it (auth = writes)';
+      try {
+        const outcome = await keysScenario(ctx, tmp);
+        console.log(`  ${outcome === 'ok' ? 'ok   ' : outcome} ${name}`);
+      } catch (e) {
+        failures.push(name);
+        console.log(`  FAIL  ${name}\n        ${String(e.message).split('\n')[0]}`);
       }
     }
   } finally {

@@ -10,6 +10,9 @@ import { DiffPage } from './views/DiffPage';
 import { EventsPage } from './views/EventsPage';
 import { ColumnsPage } from './views/ColumnsPage';
 import { Empty } from './components/States';
+import { KeyDialog } from './components/KeyDialog';
+import { apiKey, onKeyNeeded, type KeyRequest } from './api';
+import { useEffect, useState } from 'react';
 
 import LineagePage from './views/LineagePage';
 
@@ -38,6 +41,9 @@ function Routes() {
 export function App() {
   const loc = useLocation();
   const home = loc.segments.length === 0;
+  // null: closed; a request: a refusal asked for a key; 'asked': opened from the header.
+  const [keyDialog, setKeyDialog] = useState<KeyRequest | 'asked' | null>(null);
+  useEffect(() => onKeyNeeded((r) => setKeyDialog(r)), []);
   return (
     <div className="app">
       <header className="topbar">
@@ -57,7 +63,18 @@ export function App() {
           </Link>
         </nav>
         {!home && <SearchBox />}
+        <button
+          type="button"
+          className="btn btn-small key-button"
+          title="The API key this browser sends"
+          onClick={() => setKeyDialog('asked')}
+        >
+          {apiKey() ? 'Key in use' : 'API key'}
+        </button>
       </header>
+      {keyDialog && (
+        <KeyDialog request={keyDialog === 'asked' ? null : keyDialog} onClose={() => setKeyDialog(null)} />
+      )}
       <main className="main">
         <Routes />
       </main>

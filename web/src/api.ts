@@ -16,6 +16,7 @@ import type {
   SearchResult,
   VersionDiff,
 } from './types';
+import { nodeId } from './nodeId';
 
 /** An API failure with the server's `message` (or a description of what went wrong). */
 export class ApiError extends Error {
@@ -30,6 +31,59 @@ export class ApiError extends Error {
 }
 
 const enc = encodeURIComponent;
+
+// --- API keys -------------------------------------------------------------------------------
+// A server may require a key for reads (`auth = "all"`) or for changes (`writes`). The key the
+// user gives is kept in this browser and sent as `Authorization: Bearer …`.
+
+const KEY_STORAGE = 'tributary.apiKey';
+
+/** The key this browser sends, if one was given. */
+export function apiKey(): string | null {
+  try {
+    return localStorage.getItem(KEY_STORAGE);
+  } catch {
+    return null;
+  }
+}
+
+/** Keeps (or, with null, forgets) the key this browser sends. */
+export function setApiKey(key: string | null) {
+  try {
+    if (key) localStorage.setItem(KEY_STORAGE, key);
+    else localStorage.removeItem(KEY_STORAGE);
+  } catch {
+    // Storage refused (private mode): the key lasts until the page closes.
+  }
+}
+
+function withKey(headers: Record<string, string>): Record<string, string> {
+  const key = apiKey();
+  return key ? { ...headers, Authorization: `Bearer ${key}` } : headers;
+}
+
+/** A request the server refused for want of a key (401) or of a scope (403). */
+export interface KeyRequest {
+  status: number;
+  message: string;
+}
+
+const keyListeners = new Set<(r: KeyRequest) => void>();
+
+/** Calls `fn` whenever a request is refused for want of a key or scope; returns the unsubscribe. */
+export function onKeyNeeded(fn: (r: KeyRequest) => void): () => void {
+  keyListeners.add(fn);
+  return () => {
+    keyListeners.delete(fn);
+  };
+}
+
+function refused(err: ApiError): ApiError {
+  if (err.status === 401 || err.status === 403) {
+    keyListeners.forEach((fn) => fn({ status: err.status, message: err.message }));
+  }
+  return err;
+}
 
 async function readError(res: Response): Promise<ApiError> {
   let message = `${res.status} ${res.statusText}`.trim();
@@ -55,12 +109,12 @@ async function readError(res: Response): Promise<ApiError> {
 export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(path, { signal, headers: { Accept: 'application/json' } });
+    res = await fetch(path, { signal, headers: withKey({ Accept: 'application/json' }) });
   } catch (e) {
     if ((e as Error).name === 'AbortError') throw e;
     throw new ApiError(`Cannot reach the server (${(e as Error).message})`, 0);
   }
-  if (!res.ok) throw await readError(res);
+  if (!res.ok) throw refused(await readError(res));
   return (await res.json()) as T;
 }
 
@@ -74,20 +128,40 @@ export async function graphql<T>(
     res = await fetch('/api/v1/graphql', {
       method: 'POST',
       signal,
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      headers: withKey({ 'Content-Type': 'application/json', Accept: 'application/json' }),
       body: JSON.stringify({ query, variables }),
     });
   } catch (e) {
     if ((e as Error).name === 'AbortError') throw e;
     throw new ApiError(`Cannot reach the server (${(e as Error).message})`, 0);
   }
-  if (!res.ok) throw await readError(res);
+  if (!res.ok) throw refused(await readError(res));
   const body = await res.json();
   if (body.errors && body.errors.length > 0) {
     const err = body.errors[0];
     throw new ApiError(err.message, 200, err.extensions?.code);
   }
   return body.data as T;
+}
+
+/**
+ * Puts a version tag on a dataset version (moving it from the version that had it), or takes it
+ * off. Needs a key with the `admin` scope wherever the server requires keys for changes.
+ */
+export async function setVersionTag(
+  ns: string,
+  name: string,
+  version: string,
+  tag: string,
+  on: boolean,
+): Promise<void> {
+  const field = on ? 'tagDatasetVersion' : 'untagDatasetVersion';
+  await graphql(
+    `mutation SetVersionTag($dataset: ID!, $version: ID!, $tag: String!) {
+  ${field}(datasetId: $dataset, version: $version, tag: $tag) { id }
+}`,
+    { dataset: nodeId('DATASET', ns, name), version, tag },
+  );
 }
 
 const NODE_FIELDS = 'id kind namespace name datasetType';

@@ -1,5 +1,6 @@
 //! A dataset: current schema, versions on a timeline, facets, column lineage.
 
+import { useState } from 'react';
 import { api } from '../api';
 import { useAsync } from '../hooks';
 import { Tag } from '../components/Badges';
@@ -12,9 +13,11 @@ import { VersionTimeline } from './VersionTimeline';
 import { ColumnLineage } from './ColumnLineage';
 
 export function DatasetDetail({ ns, name }: { ns: string; name: string }) {
+  // Bumped after a change (a version tag) to load the dataset again.
+  const [revision, setRevision] = useState(0);
   const data = useAsync(
     (signal) => Promise.all([api.dataset(ns, name, signal), api.datasetVersions(ns, name, signal)]),
-    [ns, name],
+    [ns, name, revision],
   );
   return (
     <AsyncView
@@ -56,12 +59,21 @@ export function DatasetDetail({ ns, name }: { ns: string; name: string }) {
               )}
             </dl>
             <Tabs
+              // After a tag change the dataset loads again: stay on the versions.
+              initial={revision > 0 ? 'versions' : undefined}
               tabs={[
                 { id: 'schema', label: `Schema (${ds.fields.length})`, render: () => <SchemaTable fields={ds.fields} /> },
                 {
                   id: 'versions',
                   label: `Versions (${versions.totalCount ?? versions.versions.length})`,
-                  render: () => <VersionTimeline ns={ns} name={name} versions={versions.versions} />,
+                  render: () => (
+                    <VersionTimeline
+                      ns={ns}
+                      name={name}
+                      versions={versions.versions}
+                      onChanged={() => setRevision((r) => r + 1)}
+                    />
+                  ),
                 },
                 { id: 'columns', label: 'Column lineage', render: () => <ColumnLineage ns={ns} name={name} /> },
                 {

@@ -1,6 +1,8 @@
-//! A dataset's versions, newest first, on a timeline; pick two to compare.
+//! A dataset's versions, newest first, on a timeline; pick two to compare; put version tags on
+//! them or take tags off (a change: the server may ask for a key with the `admin` scope).
 
-import { useState } from 'react';
+import { useState, type FormEvent } from 'react';
+import { setVersionTag } from '../api';
 import { Tag } from '../components/Badges';
 import { Empty } from '../components/States';
 import { formatTime, shortVersion } from '../format';
@@ -10,8 +12,90 @@ import type { DatasetVersion } from '../types';
 
 export const versionOf = (v: DatasetVersion) => v.version ?? (v.id as { version?: string } | undefined)?.version ?? '';
 
-export function VersionTimeline({ ns, name, versions }: { ns: string; name: string; versions: DatasetVersion[] }) {
+/** The tag form of one version, and what became of the last change. */
+function TagControls({
+  ns,
+  name,
+  version,
+  onChanged,
+}: {
+  ns: string;
+  name: string;
+  version: string;
+  onChanged: () => void;
+}) {
+  const [open, setOpen] = useState(false);
+  const [tag, setTag] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await setVersionTag(ns, name, version, tag.trim(), true);
+      setOpen(false);
+      setTag('');
+      onChanged();
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  if (!open) {
+    return (
+      <button type="button" className="btn btn-small" onClick={() => setOpen(true)} aria-label={`Tag version ${shortVersion(version)}`}>
+        Tag…
+      </button>
+    );
+  }
+  return (
+    <form className="tag-form" onSubmit={submit}>
+      <input
+        aria-label="Version tag"
+        placeholder="v1.2.0, prod…"
+        value={tag}
+        onChange={(e) => setTag(e.target.value)}
+        autoFocus
+      />
+      <button type="submit" className="btn btn-small btn-primary" disabled={busy || !tag.trim()}>
+        Add tag
+      </button>
+      <button type="button" className="btn btn-small" onClick={() => setOpen(false)}>
+        Cancel
+      </button>
+      {error && (
+        <span className="tag-error" role="alert">
+          {error}
+        </span>
+      )}
+    </form>
+  );
+}
+
+export function VersionTimeline({
+  ns,
+  name,
+  versions,
+  onChanged = () => {},
+}: {
+  ns: string;
+  name: string;
+  versions: DatasetVersion[];
+  onChanged?: () => void;
+}) {
   const [picked, setPicked] = useState<string[]>([]);
+  const [untagError, setUntagError] = useState<string | null>(null);
+  const untag = async (version: string, tag: string) => {
+    setUntagError(null);
+    try {
+      await setVersionTag(ns, name, version, tag, false);
+      onChanged();
+    } catch (err) {
+      setUntagError((err as Error).message);
+    }
+  };
   if (versions.length === 0) return <Empty title="No versions">No run has written this dataset yet.</Empty>;
   const toggle = (v: string) =>
     setPicked((p) => (p.includes(v) ? p.filter((x) => x !== v) : [...p, v].slice(-2)));
@@ -28,6 +112,11 @@ export function VersionTimeline({ ns, name, versions }: { ns: string; name: stri
         <button type="button" className="btn btn-small btn-primary" disabled={picked.length !== 2} onClick={compare}>
           Compare
         </button>
+        {untagError && (
+          <span className="tag-error" role="alert">
+            {untagError}
+          </span>
+        )}
       </div>
       <ol className="timeline" aria-label="Versions">
         {versions.map((v, i) => {
@@ -52,10 +141,20 @@ export function VersionTimeline({ ns, name, versions }: { ns: string; name: stri
                   </label>
                   {i === 0 && <Tag kind="type">current</Tag>}
                   {tags.map((t) => (
-                    <Tag key={t} kind="version">
-                      {t}
-                    </Tag>
+                    <span key={t} className="chip-with-action">
+                      <Tag kind="version">{t}</Tag>
+                      <button
+                        type="button"
+                        className="tag-remove"
+                        title={`Take the tag ${t} off`}
+                        aria-label={`Remove tag ${t}`}
+                        onClick={() => untag(id, t)}
+                      >
+                        ×
+                      </button>
+                    </span>
                   ))}
+                  <TagControls ns={ns} name={name} version={id} onChanged={onChanged} />
                   {v.producerVersion && (
                     <span className="muted" title="Producer-supplied version">
                       producer {v.producerVersion}
