@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
-use crate::graph::{column_edges, LineageIndex};
+use crate::graph::{column_edges, GraphLoader, LineageIndex};
 use crate::ingest::PreparedEvent;
 use crate::store::{GraphChange, GraphNotice, Store, StoreError};
 
@@ -65,7 +65,9 @@ impl Lineage {
     /// Loads the whole graph from the store.
     pub async fn load(store: Arc<dyn Store>) -> Result<Self, StoreError> {
         let started = std::time::Instant::now();
-        let mut index = store.load_graph().await?;
+        let mut loader = GraphLoader::new();
+        store.load_graph(&mut loader).await?;
+        let mut index = loader.finish();
         let graph = started.elapsed();
         let columns = store.graph_columns(None).await?;
         for (key, history) in columns {

@@ -8,10 +8,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::ingest::{prepare_event, PreparedEvent, Validator};
+use crate::ingest::{prepare_event, PreparedEvent, Validator, Writer};
 use crate::model::time::now_micros;
 use crate::startup::open_store;
-use crate::store::{Ingested, Store};
+use crate::store::Ingested;
 
 const BATCH: usize = 500;
 
@@ -114,26 +114,29 @@ struct Tally {
     warnings: usize,
 }
 
+/// Hands a batch to the write path (one transaction, announced to servers on the same
+/// database as HTTP ingest is) and counts what became of it.
 async fn flush(
-    store: &dyn Store,
+    writer: &Writer,
     batch: &mut Vec<PreparedEvent>,
     tally: &mut Tally,
 ) -> anyhow::Result<()> {
     if batch.is_empty() {
         return Ok(());
     }
-    for r in store.ingest(batch).await? {
+    for r in writer.write(std::mem::take(batch)).await? {
         match r {
             Ingested::Stored => tally.stored += 1,
             Ingested::Duplicate => tally.duplicates += 1,
         }
     }
-    batch.clear();
     Ok(())
 }
 
 pub async fn run(config: &Config, paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let store = open_store(config).await?;
+    // No graph here: a server on the same database hears of the batches as they commit.
+    let (writer, writer_task) = Writer::start(store, BATCH, None);
     let validator = Validator::new(config.validation);
     let files = files(paths)?;
     let bar = ProgressBar::new(files.len() as u64);
@@ -160,7 +163,7 @@ pub async fn run(config: &Config, paths: &[PathBuf]) -> anyhow::Result<ExitCode>
                     tally.warnings += p.warnings.len();
                     batch.push(p);
                     if batch.len() >= BATCH {
-                        flush(store.as_ref(), &mut batch, &mut tally).await?;
+                        flush(&writer, &mut batch, &mut tally).await?;
                     }
                 }
                 Err(reason) => tally.rejected.push((origin, reason)),
@@ -173,7 +176,9 @@ pub async fn run(config: &Config, paths: &[PathBuf]) -> anyhow::Result<ExitCode>
             tally.rejected.len()
         ));
     }
-    flush(store.as_ref(), &mut batch, &mut tally).await?;
+    flush(&writer, &mut batch, &mut tally).await?;
+    drop(writer);
+    writer_task.await?;
     bar.finish_and_clear();
     for (origin, reason) in &tally.rejected {
         eprintln!("rejected {origin}: {reason}");

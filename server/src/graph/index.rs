@@ -13,49 +13,9 @@ use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction as PgDirection;
 
+pub use crate::model::graph::{DatasetNames, EdgeSpan, GraphJob, NodeKey, NodeKind};
 use crate::model::time::Micros;
 use crate::model::{NodeId, NodeIdKind};
-
-/// What a node is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum NodeKind {
-    Dataset,
-    Job,
-}
-
-/// A node's identity: kind, namespace, name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct NodeKey {
-    pub kind: NodeKind,
-    pub namespace: Arc<str>,
-    pub name: Arc<str>,
-}
-
-impl NodeKey {
-    pub fn dataset(namespace: &str, name: &str) -> Self {
-        NodeKey {
-            kind: NodeKind::Dataset,
-            namespace: namespace.into(),
-            name: name.into(),
-        }
-    }
-
-    pub fn job(namespace: &str, name: &str) -> Self {
-        NodeKey {
-            kind: NodeKind::Job,
-            namespace: namespace.into(),
-            name: name.into(),
-        }
-    }
-
-    /// The node id shared by REST, GraphQL and the UI: `dataset:{namespace}:{name}`.
-    pub fn id(&self) -> String {
-        match self.kind {
-            NodeKind::Dataset => NodeId::dataset(&self.namespace, &self.name),
-            NodeKind::Job => NodeId::job(&self.namespace, &self.name),
-        }
-    }
-}
 
 /// What the index keeps about a node.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,23 +25,6 @@ pub struct NodeData {
     pub dataset_type: Option<Arc<str>>,
     /// When the node was soft-deleted, if it was.
     pub deleted_at: Option<Micros>,
-}
-
-/// An interval `[from, to)`; `to == Micros::MAX` while it still holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct EdgeSpan {
-    pub from: Micros,
-    pub to: Micros,
-}
-
-impl EdgeSpan {
-    /// Whether the interval holds at `t` (or now, for `None`).
-    pub fn holds(&self, at: Option<Micros>) -> bool {
-        match at {
-            None => self.to == Micros::MAX,
-            Some(t) => self.from <= t && t < self.to,
-        }
-    }
 }
 
 /// The intervals of one edge, sorted; one interval (the common case) is kept inline.
@@ -282,19 +225,6 @@ pub(super) struct NodeMeta {
     /// When the node was soft-deleted; `Micros::MAX` when it was not.
     pub deleted_at: Micros,
     pub job: bool,
-}
-
-/// Datasets as `(namespace, name)`.
-pub type DatasetNames = Vec<(String, String)>;
-
-/// A job's versions as the store knows them: what each read and wrote, and when it held.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GraphJob {
-    pub namespace: String,
-    pub name: String,
-    pub deleted_at: Option<Micros>,
-    /// `(span, inputs, outputs)` with datasets as `(namespace, name)`.
-    pub versions: Vec<(EdgeSpan, DatasetNames, DatasetNames)>,
 }
 
 /// A column edge: an output field that comes from an input dataset's field.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use petgraph::stable_graph::NodeIndex;
 
 use super::index::{EdgeSpan, LineageIndex, NodeKey, NodeKind, Spans};
+use crate::model::graph::GraphSink;
 use crate::model::time::Micros;
 
 /// Ids as numbers, hashed with foldhash (the maps hold millions of them).
@@ -72,8 +73,48 @@ impl GraphLoader {
         Self::default()
     }
 
+    /// Each version holds from its `valid_from` until the job's next version starts (versions
+    /// at the same time are ordered by id).
+    fn settle_versions(&mut self) {
+        let mut order: Vec<(NodeIndex, Micros, u128)> = self
+            .versions
+            .iter()
+            .map(|(id, v)| (v.job, v.span.from, *id))
+            .collect();
+        order.sort_unstable();
+        for pair in order.windows(2) {
+            let ((job, _, id), (next_job, next_from, _)) = (pair[0], pair[1]);
+            if job == next_job {
+                if let Some(v) = self.versions.get_mut(&id) {
+                    v.span.to = next_from;
+                }
+            }
+        }
+        self.settled = true;
+    }
+
+    /// The index: one edge for each pair of nodes, with every interval in which it held.
+    pub fn finish(self) -> LineageIndex {
+        let GraphLoader {
+            mut index,
+            mut edges,
+            ..
+        } = self;
+        edges.sort_unstable();
+        for group in edges.chunk_by(|a, b| (a.from, a.to) == (b.from, b.to)) {
+            index.graph.add_edge(
+                NodeIndex::new(group[0].from as usize),
+                NodeIndex::new(group[0].to as usize),
+                Spans::from_vec(group.iter().map(|e| e.span).collect()),
+            );
+        }
+        index
+    }
+}
+
+impl GraphSink for GraphLoader {
     /// A dataset row.
-    pub fn dataset(
+    fn dataset(
         &mut self,
         id: &str,
         namespace: &str,
@@ -93,7 +134,7 @@ impl GraphLoader {
     }
 
     /// A job row.
-    pub fn job(&mut self, id: &str, namespace: &str, name: &str, deleted_at: Option<Micros>) {
+    fn job(&mut self, id: &str, namespace: &str, name: &str, deleted_at: Option<Micros>) {
         let namespace = self.index.intern(namespace);
         self.jobs
             .entry(id_key(id))
@@ -101,7 +142,7 @@ impl GraphLoader {
     }
 
     /// A job version row; versions of unknown jobs are ignored.
-    pub fn version(&mut self, id: &str, job_id: &str, valid_from: Micros) {
+    fn version(&mut self, id: &str, job_id: &str, valid_from: Micros) {
         let Some(slot) = self.jobs.get_mut(&id_key(job_id)) else {
             return;
         };
@@ -127,29 +168,9 @@ impl GraphLoader {
             .or_insert(VersionSlot { job, span });
     }
 
-    /// Each version holds from its `valid_from` until the job's next version starts (versions
-    /// at the same time are ordered by id).
-    fn settle_versions(&mut self) {
-        let mut order: Vec<(NodeIndex, Micros, u128)> = self
-            .versions
-            .iter()
-            .map(|(id, v)| (v.job, v.span.from, *id))
-            .collect();
-        order.sort_unstable();
-        for pair in order.windows(2) {
-            let ((job, _, id), (next_job, next_from, _)) = (pair[0], pair[1]);
-            if job == next_job {
-                if let Some(v) = self.versions.get_mut(&id) {
-                    v.span.to = next_from;
-                }
-            }
-        }
-        self.settled = true;
-    }
-
     /// A dataset a job version read (`direction` "in") or wrote; rows naming an unknown version
     /// or dataset are ignored.
-    pub fn edge(&mut self, version_id: &str, direction: &str, dataset_id: &str) {
+    fn edge(&mut self, version_id: &str, direction: &str, dataset_id: &str) {
         if !self.settled {
             self.settle_versions();
         }
@@ -177,24 +198,6 @@ impl GraphLoader {
             to: to.index() as u32,
             span: version.span,
         });
-    }
-
-    /// The index: one edge for each pair of nodes, with every interval in which it held.
-    pub fn finish(self) -> LineageIndex {
-        let GraphLoader {
-            mut index,
-            mut edges,
-            ..
-        } = self;
-        edges.sort_unstable();
-        for group in edges.chunk_by(|a, b| (a.from, a.to) == (b.from, b.to)) {
-            index.graph.add_edge(
-                NodeIndex::new(group[0].from as usize),
-                NodeIndex::new(group[0].to as usize),
-                Spans::from_vec(group.iter().map(|e| e.span).collect()),
-            );
-        }
-        index
     }
 }
 

@@ -9,9 +9,10 @@ use uuid::Uuid;
 use super::events::page;
 use super::shapes::{self, namespace_json, source_json, version_json};
 use super::{ApiError, AppState};
+use crate::ingest::Deletion;
 use crate::model::time::{iso, parse_event_time, to_micros};
 use crate::repro::Versions;
-use crate::store::{Dataset, GraphChange, Job, SearchQuery, TagTarget};
+use crate::store::{Dataset, Job, SearchQuery, TagTarget};
 
 type Res = Result<HttpResponse, ApiError>;
 
@@ -228,14 +229,14 @@ async fn get_dataset(path: web::Path<(String, String)>, state: web::Data<AppStat
 async fn delete_dataset(path: web::Path<(String, String)>, state: web::Data<AppState>) -> Res {
     let (ns, name) = path.into_inner();
     let d = find_dataset(&state, &ns, &name).await?;
-    state.store.delete_dataset(&d.id).await?;
     state
-        .lineage
-        .update(GraphChange {
-            datasets: vec![(ns.clone(), name.clone())],
-            ..Default::default()
+        .writer
+        .delete(Deletion::Dataset {
+            id: &d.id,
+            namespace: &ns,
+            name: &name,
         })
-        .await;
+        .await?;
     let d = state
         .store
         .dataset(&ns, &name)
@@ -449,14 +450,14 @@ async fn get_job(path: web::Path<(String, String)>, state: web::Data<AppState>) 
 async fn delete_job(path: web::Path<(String, String)>, state: web::Data<AppState>) -> Res {
     let (ns, name) = path.into_inner();
     let job = find_job(&state, &ns, &name).await?;
-    state.store.delete_job(&job.id).await?;
     state
-        .lineage
-        .update(GraphChange {
-            jobs: vec![(ns.clone(), name.clone())],
-            ..Default::default()
+        .writer
+        .delete(Deletion::Job {
+            id: &job.id,
+            namespace: &ns,
+            name: &name,
         })
-        .await;
+        .await?;
     let job = state
         .store
         .job(&ns, &name)

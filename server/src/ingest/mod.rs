@@ -7,43 +7,7 @@ pub mod prepare;
 pub mod validate;
 pub mod writer;
 
-use serde::Serialize;
-
-use crate::model::time::Micros;
-use crate::model::LineageEvent;
-
+pub use crate::model::prepared::{PreparedEvent, Problem};
 pub use prepare::{prepare_event, Rejection};
 pub use validate::{ValidationMode, Validator};
-pub use writer::{Writer, WriterError};
-
-/// One problem with an event: where (a JSON pointer) and what.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Problem {
-    pub path: String,
-    pub detail: String,
-}
-
-impl Problem {
-    pub fn new(path: impl Into<String>, detail: impl Into<String>) -> Self {
-        Problem {
-            path: path.into(),
-            detail: detail.into(),
-        }
-    }
-}
-
-/// An event that passed validation, ready to be stored.
-#[derive(Debug, Clone)]
-pub struct PreparedEvent {
-    /// SHA-256 of the event's canonical JSON (sorted keys, no whitespace): re-sending the same
-    /// event, however formatted, gives the same hash.
-    pub hash: [u8; 32],
-    /// The bytes as received.
-    pub body: Vec<u8>,
-    /// The parsed event, without the facets that were flagged as malformed.
-    pub event: LineageEvent,
-    /// Malformed standard facets that were accepted but not used.
-    pub warnings: Vec<Problem>,
-    /// When the event arrived.
-    pub received_at: Micros,
-}
+pub use writer::{Deletion, Writer, WriterError};

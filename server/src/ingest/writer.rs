@@ -1,6 +1,7 @@
-//! Group commit. Requests hand their events to one writer task, which takes everything waiting,
-//! stores it in one transaction, and answers each request when that transaction has committed
-//! and the graph shows it. Reading a batch back into the graph overlaps with storing the next.
+//! The write path's one owner. Events: group commit — requests hand their events to one writer
+//! task, which takes everything waiting, stores it in one transaction, and answers each request
+//! when that transaction has committed and the graph shows it (reading a batch back into the
+//! graph overlaps with storing the next). Deletes: commit, then the graph, then the answer.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use super::PreparedEvent;
 use crate::lineage::Lineage;
-use crate::store::{Ingested, Store, StoreError};
+use crate::store::{GraphChange, Ingested, Store, StoreError};
 
 /// Why events could not be stored.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,23 @@ struct Job {
 #[derive(Clone)]
 pub struct Writer {
     queue: mpsc::Sender<Job>,
+    store: Arc<dyn Store>,
+    lineage: Option<Arc<Lineage>>,
+}
+
+/// What a delete hides: a dataset or a job, by its stored id and its name.
+#[derive(Debug, Clone, Copy)]
+pub enum Deletion<'a> {
+    Dataset {
+        id: &'a str,
+        namespace: &'a str,
+        name: &'a str,
+    },
+    Job {
+        id: &'a str,
+        namespace: &'a str,
+        name: &'a str,
+    },
 }
 
 impl Writer {
@@ -45,8 +63,50 @@ impl Writer {
         lineage: Option<Arc<Lineage>>,
     ) -> (Writer, JoinHandle<()>) {
         let (queue, rx) = mpsc::channel(4096);
-        let handle = tokio::spawn(run(store, rx, max_batch.max(1), lineage));
-        (Writer { queue }, handle)
+        let handle = tokio::spawn(run(store.clone(), rx, max_batch.max(1), lineage.clone()));
+        (
+            Writer {
+                queue,
+                store,
+                lineage,
+            },
+            handle,
+        )
+    }
+
+    /// Soft-deletes a dataset or a job: commits it (announced to the other servers in the same
+    /// transaction), then hides it in this server's graph before answering. Every delete takes
+    /// this path, as every event takes `write`. Whether anything was deleted (`false` when it
+    /// already was).
+    pub async fn delete(&self, what: Deletion<'_>) -> Result<bool, StoreError> {
+        let (deleted, change) = match what {
+            Deletion::Dataset {
+                id,
+                namespace,
+                name,
+            } => (
+                self.store.delete_dataset(id).await?,
+                GraphChange {
+                    datasets: vec![(namespace.to_string(), name.to_string())],
+                    ..Default::default()
+                },
+            ),
+            Deletion::Job {
+                id,
+                namespace,
+                name,
+            } => (
+                self.store.delete_job(id).await?,
+                GraphChange {
+                    jobs: vec![(namespace.to_string(), name.to_string())],
+                    ..Default::default()
+                },
+            ),
+        };
+        if let (true, Some(lineage)) = (deleted, &self.lineage) {
+            lineage.update(change).await;
+        }
+        Ok(deleted)
     }
 
     /// Stores events; answers when they are committed (or known to be duplicates).

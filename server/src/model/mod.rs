@@ -4,8 +4,10 @@ pub mod access;
 pub mod canonical;
 pub mod event;
 pub mod facets;
+pub mod graph;
 pub mod ids;
 pub mod node_id;
+pub mod prepared;
 pub mod run_state;
 pub mod time;
 

@@ -12,10 +12,10 @@ use sqlx::{AnyConnection, FromRow};
 use super::dialect::{bind_all, bind_all_as, list, rows_per_statement, value_rows, Arg, Backend};
 use super::rows::*;
 use super::StoreError;
-use crate::ingest::PreparedEvent;
 use crate::model::canonical::{canonical, sha256_hex};
 use crate::model::event::{DatasetRef, EventKind, LineageEvent};
 use crate::model::ids::{self, VersionKey};
+use crate::model::prepared::PreparedEvent;
 use crate::model::time::{self, Micros};
 use crate::model::{FacetState, RunTimeline};
 

@@ -11,7 +11,7 @@ use super::dialect::{bind_all_as, list, Arg};
 use super::reads::{self, runs_where, Dataset, Job, Run};
 use super::rows::{DatasetRow, JobRow, DATASET_COLS, JOB_COLS};
 use super::StoreError;
-use crate::graph::{EdgeSpan, GraphJob, NodeKey};
+use crate::model::graph::{EdgeSpan, GraphJob, NodeKey};
 use crate::model::time::{now_micros, Micros};
 
 /// A namespace.

@@ -28,8 +28,9 @@ pub use reads::{Dataset, DatasetVersion, Job, JobVersion, Run, RunIo};
 pub use sql::SqlStore;
 
 use crate::error::Cause;
-use crate::ingest::PreparedEvent;
 use crate::model::access::{AuditEntry, KeyRecord};
+use crate::model::graph::{GraphJob, GraphSink};
+use crate::model::prepared::PreparedEvent;
 use crate::model::time::Micros;
 
 /// What went wrong in the store. Each failure keeps the error it came from (`Cause`), so the
@@ -321,9 +322,9 @@ pub trait Store: Send + Sync + 'static {
     async fn graph_jobs(
         &self,
         keys: Option<&[(String, String)]>,
-    ) -> Result<Vec<crate::graph::GraphJob>, StoreError>;
-    /// The whole lineage graph, as the index is loaded at startup.
-    async fn load_graph(&self) -> Result<crate::graph::LineageIndex, StoreError>;
+    ) -> Result<Vec<GraphJob>, StoreError>;
+    /// Hands the whole lineage graph to `sink`, as the index is loaded at startup.
+    async fn load_graph(&self, sink: &mut dyn GraphSink) -> Result<(), StoreError>;
     /// Datasets as graph nodes (only the named ones when given).
     async fn graph_datasets(
         &self,

@@ -1,5 +1,6 @@
 //! Reading the whole lineage graph at startup: four plain scans (datasets, jobs, job versions,
-//! what each version read and wrote) handed to a [`GraphLoader`], which joins them by id, instead
+//! what each version read and wrote) handed to a [`GraphSink`] (the graph's loader, which joins
+//! them by id), instead
 //! of one join sorted by name in SQL. On Postgres the scans are `COPY … TO STDOUT` in one
 //! read-only repeatable-read transaction, parsed here, which is several times faster than
 //! decoding rows one by one.
@@ -10,10 +11,10 @@ use futures_util::TryStreamExt;
 use sqlx::{AnyPool, Connection, Executor, FromRow};
 
 use super::StoreError;
-use crate::graph::{GraphLoader, LineageIndex};
+use crate::model::graph::GraphSink;
 
 /// Loads the graph through plain queries (SQLite, or any backend).
-pub(super) async fn load(pool: &AnyPool) -> Result<LineageIndex, StoreError> {
+pub(super) async fn load(pool: &AnyPool, b: &mut dyn GraphSink) -> Result<(), StoreError> {
     #[derive(FromRow)]
     struct DatasetRow {
         id: String,
@@ -42,7 +43,6 @@ pub(super) async fn load(pool: &AnyPool) -> Result<LineageIndex, StoreError> {
         dataset_id: String,
     }
     let mut tx = super::tx::Tx::begin(pool).await?;
-    let mut b = GraphLoader::new();
     for r in sqlx::query_as::<_, DatasetRow>(
         "SELECT id, namespace, name, dataset_type, deleted_at FROM datasets",
     )
@@ -78,16 +78,15 @@ pub(super) async fn load(pool: &AnyPool) -> Result<LineageIndex, StoreError> {
         b.edge(&r.job_version_id, &r.direction, &r.dataset_id);
     }
     tx.commit().await?;
-    Ok(b.finish())
+    Ok(())
 }
 
 /// Loads the graph from Postgres with `COPY … TO STDOUT`, in one read-only transaction so the
 /// four scans see the same database.
-pub(super) async fn load_postgres(url: &str) -> Result<LineageIndex, StoreError> {
+pub(super) async fn load_postgres(url: &str, b: &mut dyn GraphSink) -> Result<(), StoreError> {
     let mut conn = sqlx::postgres::PgConnection::connect(url).await?;
     conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .await?;
-    let mut b = GraphLoader::new();
     copy_rows(
         &mut conn,
         "COPY datasets (id, namespace, name, dataset_type, deleted_at) TO STDOUT",
@@ -132,7 +131,7 @@ pub(super) async fn load_postgres(url: &str) -> Result<LineageIndex, StoreError>
     .await?;
     conn.execute("COMMIT").await?;
     conn.close().await?;
-    Ok(b.finish())
+    Ok(())
 }
 
 /// Runs a `COPY … TO STDOUT` (text format) and hands each row's fields to `row`.

@@ -25,8 +25,9 @@ use super::{
     DatasetTags, JobSummary, Namespace, SearchHit, SearchQuery, Source, StatsKind, Tag, TagTarget,
 };
 use crate::error::Cause;
-use crate::ingest::PreparedEvent;
 use crate::model::access::{AuditEntry, KeyRecord};
+use crate::model::graph::{GraphJob, GraphSink};
+use crate::model::prepared::PreparedEvent;
 use crate::model::time::Micros;
 use std::collections::HashMap;
 
@@ -114,36 +115,41 @@ pub struct SqlStore {
 }
 
 impl SqlStore {
-    /// Tells the other servers on this Postgres that a job or dataset (`table`) was soft-deleted,
-    /// so that their graphs hide it too.
-    async fn announce_deletion(&self, table: &str, id: &str) -> Result<(), StoreError> {
-        if self.backend != Backend::Postgres {
-            return Ok(());
-        }
+    /// Soft-deletes a job or dataset (`table`) and, in the same transaction, tells the other
+    /// servers on this Postgres, so that their graphs hide it too (a notice is delivered only
+    /// if the transaction commits); whether anything was deleted.
+    async fn soft_delete_node(&self, table: &str, id: &str) -> Result<bool, StoreError> {
+        let mut tx = Tx::begin_write(&self.writes, self.backend).await?;
         let key: Option<(String, String)> = sqlx::query_as(&format!(
-            "SELECT namespace, name FROM {table} WHERE id = $1"
+            "UPDATE {table} SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL \
+             RETURNING namespace, name"
         ))
+        .bind(crate::model::time::now_micros())
         .bind(id)
-        .fetch_optional(&self.writes)
+        .fetch_optional(&mut *tx)
         .await?;
         let Some(key) = key else {
-            return Ok(());
+            tx.rollback().await?;
+            return Ok(false);
         };
-        let mut change = super::GraphChange {
-            origin: self.instance.clone(),
-            ..Default::default()
-        };
-        if table == "jobs" {
-            change.jobs.push(key);
-        } else {
-            change.datasets.push(key);
+        if self.backend == Backend::Postgres {
+            let mut change = super::GraphChange {
+                origin: self.instance.clone(),
+                ..Default::default()
+            };
+            if table == "jobs" {
+                change.jobs.push(key);
+            } else {
+                change.datasets.push(key);
+            }
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(GRAPH_CHANNEL)
+                .bind(serde_json::to_string(&change).expect("change serialises"))
+                .execute(&mut *tx)
+                .await?;
         }
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(GRAPH_CHANNEL)
-            .bind(serde_json::to_string(&change).expect("change serialises"))
-            .execute(&self.writes)
-            .await?;
-        Ok(())
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Connects to the database a URL names. A SQLite file is created if missing.
@@ -586,11 +592,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_dataset(&self, dataset_id: &str) -> Result<bool, StoreError> {
-        let deleted = catalog::soft_delete(&self.writes, "datasets", "id", dataset_id).await?;
-        if deleted {
-            self.announce_deletion("datasets", dataset_id).await?;
-        }
-        Ok(deleted)
+        self.soft_delete_node("datasets", dataset_id).await
     }
 
     async fn dataset_tags(
@@ -618,11 +620,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_job(&self, job_id: &str) -> Result<bool, StoreError> {
-        let deleted = catalog::soft_delete(&self.writes, "jobs", "id", job_id).await?;
-        if deleted {
-            self.announce_deletion("jobs", job_id).await?;
-        }
-        Ok(deleted)
+        self.soft_delete_node("jobs", job_id).await
     }
 
     async fn job_runs(
@@ -712,14 +710,14 @@ impl Store for SqlStore {
     async fn graph_jobs(
         &self,
         keys: Option<&[(String, String)]>,
-    ) -> Result<Vec<crate::graph::GraphJob>, StoreError> {
+    ) -> Result<Vec<GraphJob>, StoreError> {
         catalog::graph_jobs(&self.writes, keys).await
     }
 
-    async fn load_graph(&self) -> Result<crate::graph::LineageIndex, StoreError> {
+    async fn load_graph(&self, sink: &mut dyn GraphSink) -> Result<(), StoreError> {
         match self.backend {
-            Backend::Postgres => super::snapshot::load_postgres(&self.url).await,
-            Backend::Sqlite => super::snapshot::load(&self.pool).await,
+            Backend::Postgres => super::snapshot::load_postgres(&self.url, sink).await,
+            Backend::Sqlite => super::snapshot::load(&self.pool, sink).await,
         }
     }
 
