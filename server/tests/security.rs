@@ -98,6 +98,16 @@ fn families(version: &str) -> Vec<Family> {
             read: false,
         },
         Family {
+            name: "batch ingest",
+            method: "POST",
+            path: "/api/v1/lineage/batch".into(),
+            body: format!("[{event}]").into_bytes(),
+            right: "ingest",
+            wrong: "read",
+            ok: 200,
+            read: false,
+        },
+        Family {
             name: "REST read",
             method: "GET",
             path: "/api/v1/namespaces".into(),
@@ -144,6 +154,16 @@ fn families(version: &str) -> Vec<Family> {
             method: "PUT",
             path: "/api/v1/tags/pii".into(),
             body: br#"{"description": "personal data"}"#.to_vec(),
+            right: "admin",
+            wrong: "ingest",
+            ok: 200,
+            read: false,
+        },
+        Family {
+            name: "version tag",
+            method: "PUT",
+            path: format!("/api/v1/namespaces/db/datasets/orders/versions/{version}/tags/v1"),
+            body: vec![],
             right: "admin",
             wrong: "ingest",
             ok: 200,
@@ -205,7 +225,7 @@ async fn the_scope_matrix_holds_in_writes_and_all(db: Db) {
             method: "GET",
             path: "/api/v1/namespaces/db/datasets/orders/versions".into(),
             body: vec![],
-            ..families("").remove(1)
+            ..families("").remove(2)
         },
         Some(&keys.read),
     )

@@ -111,6 +111,10 @@ pub struct IngestArgs {
     /// API in a loop (job pages, dataset listings, search, lineage), against ingest alone.
     #[arg(long, default_value_t = 0)]
     readers: usize,
+    /// Ingest this many rounds of `--events` new events, one after the other, and print each
+    /// round's rate: whether ingest keeps its speed as the store grows.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
 }
 
 pub async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -312,7 +316,8 @@ async fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
         .await?;
     let result = measure(config, &db.url, &args).await;
     db.finish(args.keep_database).await?;
-    let (ours, baseline, bytes, mixed) = result?;
+    let (rounds, baseline, bytes, mixed) = result?;
+    let ours = rounds[0];
 
     println!(
         "bench ingest: {} events ({} bytes average), {} concurrent clients, Postgres {:?}",
@@ -332,6 +337,21 @@ async fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
             args.readers, mixed.events_per_sec, mixed.p50_ms, mixed.p99_ms
         );
     }
+    if rounds.len() > 1 {
+        println!();
+        println!("| round | events stored before it | events/s | p50 ms | p99 ms |");
+        println!("|---:|---:|---:|---:|---:|");
+        for (k, r) in rounds.iter().enumerate() {
+            println!(
+                "| {} | {} | {:.0} | {:.2} | {:.2} |",
+                k + 1,
+                k * args.events,
+                r.events_per_sec,
+                r.p50_ms,
+                r.p99_ms
+            );
+        }
+    }
     println!();
     println!(
         "ratio (tributary / baseline): {:.2}x",
@@ -346,9 +366,9 @@ async fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// What `bench ingest` measures: ingest alone, the baseline, the average event size, and with
-/// `--readers`, ingest beside readers with the readers' rate.
-type IngestFigures = (Measured, Measured, usize, Option<(Measured, f64)>);
+/// What `bench ingest` measures: ingest alone (each round), the baseline, the average event
+/// size, and with `--readers`, ingest beside readers with the readers' rate.
+type IngestFigures = (Vec<Measured>, Measured, usize, Option<(Measured, f64)>);
 
 /// REST reads a catalog browser makes, round robin.
 fn reader_path(k: usize) -> String {
@@ -404,7 +424,8 @@ async fn post_all(
 }
 
 async fn measure(config: &Config, url: &str, args: &IngestArgs) -> anyhow::Result<IngestFigures> {
-    let copies = if args.readers > 0 { 2 } else { 1 };
+    let rounds = args.rounds.max(1);
+    let copies = rounds + usize::from(args.readers > 0);
     let bodies: Arc<Vec<String>> = Arc::new(
         (0..args.events * copies)
             .map(|i| realistic_event(i).to_string())
@@ -413,7 +434,11 @@ async fn measure(config: &Config, url: &str, args: &IngestArgs) -> anyhow::Resul
     let avg = bodies.iter().map(String::len).sum::<usize>() / bodies.len().max(1);
 
     let addr = start_server(config, url).await?;
-    let ours = post_all(addr, bodies.clone(), args.events, 0, args.clients).await?;
+    let mut ours = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        let offset = round * args.events;
+        ours.push(post_all(addr, bodies.clone(), args.events, offset, args.clients).await?);
+    }
     let mixed = if args.readers > 0 {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let reads = Arc::new(AtomicUsize::new(0));
@@ -438,7 +463,8 @@ async fn measure(config: &Config, url: &str, args: &IngestArgs) -> anyhow::Resul
             }));
         }
         let started = Instant::now();
-        let mixed = post_all(addr, bodies.clone(), args.events, args.events, args.clients).await;
+        let offset = rounds * args.events;
+        let mixed = post_all(addr, bodies.clone(), args.events, offset, args.clients).await;
         let elapsed = started.elapsed();
         stop.store(true, Ordering::Relaxed);
         for r in readers {

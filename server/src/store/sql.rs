@@ -52,13 +52,26 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(120);
 /// so that no read load can starve writers.
 const WRITE_CONNECTIONS: u32 = 2;
 
+/// What a pool's connections are for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum PoolUse {
+    /// Reads: listings and searches may scan.
+    Reads,
+    /// The write path: every statement finds its rows by key.
+    Writes,
+}
+
 /// A pool of connections set up for a backend.
 async fn open_pool(
     options: &AnyConnectOptions,
     backend: Backend,
     max_connections: u32,
-    statement_timeout: Duration,
+    purpose: PoolUse,
 ) -> Result<AnyPool, StoreError> {
+    let statement_timeout = match purpose {
+        PoolUse::Reads => READ_TIMEOUT,
+        PoolUse::Writes => WRITE_TIMEOUT,
+    };
     AnyPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -74,6 +87,14 @@ async fn open_pool(
                             .as_str(),
                     )
                     .await?;
+                    if purpose == PoolUse::Writes {
+                        // The write path looks rows up by key in batches (`IN (…)` lists of
+                        // dozens). Before autovacuum has first analyzed a growing table, the
+                        // planner takes it for tiny and scans it whole for such a list, so each
+                        // batch costs more as the store grows (measured: 468 -> 206 events/s
+                        // over 10k events). Keyed statements always have an index to use.
+                        conn.execute("SET enable_seqscan = off").await?;
+                    }
                 }
                 if backend == Backend::Sqlite {
                     // WAL lets readers run beside the writer; FULL makes every commit durable.
@@ -165,11 +186,11 @@ impl SqlStore {
         };
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|e| StoreError::UnsupportedUrl(e.to_string()))?;
-        let pool = open_pool(&options, backend, max_connections.max(1), READ_TIMEOUT).await?;
+        let pool = open_pool(&options, backend, max_connections.max(1), PoolUse::Reads).await?;
         let writes = if url.contains(":memory:") {
             pool.clone() // one database per connection: writes must see the same one
         } else {
-            open_pool(&options, backend, WRITE_CONNECTIONS, WRITE_TIMEOUT).await?
+            open_pool(&options, backend, WRITE_CONNECTIONS, PoolUse::Writes).await?
         };
         Ok(SqlStore {
             pool,
