@@ -106,6 +106,99 @@ pub fn read_events(path: &Path) -> Result<Vec<FileEvent>, String> {
     Ok(out)
 }
 
+/// Events on their way into the store: validated and prepared as HTTP ingest does, handed to
+/// the write path in batches, counted.
+struct Loader {
+    validator: Validator,
+    writer: Writer,
+    writer_task: tokio::task::JoinHandle<()>,
+    batch: Vec<PreparedEvent>,
+    tally: Tally,
+}
+
+impl Loader {
+    async fn open(config: &Config) -> anyhow::Result<Loader> {
+        let store = open_store(config).await?;
+        // No graph here: a server on the same database hears of the batches as they commit.
+        let (writer, writer_task) = Writer::start(store, BATCH, None);
+        Ok(Loader {
+            validator: Validator::new(config.validation),
+            writer,
+            writer_task,
+            batch: Vec::with_capacity(BATCH),
+            tally: Tally::default(),
+        })
+    }
+
+    /// One event read from somewhere (`origin` names where, for the report).
+    async fn push(
+        &mut self,
+        origin: String,
+        parsed: Result<(Value, Vec<u8>), String>,
+    ) -> anyhow::Result<()> {
+        let prepared = parsed.and_then(|(value, body)| {
+            prepare_event(&self.validator, value, body, now_micros()).map_err(|r| r.summary())
+        });
+        match prepared {
+            Ok(p) => {
+                self.tally.warnings += p.warnings.len();
+                self.batch.push(p);
+                if self.batch.len() >= BATCH {
+                    flush(&self.writer, &mut self.batch, &mut self.tally).await?;
+                }
+            }
+            Err(reason) => self.tally.rejected.push((origin, reason)),
+        }
+        Ok(())
+    }
+
+    /// Events stored so far, counting those waiting in the batch.
+    fn pending(&self) -> (usize, usize) {
+        (
+            self.tally.stored + self.batch.len(),
+            self.tally.rejected.len(),
+        )
+    }
+
+    /// Stores what is left, prints each refusal and the summary (`what` says where the events
+    /// came from); exit 1 if any event was refused.
+    async fn finish(mut self, what: &str) -> anyhow::Result<ExitCode> {
+        flush(&self.writer, &mut self.batch, &mut self.tally).await?;
+        drop(self.writer);
+        self.writer_task.await?;
+        let tally = self.tally;
+        for (origin, reason) in &tally.rejected {
+            eprintln!("rejected {origin}: {reason}");
+        }
+        println!(
+            "{what}: {} events stored, {} duplicates skipped, {} rejected, {} facet warnings",
+            tally.stored,
+            tally.duplicates,
+            tally.rejected.len(),
+            tally.warnings
+        );
+        Ok(if tally.rejected.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
+    }
+}
+
+/// Stores events made by the bridges (`sync dvc`) directly, as `import` stores files.
+pub async fn store_values(
+    config: &Config,
+    what: &str,
+    events: Vec<(String, Value)>,
+) -> anyhow::Result<ExitCode> {
+    let mut loader = Loader::open(config).await?;
+    for (origin, event) in events {
+        let body = serde_json::to_vec(&event)?;
+        loader.push(origin, Ok((event, body))).await?;
+    }
+    loader.finish(what).await
+}
+
 #[derive(Default)]
 struct Tally {
     stored: usize,
@@ -134,66 +227,28 @@ async fn flush(
 }
 
 pub async fn run(config: &Config, paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
-    let store = open_store(config).await?;
-    // No graph here: a server on the same database hears of the batches as they commit.
-    let (writer, writer_task) = Writer::start(store, BATCH, None);
-    let validator = Validator::new(config.validation);
+    let mut loader = Loader::open(config).await?;
     let files = files(paths)?;
     let bar = ProgressBar::new(files.len() as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} files, {msg}").expect("template"),
     );
-    let mut tally = Tally::default();
-    let mut batch = Vec::with_capacity(BATCH);
     for file in &files {
         let events = match read_events(file) {
             Ok(events) => events,
             Err(e) => {
-                tally.rejected.push((file.display().to_string(), e));
+                loader.tally.rejected.push((file.display().to_string(), e));
                 bar.inc(1);
                 continue;
             }
         };
         for (origin, parsed) in events {
-            let prepared = parsed.and_then(|(value, body)| {
-                prepare_event(&validator, value, body, now_micros()).map_err(|r| r.summary())
-            });
-            match prepared {
-                Ok(p) => {
-                    tally.warnings += p.warnings.len();
-                    batch.push(p);
-                    if batch.len() >= BATCH {
-                        flush(&writer, &mut batch, &mut tally).await?;
-                    }
-                }
-                Err(reason) => tally.rejected.push((origin, reason)),
-            }
+            loader.push(origin, parsed).await?;
         }
         bar.inc(1);
-        bar.set_message(format!(
-            "{} stored, {} rejected",
-            tally.stored + batch.len(),
-            tally.rejected.len()
-        ));
+        let (stored, rejected) = loader.pending();
+        bar.set_message(format!("{stored} stored, {rejected} rejected"));
     }
-    flush(&writer, &mut batch, &mut tally).await?;
-    drop(writer);
-    writer_task.await?;
     bar.finish_and_clear();
-    for (origin, reason) in &tally.rejected {
-        eprintln!("rejected {origin}: {reason}");
-    }
-    println!(
-        "{} files: {} events stored, {} duplicates skipped, {} rejected, {} facet warnings",
-        files.len(),
-        tally.stored,
-        tally.duplicates,
-        tally.rejected.len(),
-        tally.warnings
-    );
-    Ok(if tally.rejected.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    loader.finish(&format!("{} files", files.len())).await
 }

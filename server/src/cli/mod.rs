@@ -1,5 +1,5 @@
 //! The command line: `tributary serve | migrate | import | rebuild | manifest | check | verify |
-//! retention | keys | export-schema | bench`.
+//! retention | keys | sync | export-schema | bench`.
 
 pub mod bench;
 mod bench_graph;
@@ -9,6 +9,7 @@ mod import;
 pub mod keys;
 mod rebuild;
 mod repro;
+mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +38,18 @@ struct Cli {
     command: Command,
 }
 
+/// The server a command talks to (`TRIBUTARY_API_KEY` is sent when set).
+#[derive(clap::Args)]
+pub struct ServerUrl {
+    /// The server, e.g. http://127.0.0.1:5000 (also TRIBUTARY_SERVER).
+    #[arg(
+        long,
+        env = "TRIBUTARY_SERVER",
+        default_value = "http://127.0.0.1:5000"
+    )]
+    pub server: String,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
@@ -61,13 +74,8 @@ enum Command {
     /// Print what it takes to reproduce a run: its job version and the exact dataset versions it
     /// read and wrote (and, with --depth, the runs that wrote those, recursively).
     Manifest {
-        /// The server, e.g. http://127.0.0.1:5000.
-        #[arg(
-            long,
-            env = "TRIBUTARY_SERVER",
-            default_value = "http://127.0.0.1:5000"
-        )]
-        server: String,
+        #[command(flatten)]
+        server: ServerUrl,
         /// The run id (a UUID).
         #[arg(long)]
         run: String,
@@ -80,13 +88,8 @@ enum Command {
     },
     /// A build gate: exit 0 when every expected dataset version exists, 1 listing the missing.
     Check {
-        /// The server, e.g. http://127.0.0.1:5000.
-        #[arg(
-            long,
-            env = "TRIBUTARY_SERVER",
-            default_value = "http://127.0.0.1:5000"
-        )]
-        server: String,
+        #[command(flatten)]
+        server: ServerUrl,
         /// NAMESPACE:NAME, NAMESPACE:NAME@TAG or NAMESPACE:NAME#VERSION (repeatable).
         #[arg(long)]
         expect: Vec<String>,
@@ -116,6 +119,9 @@ enum Command {
         #[arg(long, default_value = "schema")]
         dir: PathBuf,
     },
+    /// Bridges: send another tool's runs as OpenLineage events (sync dvc).
+    #[command(subcommand)]
+    Sync(sync::SyncCommand),
     /// API keys: create (printed once), list, revoke.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -164,6 +170,8 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // `sync` writes into a store directly only when one is named on the command line.
+    let direct = cli.database_url.is_some();
     if let Some(url) = cli.database_url {
         config.database_url = url;
     }
@@ -210,12 +218,12 @@ pub fn main() -> ExitCode {
                 run,
                 depth,
                 format,
-            } => repro::manifest(&server, &run, depth, &format).await,
+            } => repro::manifest(&server.server, &run, depth, &format).await,
             Command::Check {
                 server,
                 expect,
                 inputs_of,
-            } => repro::check(&server, &expect, inputs_of.as_deref()).await,
+            } => repro::check(&server.server, &expect, inputs_of.as_deref()).await,
             Command::Verify => repro::verify(&config).await,
             Command::Retention {
                 older_than,
@@ -223,6 +231,7 @@ pub fn main() -> ExitCode {
             } => repro::retention(&config, &older_than, dry_run).await,
             Command::ExportSchema { check, dir } => export_schema(&dir, check),
             Command::Keys(k) => keys::run(&config, k).await,
+            Command::Sync(s) => sync::run(&config, direct, s).await,
             Command::Bench(b) => bench::run(&config, b).await,
         }
     });

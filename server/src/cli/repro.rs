@@ -72,6 +72,22 @@ impl Server {
     }
 }
 
+impl Server {
+    /// POSTs a JSON body (with the key, when set).
+    pub async fn post_json(&self, path: &str, body: &[u8]) -> anyhow::Result<client::Response> {
+        let mut headers = vec![
+            ("Accept", "application/json"),
+            ("Content-Type", "application/json"),
+        ];
+        if let Some(key) = &self.key {
+            headers.push(("Authorization", key.as_str()));
+        }
+        client::request(self.addr, "POST", path, &headers, body)
+            .await
+            .with_context(|| format!("cannot reach the server at {}", self.addr))
+    }
+}
+
 fn message(r: &client::Response) -> String {
     let body = r.json();
     body.get("message")

@@ -1,0 +1,266 @@
+//! `tributary sync dvc` over a real git history: a two-stage DVC pipeline whose `dvc.lock` was
+//! committed twice (the raw data changed in between) arrives as versioned lineage, through a
+//! server and straight into a store; sending it again adds nothing.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use common::{tributary, Db, TestApp, TestDb};
+
+/// `dvc.lock` as `dvc repro` writes it: prepare (raw → features) and train (features → model).
+fn lock(raw: &str, features: &str, model: &str) -> String {
+    format!(
+        "schema: '2.0'
+stages:
+  prepare:
+    cmd: python src/prepare.py data/raw.csv
+    deps:
+    - path: data/raw.csv
+      hash: md5
+      md5: {raw}
+      size: 14445
+    - path: src/prepare.py
+      hash: md5
+      md5: 0f0e0d0c
+    outs:
+    - path: data/features
+      hash: md5
+      md5: {features}.dir
+      size: 8437
+      nfiles: 2
+  train:
+    cmd: python src/train.py data/features model.pkl
+    deps:
+    - path: data/features
+      hash: md5
+      md5: {features}.dir
+    params:
+      params.yaml:
+        train.epochs: 10
+        train.seed: 20170428
+    outs:
+    - path: model.pkl
+      hash: md5
+      md5: {model}
+"
+    )
+}
+
+fn git(dir: &Path, args: &[&str], date: &str) {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_DATE", date)
+        .env("GIT_COMMITTER_DATE", date)
+        .env("GIT_AUTHOR_NAME", "Data Scientist")
+        .env("GIT_AUTHOR_EMAIL", "ds@example.com")
+        .env("GIT_COMMITTER_NAME", "Data Scientist")
+        .env("GIT_COMMITTER_EMAIL", "ds@example.com")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A repository whose dvc.lock was committed twice: then the raw data changed.
+fn repository() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    git(p, &["init", "-q"], "2024-05-01T10:00:00Z");
+    std::fs::write(p.join("dvc.lock"), lock("aaaa1111", "bbbb2222", "cccc3333")).unwrap();
+    git(p, &["add", "dvc.lock"], "2024-05-01T10:00:00Z");
+    git(
+        p,
+        &["commit", "-q", "-m", "first model"],
+        "2024-05-01T10:00:00Z",
+    );
+    std::fs::write(p.join("dvc.lock"), lock("aaaa9999", "bbbb8888", "cccc7777")).unwrap();
+    git(
+        p,
+        &["commit", "-q", "-am", "new raw data"],
+        "2024-06-01T10:00:00Z",
+    );
+    dir
+}
+
+fn sync(db: &TestDb, args: &[&str], server: Option<&str>) -> std::process::Output {
+    let mut cmd = tributary(db);
+    cmd.arg("sync").arg("dvc").args(args);
+    if let Some(s) = server {
+        cmd.env("TRIBUTARY_SERVER", s);
+    }
+    cmd.env_remove("TRIBUTARY_API_KEY");
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+async fn the_pipeline_history_arrives_as_versioned_lineage(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let repo = repository();
+    let path = repo.path().to_str().unwrap();
+
+    // A dry run prints the events: two commits × two stages, the same every time.
+    let dry = sync(
+        &app.db,
+        &[path, "--history", "--namespace", "ml", "--dry-run"],
+        None,
+    );
+    let events: Vec<Value> = String::from_utf8(dry.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 4);
+    assert_eq!(events[0]["eventTime"], "2024-05-01T10:00:00Z");
+    assert_eq!(events[3]["eventTime"], "2024-06-01T10:00:00Z");
+    assert_eq!(events[3]["job"]["name"], "train");
+    assert_eq!(
+        events[3]["run"]["facets"]["dvc"]["params"]["params.yaml"]["train.seed"],
+        20170428
+    );
+    let again = sync(
+        &app.db,
+        &[path, "--history", "--namespace", "ml", "--dry-run"],
+        None,
+    );
+    assert_eq!(
+        dry.stdout, again.stdout,
+        "run ids and times are deterministic"
+    );
+
+    // Sent to the server: every run stored, each output versioned by its DVC hash.
+    let server = format!("http://{}", app.addr);
+    sync(
+        &app.db,
+        &[path, "--history", "--namespace", "ml"],
+        Some(&server),
+    );
+    assert_eq!(app.event_count().await, 4);
+    let versions = app
+        .get_json("/api/v1/namespaces/ml/datasets/data%2Ffeatures/versions")
+        .await;
+    let mut producer: Vec<&str> = versions["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["producerVersion"].as_str())
+        .collect();
+    producer.sort();
+    assert_eq!(producer, ["bbbb2222.dir", "bbbb8888.dir"], "{versions}");
+    let model = app
+        .get_json("/api/v1/namespaces/ml/datasets/model.pkl/versions")
+        .await;
+    assert_eq!(model["versions"].as_array().unwrap().len(), 2);
+
+    // The model traces back to the raw data through both stages.
+    let lineage = app
+        .get_json("/api/v1/lineage?nodeId=dataset:ml:model.pkl&direction=UPSTREAM&depth=10")
+        .await;
+    let ids: Vec<&str> = lineage["graph"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["id"].as_str())
+        .collect();
+    for id in [
+        "job:ml:train",
+        "dataset:ml:data/features",
+        "job:ml:prepare",
+        "dataset:ml:data/raw.csv",
+    ] {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+    // The newest model's manifest names the exact DVC hashes it was trained on, and (a level
+    // up) the raw data's.
+    let newest = model["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["producerVersion"] == "cccc7777")
+        .unwrap_or_else(|| panic!("{model}"));
+    let run = newest["createdByRun"]["id"].as_str().unwrap();
+    let manifest = app
+        .get_json(&format!("/api/v1/jobs/runs/{run}/manifest?depth=1"))
+        .await;
+    let input = |m: &Value, name: &str| {
+        m["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == name)
+            .map(|i| i["producerVersion"].clone())
+    };
+    assert_eq!(
+        input(&manifest, "data/features"),
+        Some(Value::from("bbbb8888.dir")),
+        "{manifest}"
+    );
+    assert_eq!(
+        input(&manifest["upstream"][0], "data/raw.csv"),
+        Some(Value::from("aaaa9999")),
+        "{manifest}"
+    );
+
+    // The train job's source is the commit.
+    let job = app.get_json("/api/v1/namespaces/ml/jobs/train").await;
+    assert_eq!(
+        job["location"].as_str().map(|l| l.starts_with("file://")),
+        Some(true),
+        "{job}"
+    );
+
+    // Again: nothing new.
+    let out = sync(
+        &app.db,
+        &[path, "--history", "--namespace", "ml"],
+        Some(&server),
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("4 accepted"));
+    assert_eq!(app.event_count().await, 4);
+}
+
+async fn with_a_database_url_the_events_go_straight_into_the_store(db: Db) {
+    let Some(test_db) = TestDb::create(db).await else {
+        return;
+    };
+    let repo = repository();
+    let path = repo.path().to_str().unwrap();
+    let url = test_db.url.clone();
+    let first = sync(&test_db, &["--database-url", &url, path, "--history"], None);
+    let text = String::from_utf8_lossy(&first.stdout);
+    assert!(text.contains("4 events stored"), "{text}");
+    // Only the work tree's dvc.lock (the last commit's): already there.
+    let second = sync(&test_db, &["--database-url", &url, path], None);
+    let text = String::from_utf8_lossy(&second.stdout);
+    assert!(
+        text.contains("0 events stored, 2 duplicates skipped"),
+        "{text}"
+    );
+    let app = TestApp::start(test_db, |_| {}).await;
+    let name = repo.path().file_name().unwrap().to_str().unwrap();
+    let job = app
+        .get_json(&format!("/api/v1/namespaces/dvc:%2F%2F{name}/jobs/prepare"))
+        .await;
+    assert_eq!(job["name"], "prepare");
+}
+
+on_both_backends!(
+    the_pipeline_history_arrives_as_versioned_lineage,
+    with_a_database_url_the_events_go_straight_into_the_store,
+);
