@@ -672,7 +672,67 @@ async fn the_readme_walkthrough_runs_as_written(db: Db) {
     assert!(stdout.contains("MISSING  lake:orders@v2.0.0"), "{stdout}");
 }
 
+/// Versions as real emitters send them: the `version` facet, the older `datasetVersion` key,
+/// Iceberg's commit report on an output and scan report on an input.
+async fn producer_versions_come_as_emitters_send_them(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let p = "https://example.com/tests";
+    let older = json!({"namespace": "lake", "name": "legacy", "facets": {"datasetVersion": {
+        "_producer": p, "_schemaURL": "https://example.com/DatasetVersion.json", "datasetVersion": "v42"}}});
+    let committed = json!({"namespace": "iceberg", "name": "db.events", "outputFacets": {"icebergCommitReport": {
+        "_producer": p, "_schemaURL": "https://openlineage.io/spec/facets/1-0-2/IcebergCommitReportOutputDatasetFacet.json",
+        "snapshotId": 3051729675574597004u64, "sequenceNumber": 7, "operation": "append"}}});
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-05-01T10:00:00Z",
+        "0191f7c2-0000-7000-8000-00000000b001",
+        "write_events",
+        json!([]),
+        json!([older, committed]),
+    ))
+    .await;
+    let scanned = json!({"namespace": "iceberg", "name": "db.events", "inputFacets": {"icebergScanReport": {
+        "_producer": p, "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/IcebergScanReportInputDatasetFacet.json",
+        "snapshotId": 3051729675574597004u64, "schemaId": 1}}});
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-05-02T10:00:00Z",
+        "0191f7c2-0000-7000-8000-00000000b002",
+        "read_events",
+        json!([scanned]),
+        json!([]),
+    ))
+    .await;
+    let versions = |path: &'static str| {
+        let app = &app;
+        async move { app.get_json(path).await["versions"].clone() }
+    };
+    let legacy = versions("/api/v1/namespaces/lake/datasets/legacy/versions").await;
+    assert_eq!(legacy[0]["producerVersion"], "v42", "{legacy}");
+    let events = versions("/api/v1/namespaces/iceberg/datasets/db.events/versions").await;
+    assert_eq!(
+        events.as_array().unwrap().len(),
+        1,
+        "the scan named the committed snapshot"
+    );
+    assert_eq!(
+        events[0]["producerVersion"], "3051729675574597004",
+        "{events}"
+    );
+    let manifest = app
+        .get_json("/api/v1/jobs/runs/0191f7c2-0000-7000-8000-00000000b002/manifest")
+        .await;
+    assert_eq!(
+        manifest["inputs"][0]["producerVersion"], "3051729675574597004",
+        "{manifest}"
+    );
+    assert_eq!(manifest["inputs"][0]["version"], events[0]["version"]);
+}
+
 on_both_backends!(
+    producer_versions_come_as_emitters_send_them,
     manifests_name_the_versions_runs_read,
     tags_resolve_move_and_diff,
     check_gate_verify_and_retention,

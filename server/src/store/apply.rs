@@ -140,13 +140,32 @@ fn dataset_refs(e: &LineageEvent) -> impl Iterator<Item = &DatasetRef> {
         .chain(e.dataset.iter())
 }
 
+/// The version the producer gave a dataset, as real emitters send it: the `version` facet's
+/// `datasetVersion`, the same under the older `datasetVersion` facet key, else the Iceberg
+/// snapshot a Spark job committed (`icebergCommitReport`, an output facet) or scanned
+/// (`icebergScanReport`, an input facet).
 fn producer_version(d: &DatasetRef) -> Option<String> {
-    let v = d.facets.get("version")?.get("datasetVersion")?;
-    match v {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
+    let text = |v: Value| match v {
+        Value::String(s) if !s.is_empty() => Some(s),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
-    }
+    };
+    let declared = |key: &str| {
+        d.facets
+            .get(key)
+            .and_then(|f| f.get("datasetVersion").cloned())
+            .and_then(text)
+    };
+    let snapshot = |key: &str| {
+        d.io_facets
+            .get(key)
+            .and_then(|f| f.get("snapshotId").cloned())
+            .and_then(text)
+    };
+    declared("version")
+        .or_else(|| declared("datasetVersion"))
+        .or_else(|| snapshot("icebergCommitReport"))
+        .or_else(|| snapshot("icebergScanReport"))
 }
 
 async fn load<T>(
