@@ -729,6 +729,72 @@ async fn producer_versions_come_as_emitters_send_them(db: Db) {
         "{manifest}"
     );
     assert_eq!(manifest["inputs"][0]["version"], events[0]["version"]);
+
+    // A model trained on the committed snapshot and on a table nobody versions: `reproduce`
+    // gives the Iceberg time-travel query for one, says the other cannot be read back exactly,
+    // and exits 1.
+    let snapshot = json!({"namespace": "iceberg", "name": "db.events", "inputFacets": {"icebergScanReport": {
+        "_producer": p, "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/IcebergScanReportInputDatasetFacet.json",
+        "snapshotId": 3051729675574597004u64}}});
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-05-03T10:00:00Z",
+        "0191f7c2-0000-7000-8000-00000000b003",
+        "train",
+        json!([snapshot, {"namespace": "wh", "name": "raw_clicks"}]),
+        json!([{"namespace": "models", "name": "churn"}]),
+    ))
+    .await;
+    let r = app
+        .get_json("/api/v1/namespaces/models/datasets/churn/reproduce")
+        .await;
+    assert_eq!(r["exact"], false, "{r}");
+    let input = |name: &str| {
+        r["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} in {r}"))
+    };
+    let events = input("db.events");
+    assert_eq!(events["kind"], "iceberg");
+    assert_eq!(
+        events["command"],
+        "SELECT * FROM db.events FOR VERSION AS OF 3051729675574597004"
+    );
+    assert_eq!(events["exact"], true);
+    let clicks = input("raw_clicks");
+    assert_eq!(clicks["exact"], false);
+    assert!(clicks["note"]
+        .as_str()
+        .unwrap()
+        .contains("no snapshot id was recorded"));
+    let gql = app
+        .graphql(
+            "{ reproduce(datasetId: \"dataset:models:churn\") { exact inputs { name kind command } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(gql["data"]["reproduce"]["exact"], false, "{gql}");
+
+    let out = tributary(&app.db)
+        .args([
+            "reproduce",
+            "models:churn",
+            "--server",
+            &format!("http://{}", app.addr),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "not every input is exact");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("NOT EXACT dataset:wh:raw_clicks"), "{text}");
+    assert!(
+        text.contains("FOR VERSION AS OF 3051729675574597004"),
+        "{text}"
+    );
 }
 
 on_both_backends!(

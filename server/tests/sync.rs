@@ -217,6 +217,37 @@ async fn the_pipeline_history_arrives_as_versioned_lineage(db: Db) {
         "{manifest}"
     );
 
+    // `reproduce` of the first model: the DVC checkouts that bring its exact data back.
+    let first_commit = String::from_utf8(
+        Command::new("git")
+            .arg("-C")
+            .arg(repo.path())
+            .args(["rev-parse", "HEAD~1"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    let out = tributary(&app.db)
+        .args(["reproduce", "ml:model.pkl@cccc3333", "--server", &server])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        format!("git checkout {first_commit} && dvc checkout data/features"),
+        format!("git checkout {first_commit} && dvc checkout data/raw.csv"),
+        "EXACT     dataset:ml:data/raw.csv @ aaaa1111 [dvc]".to_string(),
+    ] {
+        assert!(text.contains(&line), "{line} not in\n{text}");
+    }
+
     // The train job's source is the commit.
     let job = app.get_json("/api/v1/namespaces/ml/jobs/train").await;
     assert_eq!(

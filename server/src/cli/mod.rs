@@ -1,4 +1,5 @@
-//! The command line: `tributary serve | migrate | import | rebuild | manifest | check | verify |
+//! The command line: `tributary serve | migrate | import | rebuild | manifest | check |
+//! reproduce | verify |
 //! retention | keys | sync | export-schema | bench`.
 
 pub mod bench;
@@ -96,6 +97,21 @@ enum Command {
         /// Also check that every dataset version this run read still exists.
         #[arg(long)]
         inputs_of: Option<String>,
+    },
+    /// What made a dataset version (a model) and how to read each input's exact data again:
+    /// a DVC checkout, a Delta or Iceberg time-travel query, a lakeFS ref. Exit 1 when any
+    /// input cannot be read back exactly.
+    Reproduce {
+        /// NAMESPACE:NAME (the current version), NAMESPACE:NAME@VERSION_OR_TAG or #VERSION.
+        target: String,
+        /// How many levels of producing runs to include.
+        #[arg(long, default_value_t = 1)]
+        depth: u32,
+        /// Print the answer as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerUrl,
     },
     /// Recompute the checksums of stored events and dataset versions; exit 1 on any mismatch.
     Verify,
@@ -224,6 +240,12 @@ pub fn main() -> ExitCode {
                 expect,
                 inputs_of,
             } => repro::check(&server.server, &expect, inputs_of.as_deref()).await,
+            Command::Reproduce {
+                target,
+                depth,
+                json,
+                server,
+            } => repro::reproduce(&server.server, &target, depth, json).await,
             Command::Verify => repro::verify(&config).await,
             Command::Retention {
                 older_than,

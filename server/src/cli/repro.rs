@@ -331,6 +331,81 @@ pub async fn retention(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `tributary reproduce`: what made a dataset version (a model) and how to read each of its
+/// inputs' exact data again; exit 1 when any input cannot be read back exactly.
+pub async fn reproduce(
+    server: &str,
+    target: &str,
+    depth: u32,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let t = parse_expectation(target).map_err(|m| anyhow!("{m}"))?;
+    let reference = t.tag.or(t.version);
+    let base = format!(
+        "/api/v1/namespaces/{}/datasets/{}",
+        segment(&t.namespace),
+        segment(&t.name)
+    );
+    let path = match &reference {
+        Some(r) => format!("{base}/versions/{}/reproduce?depth={depth}", segment(r)),
+        None => format!("{base}/reproduce?depth={depth}"),
+    };
+    let server = Server::at(server).await?;
+    let r = server.get(&path).await?;
+    if r.status != 200 {
+        bail!("{target}: {}", message(&r));
+    }
+    let body = r.json();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&body)?);
+    } else {
+        let s = |v: &Value| v.as_str().unwrap_or("").to_string();
+        let m = &body["manifest"];
+        println!(
+            "{} version {}{}",
+            s(&body["datasetId"]),
+            s(&body["version"]),
+            body["producerVersion"]
+                .as_str()
+                .map(|p| format!(" (producer version {p})"))
+                .unwrap_or_default()
+        );
+        println!(
+            "written by run {} of {}:{} ({})",
+            s(&m["runId"]),
+            s(&m["job"]["namespace"]),
+            s(&m["job"]["name"]),
+            s(&m["state"])
+        );
+        println!("inputs:");
+        for i in body["inputs"].as_array().into_iter().flatten() {
+            let exact = if i["exact"].as_bool() == Some(true) {
+                "EXACT    "
+            } else {
+                "NOT EXACT"
+            };
+            let at = i["producerVersion"]
+                .as_str()
+                .map(|p| format!(" @ {p}"))
+                .unwrap_or_default();
+            println!(
+                "  {exact} {}{at} [{}]: {}",
+                s(&i["datasetId"]),
+                s(&i["kind"]),
+                s(&i["note"])
+            );
+            if let Some(cmd) = i["command"].as_str() {
+                println!("            {cmd}");
+            }
+        }
+    }
+    Ok(if body["exact"].as_bool() == Some(true) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

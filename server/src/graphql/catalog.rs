@@ -13,7 +13,9 @@ use super::{bad_input, lineage, not_found, NodeKind};
 use crate::graph::NodeKind as GraphNodeKind;
 use crate::model::access::Caller;
 use crate::model::time::{from_micros, now_micros, Micros};
-use crate::repro::{self, ChangedInput, FieldInfo, Manifest, ReproError, VersionDiff, Versions};
+use crate::repro::{
+    self, ChangedInput, FieldInfo, Manifest, ReproError, Reproduction, VersionDiff, Versions,
+};
 use crate::store::{self, SearchQuery, Store};
 
 /// The most items one page of a connection holds.
@@ -737,6 +739,36 @@ impl CatalogQuery {
         repro::version_diff(store(ctx)?.as_ref(), &versions, &from, &to)
             .await
             .map_err(repro_error)
+    }
+
+    /// A dataset version (the current one without `version`; a version id, tag or producer
+    /// version otherwise), the run that wrote it with its manifest to `depth` (default 1), and
+    /// for every input the way to read that exact data again (DVC, Delta, Iceberg, lakeFS).
+    async fn reproduce(
+        &self,
+        ctx: &Context<'_>,
+        dataset_id: ID,
+        version: Option<ID>,
+        depth: Option<i32>,
+    ) -> async_graphql::Result<Reproduction> {
+        let depth = depth.unwrap_or(1);
+        if !(0..=repro::MAX_MANIFEST_DEPTH as i32).contains(&depth) {
+            return Err(bad_input(&format!(
+                "depth is between 0 and {}",
+                repro::MAX_MANIFEST_DEPTH
+            )));
+        }
+        let (ns, name) = dataset_key(ctx, &dataset_id)?;
+        let store = store(ctx)?.as_ref();
+        repro::reproduce(
+            store,
+            &ns,
+            &name,
+            version.as_ref().map(|v| v.as_str()),
+            depth as u32,
+        )
+        .await
+        .map_err(repro_error)
     }
 
     /// What it takes to reproduce a run: its job version and the exact input and output versions,

@@ -74,6 +74,22 @@ const OPS: &[Op] = &[
     },
     Op {
         method: "get",
+        path: "/api/v1/namespaces/{namespace}/datasets/{dataset}/versions/{version}/reproduce",
+        summary: "What made a dataset version (a model): the run that wrote it with its manifest, and for every input how to read that exact data again (DVC checkout, Delta or Iceberg time travel, lakeFS ref); exact is false when any input has no snapshot id",
+        params: &["namespace", "dataset", "version", "reproduceDepth"],
+        body: None,
+        ok: (200, "Reproduction"),
+    },
+    Op {
+        method: "get",
+        path: "/api/v1/namespaces/{namespace}/datasets/{dataset}/reproduce",
+        summary: "The same for the dataset's current version",
+        params: &["namespace", "dataset", "reproduceDepth"],
+        body: None,
+        ok: (200, "Reproduction"),
+    },
+    Op {
+        method: "get",
         path: "/api/v1/jobs/runs/{run}/manifest",
         summary: "What it takes to reproduce a run: job version, exact input and output versions, and (with depth) the runs that wrote the inputs",
         params: &["run", "manifestDepth", "format"],
@@ -524,6 +540,9 @@ fn param(name: &str) -> Value {
             "a version id, tag or producer-supplied version",
             true,
         ),
+        "reproduceDepth" => {
+            return json!({"name": "depth", "in": "query", "description": "levels of producing runs to include", "schema": {"type": "integer", "minimum": 0, "maximum": 20, "default": 1}})
+        }
         "manifestDepth" => {
             return json!({"name": "depth", "in": "query", "description": "levels of producing runs to include", "schema": {"type": "integer", "minimum": 0, "maximum": 20, "default": 0}})
         }
@@ -686,6 +705,15 @@ fn components() -> Value {
             "job": obj(json!({"namespace": ns, "name": ns, "version": ns, "sourceCodeLocation": {"type": "object"}, "sql": ns, "sourceLanguage": ns, "sourceCode": ns})),
             "inputs": {"type": "array", "items": manifest_dataset.clone()}, "outputs": {"type": "array", "items": manifest_dataset},
             "upstream": {"type": "array", "items": {"$ref": "#/components/schemas/Manifest"}},
+        })),
+        "Reproduction": obj(json!({
+            "datasetId": ns, "version": ns, "producerVersion": ns, "exact": s("boolean"),
+            "manifest": {"$ref": "#/components/schemas/Manifest"},
+            "inputs": {"type": "array", "items": obj(json!({
+                "datasetId": ns, "namespace": ns, "name": ns, "version": ns, "producerVersion": ns,
+                "kind": {"type": "string", "enum": ["dvc", "delta", "iceberg", "lakefs", "other", "none"]},
+                "command": ns, "exact": s("boolean"), "note": ns, "readByRun": ns,
+            }))},
         })),
         "ChangedInputs": obj(json!({"changedInputs": {"type": "array", "items": obj(json!({
             "datasetId": ns, "usedVersion": ns, "currentVersion": ns, "diff": {"$ref": "#/components/schemas/VersionDiff"},

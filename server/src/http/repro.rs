@@ -28,6 +28,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         "/namespaces/{ns}/datasets/{name}/versions/{version}/tags/{tag}",
         web::delete().to(untag),
     )
+    .route(
+        "/namespaces/{ns}/datasets/{name}/versions/{version}/reproduce",
+        web::get().to(reproduce_version),
+    )
+    .route(
+        "/namespaces/{ns}/datasets/{name}/reproduce",
+        web::get().to(reproduce_current),
+    )
     .route("/jobs/runs/{id}/manifest", web::get().to(manifest))
     .route(
         "/jobs/runs/{id}/changed-inputs",
@@ -127,6 +135,49 @@ async fn manifest(
             format!("format '{other}' is not one of json, toml"),
         )),
     }
+}
+
+#[derive(Deserialize)]
+struct DepthQuery {
+    depth: Option<u32>,
+}
+
+/// How deep a reproduction's manifest goes: 1 (the run and the runs that wrote its inputs)
+/// unless asked otherwise.
+fn reproduce_depth(q: &DepthQuery) -> Result<u32, ApiError> {
+    let depth = q.depth.unwrap_or(1);
+    if depth > MAX_MANIFEST_DEPTH {
+        return Err(ApiError::bad(
+            "/depth",
+            format!("depth is at most {MAX_MANIFEST_DEPTH}"),
+        ));
+    }
+    Ok(depth)
+}
+
+/// `GET …/datasets/{name}/versions/{version}/reproduce`: the run that wrote the version, its
+/// manifest, and how to read each input's exact data again.
+async fn reproduce_version(
+    path: web::Path<(String, String, String)>,
+    q: web::Query<DepthQuery>,
+    state: web::Data<AppState>,
+) -> Res {
+    let (ns, name, version) = path.into_inner();
+    let depth = reproduce_depth(&q)?;
+    let r = repro::reproduce(state.store.as_ref(), &ns, &name, Some(&version), depth).await?;
+    Ok(HttpResponse::Ok().json(r))
+}
+
+/// `GET …/datasets/{name}/reproduce`: the same for the current version.
+async fn reproduce_current(
+    path: web::Path<(String, String)>,
+    q: web::Query<DepthQuery>,
+    state: web::Data<AppState>,
+) -> Res {
+    let (ns, name) = path.into_inner();
+    let depth = reproduce_depth(&q)?;
+    let r = repro::reproduce(state.store.as_ref(), &ns, &name, None, depth).await?;
+    Ok(HttpResponse::Ok().json(r))
 }
 
 async fn changed_inputs(path: web::Path<String>, state: web::Data<AppState>) -> Res {

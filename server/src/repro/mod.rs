@@ -3,6 +3,7 @@
 //! Every answer is ordered deterministically, so the same store gives byte-identical output.
 
 mod diff;
+mod reproduce;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -14,6 +15,7 @@ use uuid::Uuid;
 pub use diff::{
     diff, fields as fields_of, FieldChange, FieldInfo, StatDelta, Statistics, VersionDiff,
 };
+pub use reproduce::{reproduce, Recovery, Reproduction};
 
 use crate::model::time::iso;
 use crate::model::NodeId;
