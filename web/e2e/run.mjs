@@ -191,6 +191,17 @@ test('the events browser lists raw events and opens one as JSON', async ({ page,
   await page.getByText(/of \d+/).waitFor();
 });
 
+test('a model page opens on what it was trained on, and what changed since', async ({ page, ui }) => {
+  await page.goto(`${ui}/datasets/${enc(MODEL_NS)}/${enc(MODEL)}`);
+  await page.getByRole('tab', { name: 'Trained on', selected: true }).waitFor();
+  const table = page.getByRole('table', { name: 'Trained on' });
+  await table.getByRole('link', { name: ORDERS }).waitFor();
+  // The scenario's orders carry no snapshot id: said plainly, not hidden.
+  await table.getByText(/no snapshot id was recorded/).first().waitFor();
+  // Orders were rewritten after training.
+  await page.getByRole('list', { name: 'Changed since' }).getByRole('link', { name: ORDERS }).waitFor();
+});
+
 test('an unknown node and an unknown path show messages, not a blank page', async ({ page, ui }) => {
   await page.goto(`${ui}/lineage?nodeId=${enc('dataset:nowhere:nothing')}`);
   const err = page.locator('.canvas .state-error');

@@ -2,6 +2,7 @@
 //! server's message.
 
 import type {
+  ChangedInput,
   Dataset,
   DatasetVersion,
   Direction,
@@ -11,6 +12,7 @@ import type {
   JobVersion,
   LineageGraph,
   Namespace,
+  Reproduction,
   Run,
   RunState,
   SearchResult,
@@ -260,6 +262,15 @@ export const api = {
       signal,
     ),
   run: (id: string, signal?: AbortSignal) => getJson<Run>(`/api/v1/jobs/runs/${enc(id)}`, signal),
+  reproduce: (ns: string, name: string, version: string | null, signal?: AbortSignal) =>
+    getJson<Reproduction>(
+      version
+        ? `/api/v1/namespaces/${enc(ns)}/datasets/${enc(name)}/versions/${enc(version)}/reproduce?depth=3`
+        : `/api/v1/namespaces/${enc(ns)}/datasets/${enc(name)}/reproduce?depth=3`,
+      signal,
+    ),
+  changedInputs: (runId: string, signal?: AbortSignal) =>
+    getJson<{ changedInputs: ChangedInput[] }>(`/api/v1/jobs/runs/${enc(runId)}/changed-inputs`, signal),
   columnLineage: (datasetNodeId: string, depth: number, withDownstream: boolean, signal?: AbortSignal) =>
     getJson<{ graph: ColumnNode[] }>(
       `/api/v1/column-lineage?nodeId=${enc(datasetNodeId)}&depth=${depth}&withDownstream=${withDownstream}`,

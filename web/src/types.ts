@@ -192,3 +192,34 @@ export interface EventsPage {
   events: Record<string, unknown>[];
   totalCount: number;
 }
+
+/** How one input's exact data comes back (`GET …/reproduce`). */
+export interface Recovery {
+  datasetId: string;
+  namespace: string;
+  name: string;
+  version?: string | null;
+  producerVersion?: string | null;
+  kind: 'dvc' | 'delta' | 'iceberg' | 'lakefs' | 'other' | 'none';
+  command?: string | null;
+  exact: boolean;
+  note: string;
+  readByRun: string;
+}
+
+/** A dataset version, the run that wrote it, and how to get each input back exactly. */
+export interface Reproduction {
+  datasetId: string;
+  version: string;
+  producerVersion?: string | null;
+  exact: boolean;
+  manifest: { runId: string; state: string; startedAt?: string | null; endedAt?: string | null; job: { namespace: string; name: string; version?: string | null } };
+  inputs: Recovery[];
+}
+
+/** An input whose dataset moved on since a run read it. */
+export interface ChangedInput {
+  datasetId: string;
+  usedVersion?: string | null;
+  currentVersion?: string | null;
+}

@@ -11,6 +11,7 @@ import { Tabs } from './Tabs';
 import { SchemaTable } from './SchemaTable';
 import { VersionTimeline } from './VersionTimeline';
 import { ColumnLineage } from './ColumnLineage';
+import { Reproduce } from './Reproduce';
 
 export function DatasetDetail({ ns, name }: { ns: string; name: string }) {
   // Bumped after a change (a version tag) to load the dataset again.
@@ -60,7 +61,8 @@ export function DatasetDetail({ ns, name }: { ns: string; name: string }) {
             </dl>
             <Tabs
               // After a tag change the dataset loads again: stay on the versions.
-              initial={revision > 0 ? 'versions' : undefined}
+              // A model opens on what it was trained on.
+              initial={revision > 0 ? 'versions' : dsType?.toUpperCase() === 'MODEL' ? 'reproduce' : undefined}
               tabs={[
                 { id: 'schema', label: `Schema (${ds.fields.length})`, render: () => <SchemaTable fields={ds.fields} /> },
                 {
@@ -74,6 +76,11 @@ export function DatasetDetail({ ns, name }: { ns: string; name: string }) {
                       onChanged={() => setRevision((r) => r + 1)}
                     />
                   ),
+                },
+                {
+                  id: 'reproduce',
+                  label: dsType?.toUpperCase() === 'MODEL' ? 'Trained on' : 'Reproduce',
+                  render: () => <Reproduce ns={ns} name={name} versions={versions.versions} />,
                 },
                 { id: 'columns', label: 'Column lineage', render: () => <ColumnLineage ns={ns} name={name} /> },
                 {
