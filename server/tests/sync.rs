@@ -291,7 +291,136 @@ async fn with_a_database_url_the_events_go_straight_into_the_store(db: Db) {
     assert_eq!(job["name"], "prepare");
 }
 
+/// Runs a command in `dir` with a fixed git identity and date; insists it succeeds.
+fn run_in(dir: &Path, program: &str, args: &[&str], date: &str) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_DATE", date)
+        .env("GIT_COMMITTER_DATE", date)
+        .env("GIT_AUTHOR_NAME", "Data Scientist")
+        .env("GIT_AUTHOR_EMAIL", "ds@example.com")
+        .env("GIT_COMMITTER_NAME", "Data Scientist")
+        .env("GIT_COMMITTER_EMAIL", "ds@example.com")
+        .env("DVC_NO_ANALYTICS", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn md5_of(path: &Path) -> String {
+    let out = Command::new("md5sum").arg(path).output().unwrap();
+    String::from_utf8(out.stdout).unwrap()[..32].to_string()
+}
+
+/// With the real DVC (`TRIBUTARY_DVC` names its binary; `.ci/run` installs it): a two-stage
+/// pipeline run with `dvc repro`, the raw data changed and reproduced again. After `sync dvc
+/// --history`, `reproduce` of the first model prints checkout commands that, run in the
+/// repository, bring back files whose hashes are the manifest's; the first training's inputs
+/// show as changed since.
+async fn a_real_dvc_pipeline_comes_back_exactly(db: Db) {
+    let Ok(dvc) = std::env::var("TRIBUTARY_DVC") else {
+        eprintln!("skipped: TRIBUTARY_DVC is not set");
+        return;
+    };
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let (first, second) = ("2024-05-01T10:00:00Z", "2024-06-01T10:00:00Z");
+    run_in(p, "git", &["init", "-q"], first);
+    run_in(p, &dvc, &["init", "-q"], first);
+    std::fs::create_dir(p.join("data")).unwrap();
+    std::fs::write(p.join("data/raw.csv"), "b,2\na,1\n").unwrap();
+    std::fs::write(
+        p.join("dvc.yaml"),
+        "stages:
+  prepare:
+    cmd: mkdir -p data/features && sort data/raw.csv > data/features/sorted.csv && wc -l < data/raw.csv > data/features/count.txt
+    deps: [data/raw.csv]
+    outs: [data/features]
+  train:
+    cmd: cat data/features/sorted.csv data/features/count.txt > model.pkl
+    deps: [data/features]
+    outs: [model.pkl]
+",
+    )
+    .unwrap();
+    run_in(p, &dvc, &["add", "-q", "data/raw.csv"], first);
+    run_in(p, &dvc, &["repro", "-q"], first);
+    run_in(p, "git", &["add", "-A"], first);
+    run_in(p, "git", &["commit", "-q", "-m", "first model"], first);
+    let first_raw = md5_of(&p.join("data/raw.csv"));
+    let first_model = md5_of(&p.join("model.pkl"));
+    std::fs::write(p.join("data/raw.csv"), "c,3\nb,2\na,1\n").unwrap();
+    run_in(p, &dvc, &["add", "-q", "data/raw.csv"], second);
+    run_in(p, &dvc, &["repro", "-q"], second);
+    run_in(p, "git", &["add", "-A"], second);
+    run_in(p, "git", &["commit", "-q", "-m", "new raw data"], second);
+    assert_ne!(md5_of(&p.join("data/raw.csv")), first_raw);
+
+    let server = format!("http://{}", app.addr);
+    sync(
+        &app.db,
+        &[p.to_str().unwrap(), "--history", "--namespace", "ml"],
+        Some(&server),
+    );
+    let out = tributary(&app.db)
+        .args([
+            "reproduce",
+            &format!("ml:model.pkl@{first_model}"),
+            "--json",
+            "--server",
+            &server,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let raw = r["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "data/raw.csv")
+        .unwrap_or_else(|| panic!("{r}"))
+        .clone();
+    assert_eq!(raw["producerVersion"], first_raw.as_str(), "{r}");
+    // Run the printed command (with this DVC on the PATH): the first raw data comes back, byte
+    // for byte.
+    let bin = Path::new(&dvc).parent().unwrap().display().to_string();
+    let command = format!("PATH=\"{bin}:$PATH\"; {}", raw["command"].as_str().unwrap());
+    run_in(p, "sh", &["-c", &command], second);
+    assert_eq!(md5_of(&p.join("data/raw.csv")), first_raw);
+
+    // What changed since the first training: the features it read.
+    let changed = app
+        .get_json(&format!(
+            "/api/v1/jobs/runs/{}/changed-inputs",
+            r["manifest"]["runId"].as_str().unwrap()
+        ))
+        .await;
+    let ids: Vec<&str> = changed["changedInputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["datasetId"].as_str())
+        .collect();
+    assert_eq!(ids, ["dataset:ml:data/features"], "{changed}");
+}
+
 on_both_backends!(
+    a_real_dvc_pipeline_comes_back_exactly,
     the_pipeline_history_arrives_as_versioned_lineage,
     with_a_database_url_the_events_go_straight_into_the_store,
 );
