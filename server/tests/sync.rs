@@ -419,7 +419,156 @@ async fn a_real_dvc_pipeline_comes_back_exactly(db: Db) {
     assert_eq!(ids, ["dataset:ml:data/features"], "{changed}");
 }
 
+/// With a real MLflow (`TRIBUTARY_MLFLOW` names its `mlflow` binary; `.ci/run` installs it): a
+/// tracking server on SQLite, a training script that logs a Delta input and a pandas frame and
+/// registers the model twice. After `sync mlflow`, the model's versions 1 and 2 are bound to
+/// Delta versions 7 and 8, the alias is a version tag, and `reproduce` names the Delta query and
+/// exits 1 for the frame only MLflow's digest names.
+async fn a_real_mlflow_server_comes_through(db: Db) {
+    let Ok(mlflow) = std::env::var("TRIBUTARY_MLFLOW") else {
+        eprintln!("skipped: TRIBUTARY_MLFLOW is not set");
+        return;
+    };
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = std::fs::File::create(dir.path().join("mlflow.log")).unwrap();
+    let server = Command::new(&mlflow)
+        .args([
+            "server",
+            "--backend-store-uri",
+            &format!("sqlite:///{}", dir.path().join("mlflow.db").display()),
+            "--default-artifact-root",
+            &format!("file://{}", dir.path().join("artifacts").display()),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--workers",
+            "1",
+        ])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _stop = Stop(server);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let uri = format!("http://{addr}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let up = tributary::cli::client::request(addr, "GET", "/health", &[], b"").await;
+        if up.is_ok_and(|r| r.status == 200) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "mlflow server did not start: {}",
+            std::fs::read_to_string(dir.path().join("mlflow.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let python = Path::new(&mlflow).parent().unwrap().join("python");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/tools/mlflow_train.py");
+    let trained = run_in(
+        dir.path(),
+        python.to_str().unwrap(),
+        &[script.to_str().unwrap(), &uri],
+        "2024-05-01T10:00:00Z",
+    );
+    let run_ids = trained
+        .lines()
+        .filter(|l| l.len() == 32 && l.bytes().all(|b| b.is_ascii_hexdigit()))
+        .count();
+    assert_eq!(run_ids, 2, "{trained}");
+
+    let server_url = format!("http://{}", app.addr);
+    let args = [
+        "sync",
+        "mlflow",
+        "--tracking-uri",
+        &uri,
+        "--namespace",
+        "ml",
+    ];
+    let sync_mlflow = || {
+        let out = tributary(&app.db)
+            .args(args)
+            .env("TRIBUTARY_SERVER", &server_url)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    sync_mlflow();
+    let stored = app.event_count().await;
+    assert!(stored >= 2, "{stored}");
+    let versions = app
+        .get_json("/api/v1/namespaces/ml/datasets/churn/versions")
+        .await;
+    let by_number = |n: &str| {
+        versions["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["producerVersion"] == n)
+            .cloned()
+            .unwrap_or_else(|| panic!("version {n} in {versions}"))
+    };
+    assert_eq!(
+        by_number("2")["versionTags"],
+        serde_json::json!(["champion"])
+    );
+    assert_eq!(by_number("1")["versionTags"], serde_json::json!([]));
+
+    for (model, delta) in [("1", "7"), ("2", "8")] {
+        let out = tributary(&app.db)
+            .args([
+                "reproduce",
+                &format!("ml:churn@{model}"),
+                "--server",
+                &server_url,
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "the frame has only a digest: {text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "SELECT * FROM delta.`s3://lake/orders` VERSION AS OF {delta}"
+            )),
+            "{text}"
+        );
+        assert!(text.contains("NOT EXACT dataset:ml:features"), "{text}");
+    }
+    // Again: nothing new.
+    sync_mlflow();
+    assert_eq!(app.event_count().await, stored);
+}
+
 on_both_backends!(
+    a_real_mlflow_server_comes_through,
     a_real_dvc_pipeline_comes_back_exactly,
     the_pipeline_history_arrives_as_versioned_lineage,
     with_a_database_url_the_events_go_straight_into_the_store,

@@ -200,7 +200,7 @@ export interface Recovery {
   name: string;
   version?: string | null;
   producerVersion?: string | null;
-  kind: 'dvc' | 'delta' | 'iceberg' | 'lakefs' | 'other' | 'none';
+  kind: 'dvc' | 'delta' | 'iceberg' | 'lakefs' | 'other' | 'fingerprint' | 'none';
   command?: string | null;
   exact: boolean;
   note: string;

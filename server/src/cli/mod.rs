@@ -11,6 +11,7 @@ pub mod keys;
 mod rebuild;
 mod repro;
 mod sync;
+mod sync_mlflow;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

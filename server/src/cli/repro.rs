@@ -73,6 +73,17 @@ impl Server {
 }
 
 impl Server {
+    /// PUTs with no body (with the key, when set).
+    pub async fn put(&self, path: &str) -> anyhow::Result<client::Response> {
+        let mut headers = vec![("Accept", "application/json")];
+        if let Some(key) = &self.key {
+            headers.push(("Authorization", key.as_str()));
+        }
+        client::request(self.addr, "PUT", path, &headers, b"")
+            .await
+            .with_context(|| format!("cannot reach the server at {}", self.addr))
+    }
+
     /// POSTs a JSON body (with the key, when set).
     pub async fn post_json(&self, path: &str, body: &[u8]) -> anyhow::Result<client::Response> {
         let mut headers = vec![

@@ -23,6 +23,8 @@ use crate::config::Config;
 pub enum SyncCommand {
     /// Send a DVC pipeline's runs (dvc.lock, and with --history every committed version of it).
     Dvc(DvcArgs),
+    /// Send an MLflow tracking server's runs, their dataset inputs and registered model versions.
+    Mlflow(super::sync_mlflow::MlflowArgs),
 }
 
 #[derive(Args)]
@@ -36,12 +38,57 @@ pub struct DvcArgs {
     /// Namespace of the jobs and datasets (default dvc://<the repository's folder name>).
     #[arg(long)]
     namespace: Option<String>,
+    #[command(flatten)]
+    delivery: Delivery,
+}
+
+/// Where a bridge's events go: to a server, printed (`--dry-run`), or into a store (an explicit
+/// `--database-url`).
+#[derive(Args)]
+pub struct Delivery {
     /// Where the events are posted (unless --dry-run, or --database-url names a store).
     #[command(flatten)]
     server: super::ServerUrl,
     /// Print the events as NDJSON instead of sending them.
     #[arg(long)]
     dry_run: bool,
+}
+
+impl Delivery {
+    /// Whether the events went to a server (where Tributary's own API may follow up).
+    pub fn posts(&self, direct: bool) -> bool {
+        !self.dry_run && !direct
+    }
+
+    pub fn server(&self) -> &str {
+        &self.server.server
+    }
+
+    /// Prints, stores or posts the events (`what` names where they came from); exit 1 when any
+    /// was refused.
+    pub async fn send(
+        &self,
+        config: &Config,
+        direct: bool,
+        what: &str,
+        events: Vec<Value>,
+    ) -> anyhow::Result<ExitCode> {
+        if self.dry_run {
+            for e in &events {
+                println!("{e}");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        if direct {
+            let events = events
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| (format!("event {i}"), e))
+                .collect();
+            return super::import::store_values(config, what, events).await;
+        }
+        post(self.server(), &events).await
+    }
 }
 
 /// `dvc.lock` (schema 2.0): stages with their command, dependencies, params and outputs.
@@ -100,11 +147,12 @@ struct LockVersion {
 }
 
 const PRODUCER: &str = concat!("urn:tributary:sync-dvc:", env!("CARGO_PKG_VERSION"));
+pub(super) const RUN_EVENT_SCHEMA: &str = RUN_EVENT;
 const RUN_EVENT: &str = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent";
-const VERSION_FACET: &str =
+pub(super) const VERSION_FACET: &str =
     "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet";
-const LOCATION_FACET: &str = "https://openlineage.io/spec/facets/1-0-1/SourceCodeLocationJobFacet.json#/$defs/SourceCodeLocationJobFacet";
-const JOB_TYPE_FACET: &str =
+pub(super) const LOCATION_FACET: &str = "https://openlineage.io/spec/facets/1-0-1/SourceCodeLocationJobFacet.json#/$defs/SourceCodeLocationJobFacet";
+pub(super) const JOB_TYPE_FACET: &str =
     "https://openlineage.io/spec/facets/2-0-3/JobTypeJobFacet.json#/$defs/JobTypeJobFacet";
 /// Where the `dvc` facets (stage command, params, hash details) are described.
 const DVC_FACET: &str = "https://github.com/tributary/tributary/blob/main/README.md#dvc";
@@ -280,7 +328,10 @@ fn origin_of(repo: &Path) -> String {
 }
 
 pub async fn run(config: &Config, direct: bool, command: SyncCommand) -> anyhow::Result<ExitCode> {
-    let SyncCommand::Dvc(args) = command;
+    let args = match command {
+        SyncCommand::Dvc(args) => args,
+        SyncCommand::Mlflow(args) => return super::sync_mlflow::run(config, direct, args).await,
+    };
     let repo = &args.repo;
     let namespace = args.namespace.clone().unwrap_or_else(|| {
         let name = repo
@@ -295,22 +346,8 @@ pub async fn run(config: &Config, direct: bool, command: SyncCommand) -> anyhow:
     for version in lock_versions(repo, args.history)? {
         events.extend(events_of(&namespace, &origin, &version)?);
     }
-    if args.dry_run {
-        for e in &events {
-            println!("{e}");
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    if direct {
-        let what = format!("dvc.lock of {}", repo.display());
-        let events = events
-            .into_iter()
-            .enumerate()
-            .map(|(i, e)| (format!("event {i}"), e))
-            .collect();
-        return super::import::store_values(config, &what, events).await;
-    }
-    post(&args.server.server, &events).await
+    let what = format!("dvc.lock of {}", repo.display());
+    args.delivery.send(config, direct, &what, events).await
 }
 
 /// Posts the events in batches; exit 1 when the server refuses any.

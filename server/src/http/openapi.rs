@@ -711,7 +711,7 @@ fn components() -> Value {
             "manifest": {"$ref": "#/components/schemas/Manifest"},
             "inputs": {"type": "array", "items": obj(json!({
                 "datasetId": ns, "namespace": ns, "name": ns, "version": ns, "producerVersion": ns,
-                "kind": {"type": "string", "enum": ["dvc", "delta", "iceberg", "lakefs", "other", "none"]},
+                "kind": {"type": "string", "enum": ["dvc", "delta", "iceberg", "lakefs", "other", "fingerprint", "none"]},
                 "command": ns, "exact": s("boolean"), "note": ns, "readByRun": ns,
             }))},
         })),

@@ -25,8 +25,8 @@ pub struct Recovery {
     /// The snapshot id the producer gave (a DVC hash, a Delta version, an Iceberg snapshot, a
     /// lakeFS commit).
     pub producer_version: Option<String>,
-    /// `dvc`, `delta`, `iceberg`, `lakefs`, `other` (a snapshot id of a tool not known here) or
-    /// `none` (no snapshot id).
+    /// `dvc`, `delta`, `iceberg`, `lakefs`, `other` (a snapshot id of a tool not known here),
+    /// `fingerprint` (only a digest of the data, MLflow's) or `none` (no snapshot id).
     pub kind: String,
     /// The command or query that reads exactly that data, when one can be given.
     pub command: Option<String>,
@@ -110,6 +110,18 @@ fn recovery(
         r.note = "no snapshot id was recorded: this input cannot be reproduced exactly".into();
         return r;
     };
+    let fingerprint = version
+        .and_then(|v| v.facets.get("mlflow"))
+        .and_then(|m| m.get("versionKind"))
+        .and_then(Value::as_str)
+        == Some("fingerprint");
+    if fingerprint {
+        r.kind = "fingerprint".into();
+        r.note = format!(
+            "only MLflow's digest of the data ({pv}) was recorded, a fingerprint, not a snapshot id: this input cannot be read back exactly"
+        );
+        return r;
+    }
     r.exact = true;
     r.kind = kind_of(&input.namespace, version).into();
     let (ns, name) = (&input.namespace, &input.name);
