@@ -2,7 +2,8 @@
 //! MLflow's REST API (`experiments/search`, `runs/search`, `registered-models/search`,
 //! `model-versions/search`). Each MLflow run is a run of a job named after its experiment (the
 //! run id is MLflow's own, a UUID without dashes); its dataset inputs are inputs, versioned by
-//! what their source names (a Delta table version, a lakeFS commit in the URI) or else by MLflow's
+//! what their source names (a Delta table version, an Iceberg snapshot id, a lakeFS commit in
+//! the URI) or else by MLflow's
 //! digest, marked as a fingerprint rather than a snapshot id; each registered model version it
 //! produced is an output dataset of type MODEL named after the registered model and versioned by
 //! its version number. Params, the run name and the git commit go in facets. Sending again adds
@@ -165,9 +166,20 @@ fn input_dataset(namespace: &str, input: &Value) -> Value {
         .iter()
         .find_map(|k| source[*k].as_str())
         .map(str::to_string);
-    let mut snapshot: Option<String> = source["delta_table_version"]
-        .as_i64()
-        .map(|v| v.to_string());
+    let number = |key: &str| {
+        source[key]
+            .as_i64()
+            .map(|v| v.to_string())
+            .or_else(|| source[key].as_str().map(str::to_string))
+    };
+    // Delta's table version, or an Iceberg snapshot id when the source names one.
+    let layer = if source["delta_table_version"].is_null() {
+        (!source["snapshot_id"].is_null()).then_some("iceberg")
+    } else {
+        Some("delta")
+    };
+    let mut snapshot: Option<String> =
+        number("delta_table_version").or_else(|| number("snapshot_id"));
     let (mut ns, mut ds_name) = (namespace.to_string(), name.clone());
     if let Some(table) = source["delta_table_name"].as_str() {
         ds_name = table.to_string();
@@ -198,10 +210,10 @@ fn input_dataset(namespace: &str, input: &Value) -> Value {
             json!({"_producer": PRODUCER, "_schemaURL": VERSION_FACET, "datasetVersion": v}),
         );
     }
-    if source["delta_table_version"].is_i64() {
+    if let Some(layer) = layer {
         facets.insert(
             "storage".into(),
-            json!({"_producer": PRODUCER, "_schemaURL": STORAGE_FACET, "storageLayer": "delta", "fileFormat": "parquet"}),
+            json!({"_producer": PRODUCER, "_schemaURL": STORAGE_FACET, "storageLayer": layer, "fileFormat": "parquet"}),
         );
     }
     facets.insert(
@@ -422,6 +434,14 @@ mod tests {
             (Some("lakefs://repo"), Some("/data/train.csv"))
         );
         assert_eq!(d["facets"]["version"]["datasetVersion"], "c0ffee");
+        let iceberg = json!({"dataset": {"name": "events", "digest": "d3",
+            "source": "{\"uri\": \"s3://wh/db/events\", \"snapshot_id\": 3051729675574597004}"}});
+        let d = input_dataset("ns", &iceberg);
+        assert_eq!(
+            d["facets"]["version"]["datasetVersion"],
+            "3051729675574597004"
+        );
+        assert_eq!(d["facets"]["storage"]["storageLayer"], "iceberg");
         let pandas = json!({"dataset": {"name": "frame", "digest": "abc123", "source_type": "code", "source": "{}"}});
         let d = input_dataset("mlflow://h", &pandas);
         assert_eq!(
