@@ -493,7 +493,7 @@ async fn a_real_mlflow_server_comes_through(db: Db) {
         .lines()
         .filter(|l| l.len() == 32 && l.bytes().all(|b| b.is_ascii_hexdigit()))
         .count();
-    assert_eq!(run_ids, 2, "{trained}");
+    assert_eq!(run_ids, 3, "{trained}");
 
     let server_url = format!("http://{}", app.addr);
     let args = [
@@ -562,6 +562,19 @@ async fn a_real_mlflow_server_comes_through(db: Db) {
         );
         assert!(text.contains("NOT EXACT dataset:ml:features"), "{text}");
     }
+    // The model logged but never registered is an output too, versioned by its model id.
+    let candidate = app
+        .get_json("/api/v1/namespaces/ml/datasets/candidate/versions")
+        .await;
+    let ids: Vec<&str> = candidate["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["producerVersion"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 1, "{candidate}");
+    assert!(ids[0].starts_with("m-"), "{candidate}");
+
     // Again: nothing new.
     sync_mlflow();
     assert_eq!(app.event_count().await, stored);

@@ -3,7 +3,8 @@
 Usage: python mlflow_train.py TRACKING_URI
 Run 1 reads the orders Delta table at version 7 and a pandas frame (only MLflow's digest names
 it); run 2 reads version 8. Each registers a version of the model `churn`; version 2 gets the
-alias `champion`. Prints the two MLflow run ids, one per line.
+alias `champion`. A third run logs a model `candidate` it never registers. Prints the three
+MLflow run ids, one per line.
 """
 
 import sys
@@ -34,6 +35,11 @@ def main(uri):
             mlflow.set_tag("mlflow.source.git.commit", f"{i + 1:040x}")
             mlflow.pyfunc.log_model(name="model", python_model=Churn(), registered_model_name="churn")
             ids.append(run.info.run_id)
+    # A candidate logged but never registered: a logged model, still an output of its run.
+    with mlflow.start_run(run_name="candidate") as run:
+        mlflow.log_input(mlflow.data.from_pandas(pd.DataFrame({"x": [1]}), name="features"), context="training")
+        mlflow.pyfunc.log_model(name="candidate", python_model=Churn())
+        ids.append(run.info.run_id)
     MlflowClient().set_registered_model_alias("churn", "champion", "2")
     print("\n".join(ids))
 

@@ -1,12 +1,13 @@
 //! `tributary sync mlflow`: an MLflow tracking server's runs as OpenLineage events, read through
-//! MLflow's REST API (`experiments/search`, `runs/search`, `registered-models/search`,
-//! `model-versions/search`). Each MLflow run is a run of a job named after its experiment (the
+//! MLflow's REST API (`experiments/search`, `runs/search`, `logged-models/search`,
+//! `registered-models/search`, `model-versions/search`). Each MLflow run is a run of a job named after its experiment (the
 //! run id is MLflow's own, a UUID without dashes); its dataset inputs are inputs, versioned by
 //! what their source names (a Delta table version, an Iceberg snapshot id, a lakeFS commit in
-//! the URI) or else by MLflow's
+//! the URI, a `rev`/`version`/`md5` in the URI's query) or else by MLflow's
 //! digest, marked as a fingerprint rather than a snapshot id; each registered model version it
 //! produced is an output dataset of type MODEL named after the registered model and versioned by
-//! its version number. Params, the run name and the git commit go in facets. Sending again adds
+//! its version number, and each model it logged but never registered one named after the logged
+//! model and versioned by its model id. Params, the run name and the git commit go in facets. Sending again adds
 //! nothing; new runs and versions are picked up. Against a Tributary server, model aliases are
 //! put on the versions as version tags (that is not OpenLineage; other servers are left alone).
 
@@ -185,6 +186,17 @@ fn input_dataset(namespace: &str, input: &Value) -> Value {
         ds_name = table.to_string();
     }
     if let Some(uri) = &uri {
+        // A version named in the URI's query (`…?rev=<dvc hash>`, `…?version=7`).
+        let (uri, query) = uri.split_once('?').unwrap_or((uri.as_str(), ""));
+        let named = query.split('&').find_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            ["version", "rev", "md5", "snapshot", "snapshot_id", "commit"]
+                .contains(&k)
+                .then(|| v.to_string())
+                .filter(|v| !v.is_empty())
+        });
+        snapshot = snapshot.or(named);
+        let uri = uri.to_string();
         if let Some((scheme, rest)) = uri.split_once("://") {
             let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
             ns = format!("{scheme}://{authority}");
@@ -281,6 +293,7 @@ pub async fn run(config: &Config, direct: bool, args: MlflowArgs) -> anyhow::Res
     // Registered model versions, by the run that produced them; aliases by (model, version).
     let mut produced: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     let mut aliases: Vec<(String, String, String)> = Vec::new();
+    let mut registered_ids = std::collections::BTreeSet::new();
     let models = mlflow
         .get_pages(
             "/api/2.0/mlflow/registered-models/search",
@@ -304,11 +317,44 @@ pub async fn run(config: &Config, direct: bool, args: MlflowArgs) -> anyhow::Res
             )
             .await?;
         for v in versions {
+            if let Some(model_id) = v["model_id"].as_str() {
+                registered_ids.insert(model_id.to_string());
+            }
             if let (Some(run), Some(version)) = (v["run_id"].as_str(), v["version"].as_str()) {
                 produced
                     .entry(run.to_string())
                     .or_default()
                     .push((model.to_string(), version.to_string()));
+            }
+        }
+    }
+
+    // Models logged by a run but never registered (MLflow 3's logged models): outputs too,
+    // versioned by their model id. Older servers have no such endpoint.
+    let registered: std::collections::BTreeSet<String> = registered_ids;
+    if !names.is_empty() {
+        let logged = mlflow
+            .pages(
+                "/api/2.0/mlflow/logged-models/search",
+                json!({"experiment_ids": names.keys().collect::<Vec<_>>(), "max_results": 100}),
+                "models",
+            )
+            .await
+            .unwrap_or_default();
+        for m in logged {
+            let info = &m["info"];
+            let (Some(id), Some(name), Some(run)) = (
+                info["model_id"].as_str(),
+                info["name"].as_str(),
+                info["source_run_id"].as_str(),
+            ) else {
+                continue;
+            };
+            if !registered.contains(id) {
+                produced
+                    .entry(run.to_string())
+                    .or_default()
+                    .push((name.to_string(), id.to_string()));
             }
         }
     }
@@ -442,6 +488,14 @@ mod tests {
             "3051729675574597004"
         );
         assert_eq!(d["facets"]["storage"]["storageLayer"], "iceberg");
+        let dvc = json!({"dataset": {"name": "raw", "digest": "d4",
+            "source": "{\"url\": \"https://git.example/repo/data/raw.csv?rev=9f2c1e\"}"}});
+        let d = input_dataset("ns", &dvc);
+        assert_eq!(
+            (d["namespace"].as_str(), d["name"].as_str()),
+            (Some("https://git.example"), Some("/repo/data/raw.csv"))
+        );
+        assert_eq!(d["facets"]["version"]["datasetVersion"], "9f2c1e");
         let pandas = json!({"dataset": {"name": "frame", "digest": "abc123", "source_type": "code", "source": "{}"}});
         let d = input_dataset("mlflow://h", &pandas);
         assert_eq!(
