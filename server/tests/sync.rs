@@ -50,6 +50,15 @@ stages:
     )
 }
 
+/// A string field of every item of a JSON array (items without it are skipped).
+fn strings<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a list: {list}"))
+        .iter()
+        .filter_map(|item| item[field].as_str())
+        .collect()
+}
+
 fn git(dir: &Path, args: &[&str], date: &str) {
     let out = Command::new("git")
         .arg("-C")
@@ -155,12 +164,7 @@ async fn the_pipeline_history_arrives_as_versioned_lineage(db: Db) {
     let versions = app
         .get_json("/api/v1/namespaces/ml/datasets/data%2Ffeatures/versions")
         .await;
-    let mut producer: Vec<&str> = versions["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|v| v["producerVersion"].as_str())
-        .collect();
+    let mut producer: Vec<&str> = strings(&versions["versions"], "producerVersion");
     producer.sort();
     assert_eq!(producer, ["bbbb2222.dir", "bbbb8888.dir"], "{versions}");
     let model = app
@@ -172,12 +176,7 @@ async fn the_pipeline_history_arrives_as_versioned_lineage(db: Db) {
     let lineage = app
         .get_json("/api/v1/lineage?nodeId=dataset:ml:model.pkl&direction=UPSTREAM&depth=10")
         .await;
-    let ids: Vec<&str> = lineage["graph"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|n| n["id"].as_str())
-        .collect();
+    let ids: Vec<&str> = strings(&lineage["graph"], "id");
     for id in [
         "job:ml:train",
         "dataset:ml:data/features",
@@ -410,12 +409,7 @@ async fn a_real_dvc_pipeline_comes_back_exactly(db: Db) {
             r["manifest"]["runId"].as_str().unwrap()
         ))
         .await;
-    let ids: Vec<&str> = changed["changedInputs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|c| c["datasetId"].as_str())
-        .collect();
+    let ids: Vec<&str> = strings(&changed["changedInputs"], "datasetId");
     assert_eq!(ids, ["dataset:ml:data/features"], "{changed}");
 }
 
@@ -566,12 +560,7 @@ async fn a_real_mlflow_server_comes_through(db: Db) {
     let candidate = app
         .get_json("/api/v1/namespaces/ml/datasets/candidate/versions")
         .await;
-    let ids: Vec<&str> = candidate["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|v| v["producerVersion"].as_str())
-        .collect();
+    let ids: Vec<&str> = strings(&candidate["versions"], "producerVersion");
     assert_eq!(ids.len(), 1, "{candidate}");
     assert!(ids[0].starts_with("m-"), "{candidate}");
 

@@ -154,3 +154,25 @@ pub async fn request(
         .request(method, path, headers, body)
         .await
 }
+
+/// Resolves a plain `http://host[:port][/…]` URL (`flag` names where it came from, for the
+/// error): the address to connect to and the `host[:port]` as written.
+pub async fn resolve(url: &str, flag: &str) -> anyhow::Result<(SocketAddr, String)> {
+    use anyhow::{anyhow, Context};
+    let rest = url
+        .trim_end_matches('/')
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow!("{flag} '{url}' must start with http://"))?;
+    let host = rest.split('/').next().unwrap_or(rest).to_string();
+    let with_port = if host.contains(':') {
+        host.clone()
+    } else {
+        format!("{host}:80")
+    };
+    let addr = tokio::net::lookup_host(&with_port)
+        .await
+        .with_context(|| format!("cannot resolve '{with_port}'"))?
+        .next()
+        .ok_or_else(|| anyhow!("'{with_port}' resolves to no address"))?;
+    Ok((addr, host))
+}

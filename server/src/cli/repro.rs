@@ -38,20 +38,7 @@ pub fn segment(s: &str) -> String {
 impl Server {
     /// Resolves the URL; only plain `http://` is spoken.
     pub async fn at(url: &str) -> anyhow::Result<Self> {
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| anyhow!("--server '{url}' must start with http://"))?;
-        let host = rest.split('/').next().unwrap_or(rest);
-        let host = if host.contains(':') {
-            host.to_string()
-        } else {
-            format!("{host}:80")
-        };
-        let addr = tokio::net::lookup_host(&host)
-            .await
-            .with_context(|| format!("cannot resolve '{host}'"))?
-            .next()
-            .ok_or_else(|| anyhow!("'{host}' resolves to no address"))?;
+        let (addr, _) = client::resolve(url, "--server").await?;
         let key = std::env::var("TRIBUTARY_API_KEY")
             .ok()
             .filter(|k| !k.trim().is_empty())

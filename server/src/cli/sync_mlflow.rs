@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{bail, Context};
 use clap::Args;
 use serde_json::{json, Map, Value};
 
@@ -54,21 +54,7 @@ struct Mlflow {
 
 impl Mlflow {
     async fn at(uri: &str) -> anyhow::Result<(Mlflow, String)> {
-        let rest = uri
-            .trim_end_matches('/')
-            .strip_prefix("http://")
-            .ok_or_else(|| anyhow!("--tracking-uri '{uri}' must start with http://"))?;
-        let host = rest.split('/').next().unwrap_or(rest).to_string();
-        let with_port = if host.contains(':') {
-            host.clone()
-        } else {
-            format!("{host}:80")
-        };
-        let addr = tokio::net::lookup_host(&with_port)
-            .await
-            .with_context(|| format!("cannot resolve '{with_port}'"))?
-            .next()
-            .ok_or_else(|| anyhow!("'{with_port}' resolves to no address"))?;
+        let (addr, host) = client::resolve(uri, "--tracking-uri").await?;
         Ok((Mlflow { addr }, host))
     }
 

@@ -276,14 +276,14 @@ fn strip_nulls(v: Value) -> Value {
 /// The most runs one manifest holds, however deep it goes.
 pub const MAX_MANIFEST_RUNS: usize = 1_000;
 
-/// Reads versions of datasets once per manifest.
+/// Reads versions of datasets once per manifest (and per reproduction built on one).
 #[derive(Default)]
-struct VersionCache {
+pub(crate) struct VersionCache {
     by_dataset: HashMap<String, Versions>,
 }
 
 impl VersionCache {
-    async fn versions(
+    pub(crate) async fn versions(
         &mut self,
         store: &dyn Store,
         namespace: &str,
@@ -303,15 +303,24 @@ impl VersionCache {
 
 /// The manifest of a run, `depth` levels of producing runs deep.
 pub async fn manifest(store: &dyn Store, run_id: &str, depth: u32) -> Result<Manifest> {
+    manifest_with(store, run_id, depth, &mut VersionCache::default()).await
+}
+
+/// `manifest`, reading dataset versions through `cache` (which keeps them for the caller).
+pub(crate) async fn manifest_with(
+    store: &dyn Store,
+    run_id: &str,
+    depth: u32,
+    cache: &mut VersionCache,
+) -> Result<Manifest> {
     let uuid = parse_run_id(run_id)?;
     let run = store
         .run(uuid)
         .await?
         .ok_or_else(|| ReproError::NotFound(format!("run '{run_id}' not found")))?;
-    let mut cache = VersionCache::default();
     let mut budget = MAX_MANIFEST_RUNS;
     let mut path = BTreeSet::new();
-    build(store, run, depth, &mut cache, &mut budget, &mut path).await
+    build(store, run, depth, cache, &mut budget, &mut path).await
 }
 
 /// A run id as the API takes it: a UUID.

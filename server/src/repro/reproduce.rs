@@ -3,13 +3,16 @@
 //! manifest the concrete way to read that exact data again, by the tool that keeps it — DVC,
 //! Delta Lake, Iceberg, lakeFS — or the plain statement that no snapshot id was recorded.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use async_graphql::SimpleObject;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{find_dataset, manifest, Manifest, ManifestDataset, ReproError, Result, Versions};
+use super::{
+    find_dataset, manifest_with, Manifest, ManifestDataset, ReproError, Result, VersionCache,
+    Versions,
+};
 use crate::model::NodeId;
 use crate::store::{DatasetVersion, Store};
 
@@ -200,7 +203,9 @@ pub async fn reproduce(
             version.id
         ))
     })?;
-    let manifest = manifest(store, &run, depth).await?;
+    // The manifest reads every input's versions; the recoveries look at them again.
+    let mut cache = VersionCache::default();
+    let manifest = manifest_with(store, &run, depth, &mut cache).await?;
 
     // Every input of every run of the manifest, once.
     let mut readers: Vec<(&Manifest, &ManifestDataset)> = Vec::new();
@@ -210,24 +215,16 @@ pub async fn reproduce(
         stack.extend(m.upstream.iter());
     }
     let mut seen = BTreeSet::new();
-    let mut stored: HashMap<(String, String), Vec<DatasetVersion>> = HashMap::new();
     let mut inputs = Vec::new();
     for (reader, input) in readers {
         if !seen.insert((input.dataset_id.clone(), input.version.clone())) {
             continue;
         }
-        let key = (input.namespace.clone(), input.name.clone());
-        if !stored.contains_key(&key) {
-            let list = match store.dataset(&input.namespace, &input.name).await? {
-                Some(d) => store.dataset_versions(&d.id).await?,
-                None => Vec::new(),
-            };
-            stored.insert(key.clone(), list);
-        }
+        let versions = cache.versions(store, &input.namespace, &input.name).await?;
         let version = input
             .version
             .as_deref()
-            .and_then(|id| stored[&key].iter().find(|v| v.id == id));
+            .and_then(|id| versions.and_then(|vs| vs.versions.iter().find(|v| v.id == id)));
         inputs.push(recovery(input, version, reader));
     }
     inputs.sort_by(|a, b| (&a.dataset_id, &a.version).cmp(&(&b.dataset_id, &b.version)));
