@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -450,12 +451,16 @@ async fn a_real_mlflow_server_comes_through(db: Db) {
         .current_dir(dir.path())
         .stdout(std::process::Stdio::null())
         .stderr(log)
+        // Its own process group: `mlflow server` starts uvicorn and job consumers that outlive
+        // it unless the whole group is stopped.
+        .process_group(0)
         .spawn()
         .unwrap();
     struct Stop(std::process::Child);
     impl Drop for Stop {
         fn drop(&mut self) {
-            let _ = self.0.kill();
+            let group = format!("-{}", self.0.id());
+            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
             let _ = self.0.wait();
         }
     }
