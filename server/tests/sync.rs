@@ -291,6 +291,67 @@ async fn with_a_database_url_the_events_go_straight_into_the_store(db: Db) {
     assert_eq!(job["name"], "prepare");
 }
 
+/// Behind an HTTPS proxy with a private CA: refused until the CA is named (TRIBUTARY_CA_CERT),
+/// then delivered; `TRIBUTARY_INSECURE_TLS` skips the check; a base path is kept in front of the
+/// API's paths.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_behind_https_is_reached_through_its_ca() {
+    let app = TestApp::spawn(Db::Sqlite).await.unwrap();
+    let proxy = common::TlsProxy::start(app.addr).await;
+    let repo = repository();
+    let path = repo.path().to_str().unwrap();
+    let url = format!("https://127.0.0.1:{}", proxy.addr.port());
+    let attempt = |env: &[(&str, &str)], url: &str| {
+        let mut cmd = tributary(&app.db);
+        cmd.args(["sync", "dvc", path, "--history", "--server", url])
+            .env_remove("TRIBUTARY_API_KEY")
+            .env_remove("TRIBUTARY_CA_CERT")
+            .env_remove("TRIBUTARY_INSECURE_TLS");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+
+    let untrusted = attempt(&[], &url);
+    let err = String::from_utf8_lossy(&untrusted.stderr);
+    assert!(!untrusted.status.success());
+    assert!(
+        err.contains(&format!("cannot reach the server at {url}")) && err.contains("certificate"),
+        "{err}"
+    );
+    assert_eq!(app.event_count().await, 0);
+
+    let ca = proxy.ca.to_str().unwrap();
+    let trusted = attempt(&[("TRIBUTARY_CA_CERT", ca)], &url);
+    assert!(
+        trusted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trusted.stderr)
+    );
+    assert!(String::from_utf8_lossy(&trusted.stdout).contains("4 accepted"));
+    assert_eq!(app.event_count().await, 4);
+
+    // Again without checks: delivered, and nothing new.
+    let insecure = attempt(&[("TRIBUTARY_INSECURE_TLS", "true")], &url);
+    assert!(
+        insecure.status.success(),
+        "{}",
+        String::from_utf8_lossy(&insecure.stderr)
+    );
+    assert_eq!(app.event_count().await, 4);
+
+    // A base path goes in front of every request: this server has none, so /prefix/api/… is 404.
+    let prefixed = attempt(&[("TRIBUTARY_CA_CERT", ca)], &format!("{url}/prefix"));
+    assert!(!prefixed.status.success());
+    let err = String::from_utf8_lossy(&prefixed.stderr);
+    assert!(err.contains("404"), "{err}");
+
+    let garbage = attempt(&[], "ftp://127.0.0.1:1");
+    let err = String::from_utf8_lossy(&garbage.stderr);
+    assert!(err.contains("must start with http:// or https://"), "{err}");
+}
+
 /// Runs a command in `dir` with a fixed git identity and date; insists it succeeds.
 fn run_in(dir: &Path, program: &str, args: &[&str], date: &str) -> String {
     let out = Command::new(program)
@@ -495,11 +556,14 @@ async fn a_real_mlflow_server_comes_through(db: Db) {
     assert_eq!(run_ids, 3, "{trained}");
 
     let server_url = format!("http://{}", app.addr);
+    // Read over HTTPS, as hosted MLflow is: through a TLS proxy with a private CA.
+    let tls = common::TlsProxy::start(addr).await;
+    let https_uri = format!("https://127.0.0.1:{}", tls.addr.port());
     let args = [
         "sync",
         "mlflow",
         "--tracking-uri",
-        &uri,
+        &https_uri,
         "--namespace",
         "ml",
     ];
@@ -507,6 +571,7 @@ async fn a_real_mlflow_server_comes_through(db: Db) {
         let out = tributary(&app.db)
             .args(args)
             .env("TRIBUTARY_SERVER", &server_url)
+            .env("MLFLOW_TRACKING_SERVER_CERT_PATH", &tls.ca)
             .output()
             .unwrap();
         assert!(

@@ -2,7 +2,6 @@
 //! `manifest` and `check` talk to a server (`--server http://HOST:PORT`); `verify` and
 //! `retention` work on the database directly.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
@@ -14,9 +13,11 @@ use crate::model::access::AuditEntry;
 use crate::model::time::{now_micros, parse_duration};
 use crate::startup::open_store;
 
-/// A server named by URL (`http://127.0.0.1:5000`), resolved to an address.
+/// A server named by URL (`http://127.0.0.1:5000`, `https://lineage.example.com/tributary`),
+/// resolved to an address. `https://` trusts the system's roots and the CA file in
+/// `TRIBUTARY_CA_CERT`.
 pub struct Server {
-    addr: SocketAddr,
+    endpoint: client::Endpoint,
     /// `Bearer <key>`, from `TRIBUTARY_API_KEY`.
     key: Option<String>,
 }
@@ -36,14 +37,15 @@ pub fn segment(s: &str) -> String {
 }
 
 impl Server {
-    /// Resolves the URL; only plain `http://` is spoken.
+    /// Resolves the URL.
     pub async fn at(url: &str) -> anyhow::Result<Self> {
-        let (addr, _) = client::resolve(url, "--server").await?;
+        let trust = client::Trust::from_env("TRIBUTARY_CA_CERT", "TRIBUTARY_INSECURE_TLS");
+        let endpoint = client::Endpoint::parse(url, "--server", &trust).await?;
         let key = std::env::var("TRIBUTARY_API_KEY")
             .ok()
             .filter(|k| !k.trim().is_empty())
             .map(|k| format!("Bearer {}", k.trim()));
-        Ok(Server { addr, key })
+        Ok(Server { endpoint, key })
     }
 
     /// GETs a path; connection problems are errors, HTTP statuses are the caller's.
@@ -53,9 +55,7 @@ impl Server {
         if let Some(key) = &self.key {
             headers.push(("Authorization", key.as_str()));
         }
-        client::request(self.addr, "GET", path, &headers, b"")
-            .await
-            .with_context(|| format!("cannot reach the server at {}", self.addr))
+        self.send("GET", path, &headers, b"").await
     }
 }
 
@@ -66,9 +66,7 @@ impl Server {
         if let Some(key) = &self.key {
             headers.push(("Authorization", key.as_str()));
         }
-        client::request(self.addr, "PUT", path, &headers, b"")
-            .await
-            .with_context(|| format!("cannot reach the server at {}", self.addr))
+        self.send("PUT", path, &headers, b"").await
     }
 
     /// POSTs a JSON body (with the key, when set).
@@ -80,9 +78,20 @@ impl Server {
         if let Some(key) = &self.key {
             headers.push(("Authorization", key.as_str()));
         }
-        client::request(self.addr, "POST", path, &headers, body)
+        self.send("POST", path, &headers, body).await
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> anyhow::Result<client::Response> {
+        self.endpoint
+            .request(method, path, headers, body)
             .await
-            .with_context(|| format!("cannot reach the server at {}", self.addr))
+            .with_context(|| format!("cannot reach the server at {}", self.endpoint.url()))
     }
 }
 

@@ -34,7 +34,10 @@ const DATASET_TYPE_FACET: &str =
 
 #[derive(Args)]
 pub struct MlflowArgs {
-    /// The MLflow tracking server, e.g. http://127.0.0.1:5001 (plain HTTP).
+    /// The MLflow tracking server, e.g. http://127.0.0.1:5001 or https://mlflow.example.com
+    /// (MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, sign
+    /// the requests; MLFLOW_TRACKING_SERVER_CERT_PATH adds a CA, MLFLOW_TRACKING_INSECURE_TLS
+    /// turns certificate checks off).
     #[arg(long, env = "MLFLOW_TRACKING_URI")]
     tracking_uri: String,
     /// Only these experiments (repeatable); every experiment by default.
@@ -49,13 +52,50 @@ pub struct MlflowArgs {
 
 /// A minimal MLflow REST client over the CLI's HTTP client.
 struct Mlflow {
-    addr: std::net::SocketAddr,
+    endpoint: client::Endpoint,
+    /// The `Authorization` header MLflow's own client would send, from its environment.
+    authorization: Option<String>,
+}
+
+/// The `Authorization` header MLflow's clients send: `Bearer` with `MLFLOW_TRACKING_TOKEN`, else
+/// `Basic` with `MLFLOW_TRACKING_USERNAME` and `MLFLOW_TRACKING_PASSWORD`.
+fn authorization(
+    token: Option<String>,
+    user: Option<String>,
+    password: Option<String>,
+) -> Option<String> {
+    use base64::Engine;
+    let present = |v: Option<String>| v.filter(|v| !v.is_empty());
+    if let Some(token) = present(token) {
+        return Some(format!("Bearer {token}"));
+    }
+    let user = present(user)?;
+    let password = password.unwrap_or_default();
+    let pair = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    Some(format!("Basic {pair}"))
 }
 
 impl Mlflow {
     async fn at(uri: &str) -> anyhow::Result<(Mlflow, String)> {
-        let (addr, host) = client::resolve(uri, "--tracking-uri").await?;
-        Ok((Mlflow { addr }, host))
+        let trust = client::Trust::from_env(
+            "MLFLOW_TRACKING_SERVER_CERT_PATH",
+            "MLFLOW_TRACKING_INSECURE_TLS",
+        );
+        let endpoint = client::Endpoint::parse(uri, "--tracking-uri", &trust).await?;
+        let var = |name: &str| std::env::var(name).ok();
+        let authorization = authorization(
+            var("MLFLOW_TRACKING_TOKEN"),
+            var("MLFLOW_TRACKING_USERNAME"),
+            var("MLFLOW_TRACKING_PASSWORD"),
+        );
+        let host = endpoint.host().to_string();
+        Ok((
+            Mlflow {
+                endpoint,
+                authorization,
+            },
+            host,
+        ))
     }
 
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
@@ -64,9 +104,14 @@ impl Mlflow {
         if !bytes.is_empty() {
             headers.push(("Content-Type", "application/json"));
         }
-        let r = client::request(self.addr, method, path, &headers, &bytes)
+        if let Some(auth) = &self.authorization {
+            headers.push(("Authorization", auth));
+        }
+        let r = self
+            .endpoint
+            .request(method, path, &headers, &bytes)
             .await
-            .with_context(|| format!("cannot reach MLflow at {}", self.addr))?;
+            .with_context(|| format!("cannot reach MLflow at {}", self.endpoint.url()))?;
         if r.status != 200 {
             bail!(
                 "MLflow answered {} to {path}: {}",
@@ -448,6 +493,26 @@ async fn tag_aliases(server: &str, namespace: &str, aliases: &[(String, String, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_are_signed_as_mlflow_signs_them() {
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(
+            authorization(s("t0k"), s("ann"), s("pw")).as_deref(),
+            Some("Bearer t0k"),
+            "the token wins"
+        );
+        // base64("ann:pw")
+        assert_eq!(
+            authorization(None, s("ann"), s("pw")).as_deref(),
+            Some("Basic YW5uOnB3")
+        );
+        assert_eq!(
+            authorization(s(""), s("ann"), None).as_deref(),
+            Some("Basic YW5uOg==")
+        );
+        assert_eq!(authorization(None, None, s("pw")), None);
+    }
 
     #[test]
     fn inputs_are_versioned_by_their_source_else_by_digest() {
