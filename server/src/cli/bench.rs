@@ -115,6 +115,11 @@ pub struct IngestArgs {
     /// round's rate: whether ingest keeps its speed as the store grows.
     #[arg(long, default_value_t = 1)]
     rounds: usize,
+    /// Event times in the order the events are sent, a second apart (as emitters report runs
+    /// as they happen), instead of scattered over a month (a backfill's worst case: every event
+    /// lands somewhere inside its job's history).
+    #[arg(long)]
+    in_order: bool,
 }
 
 pub async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -128,7 +133,28 @@ pub async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<ExitCode>
 
 /// A realistic event: 3 inputs and 1 output with 20-field schemas, column lineage for every
 /// output field, a parent and the usual run and job facets. Event `i` is distinct from every other.
+/// Its time is scattered over June 2024.
 pub fn realistic_event(i: usize) -> Value {
+    realistic_event_at(
+        i,
+        format!(
+            "2024-06-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            1 + i % 28,
+            i % 24,
+            i % 60,
+            (i / 60) % 60,
+            i % 1000
+        ),
+    )
+}
+
+/// `realistic_event` with its times in the order of `i`, a second apart from 2024-06-01.
+pub fn realistic_event_in_order(i: usize) -> Value {
+    let t = chrono::DateTime::from_timestamp(1_717_200_000 + i as i64, 0).expect("in range");
+    realistic_event_at(i, t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
+fn realistic_event_at(i: usize, event_time: String) -> Value {
     const TYPES: [&str; 4] = ["string", "bigint", "decimal(18,2)", "timestamp"];
     let producer = "https://github.com/OpenLineage/OpenLineage/tree/1.23.0/integration/spark";
     let fields = |table: &str| -> Vec<Value> {
@@ -160,7 +186,7 @@ pub fn realistic_event(i: usize) -> Value {
         .collect();
     json!({
         "eventType": "COMPLETE",
-        "eventTime": format!("2024-06-{:02}T{:02}:{:02}:{:02}.{:03}Z", 1 + i % 28, i % 24, i % 60, (i / 60) % 60, i % 1000),
+        "eventTime": event_time,
         "producer": producer,
         "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
         "run": {"runId": uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("bench-run-{i}").as_bytes()), "facets": {
@@ -428,7 +454,14 @@ async fn measure(config: &Config, url: &str, args: &IngestArgs) -> anyhow::Resul
     let copies = rounds + usize::from(args.readers > 0);
     let bodies: Arc<Vec<String>> = Arc::new(
         (0..args.events * copies)
-            .map(|i| realistic_event(i).to_string())
+            .map(|i| {
+                if args.in_order {
+                    realistic_event_in_order(i)
+                } else {
+                    realistic_event(i)
+                }
+                .to_string()
+            })
             .collect(),
     );
     let avg = bodies.iter().map(String::len).sum::<usize>() / bodies.len().max(1);
