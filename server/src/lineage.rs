@@ -6,8 +6,8 @@
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
-use crate::graph::{column_edges, GraphLoader, LineageIndex};
-use crate::ingest::PreparedEvent;
+use crate::graph::{GraphLoader, LineageIndex};
+use crate::model::graph::HistoryFrom;
 use crate::store::{GraphChange, GraphNotice, Store, StoreError};
 
 /// The graph and where it comes from.
@@ -51,16 +51,6 @@ pub enum GraphHealth {
 /// How many times a change is tried at once before it is left to the repair task.
 const ATTEMPTS: u32 = 3;
 
-/// Column edges over time from a dataset's `columnLineage` facets over time.
-fn column_history(
-    history: Vec<(crate::model::time::Micros, serde_json::Value)>,
-) -> Vec<(crate::model::time::Micros, Vec<crate::graph::ColumnEdge>)> {
-    history
-        .into_iter()
-        .map(|(from, facet)| (from, column_edges(&facet)))
-        .collect()
-}
-
 impl Lineage {
     /// Loads the whole graph from the store.
     pub async fn load(store: Arc<dyn Store>) -> Result<Self, StoreError> {
@@ -70,8 +60,8 @@ impl Lineage {
         let mut index = loader.finish();
         let graph = started.elapsed();
         let columns = store.graph_columns(None).await?;
-        for (key, history) in columns {
-            index.set_column_history(&key, column_history(history));
+        for (key, since, history) in columns {
+            index.set_column_history(&key, since, history);
         }
         let column_lineage = started.elapsed() - graph;
         index.prepare();
@@ -105,11 +95,6 @@ impl Lineage {
     /// The graph, for reading.
     pub fn read(&self) -> RwLockReadGuard<'_, LineageIndex> {
         self.index.read().expect("lineage index lock")
-    }
-
-    /// Brings what a batch of committed events touched into the graph (see `update`).
-    pub async fn refresh(self: &Arc<Self>, events: &[PreparedEvent]) {
-        self.update(GraphChange::of(events)).await
     }
 
     /// Brings committed changes to the named jobs and datasets into the graph. It never fails:
@@ -151,7 +136,7 @@ impl Lineage {
     /// Records a change the graph could not take and makes sure a repair task runs.
     fn fall_behind(self: &Arc<Self>, change: GraphChange, resync: bool) {
         let mut behind = self.behind.lock().expect("lineage repair state");
-        merge(&mut behind.change, change);
+        behind.change.merge(change);
         behind.resync |= resync;
         behind
             .since
@@ -200,7 +185,7 @@ impl Lineage {
                 Err(e) => {
                     failures += 1;
                     tracing::warn!(error = %e, failures, "lineage graph repair failed; will retry");
-                    merge(&mut behind.change, change);
+                    behind.change.merge(change);
                     if failures >= 5 {
                         behind.resync = true;
                     }
@@ -210,15 +195,34 @@ impl Lineage {
         }
     }
 
-    /// Reloads the named jobs and datasets.
+    /// Reads back the named jobs and datasets: of each history, only what changed (from the
+    /// change's cuts on), or all of it where the change does not say.
     pub async fn apply_change(&self, change: &GraphChange) -> Result<(), StoreError> {
-        let job_rows = self.store.graph_jobs(Some(&change.jobs)).await?;
+        let jobs: Vec<HistoryFrom> = change
+            .jobs
+            .iter()
+            .map(|k| (k.0.clone(), k.1.clone(), change.cuts.job(k)))
+            .collect();
+        let columns: Vec<HistoryFrom> = change
+            .datasets
+            .iter()
+            .filter_map(|k| Some((k.0.clone(), k.1.clone(), change.cuts.columns(k)?)))
+            .collect();
+        let job_rows = if jobs.is_empty() {
+            Vec::new()
+        } else {
+            self.store.graph_jobs(&jobs).await?
+        };
         let dataset_rows = self.store.graph_datasets(Some(&change.datasets)).await?;
-        let columns = self.store.graph_columns(Some(&change.datasets)).await?;
+        let columns = if columns.is_empty() {
+            Vec::new()
+        } else {
+            self.store.graph_columns(Some(&columns)).await?
+        };
         let mut index = self.index.write().expect("lineage index lock");
         if let Some(missed) = self.resyncing.lock().expect("resync record").as_mut() {
             // A reload is reading the store meanwhile: it may have read before this commit.
-            merge(missed, change.clone());
+            missed.merge(change.clone());
         }
         for (key, ty, deleted) in dataset_rows {
             index.upsert_node(key, ty, deleted);
@@ -226,8 +230,8 @@ impl Lineage {
         for job in &job_rows {
             index.replace_job(job);
         }
-        for (key, history) in columns {
-            index.set_column_history(&key, column_history(history));
+        for (key, since, history) in columns {
+            index.set_column_history(&key, since, history);
         }
         Ok(())
     }
@@ -279,17 +283,5 @@ impl Lineage {
                 }
             }
         });
-    }
-}
-
-/// Adds `more` to `into`, keeping each job and dataset once.
-fn merge(into: &mut GraphChange, more: GraphChange) {
-    for (list, extra) in [
-        (&mut into.jobs, more.jobs),
-        (&mut into.datasets, more.datasets),
-    ] {
-        list.extend(extra);
-        list.sort();
-        list.dedup();
     }
 }

@@ -123,6 +123,7 @@ fn synthetic(nodes: usize) -> Vec<GraphJob> {
                 namespace: "etl".into(),
                 name: format!("l{layer}.job{j}"),
                 deleted_at: None,
+                since: Micros::MIN,
                 versions,
             });
         }

@@ -13,7 +13,9 @@ use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction as PgDirection;
 
-pub use crate::model::graph::{DatasetNames, EdgeSpan, GraphJob, NodeKey, NodeKind};
+pub use crate::model::graph::{
+    column_edges, ColumnEdge, DatasetNames, EdgeSpan, GraphJob, NodeKey, NodeKind,
+};
 use crate::model::time::Micros;
 use crate::model::{NodeId, NodeIdKind};
 
@@ -34,10 +36,44 @@ pub enum Spans {
     Many(Box<[EdgeSpan]>),
 }
 
+/// Intervals sorted, with those that touch or overlap joined: `[0, 10)` and `[10, 20)` (two
+/// versions of a job with the same edge) are `[0, 20)`, the same instants in less room.
+pub fn merge_spans(mut spans: Vec<EdgeSpan>) -> Vec<EdgeSpan> {
+    spans.sort_unstable();
+    let mut out: Vec<EdgeSpan> = Vec::with_capacity(spans.len());
+    for s in spans {
+        match out.last_mut() {
+            Some(last) if s.from <= last.to => last.to = last.to.max(s.to),
+            _ => out.push(s),
+        }
+    }
+    out
+}
+
+/// The intervals of a history that survive a read-back from `since` on: those that began
+/// before it, the ones still open at `since` now ending at `next` (where the first version read
+/// back begins, or never).
+fn spans_before(
+    spans: &[EdgeSpan],
+    since: Micros,
+    next: Micros,
+) -> impl Iterator<Item = EdgeSpan> + '_ {
+    spans.iter().filter(move |s| s.from < since).map(move |s| {
+        if s.to >= since {
+            EdgeSpan {
+                from: s.from,
+                to: next,
+            }
+        } else {
+            *s
+        }
+    })
+}
+
 impl Spans {
-    /// From intervals in any order (at least one).
-    pub fn from_vec(mut spans: Vec<EdgeSpan>) -> Self {
-        spans.sort();
+    /// From intervals in any order (at least one); touching ones are joined.
+    pub fn from_vec(spans: Vec<EdgeSpan>) -> Self {
+        let spans = merge_spans(spans);
         if spans.len() == 1 {
             Spans::One(spans[0])
         } else {
@@ -227,51 +263,6 @@ pub(super) struct NodeMeta {
     pub job: bool,
 }
 
-/// A column edge: an output field that comes from an input dataset's field.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ColumnEdge {
-    pub output_field: String,
-    pub input: NodeKey,
-    pub input_field: String,
-}
-
-/// Column edges from a `columnLineage` facet (`fields.{out}.inputFields[{namespace, name,
-/// field}]`).
-pub fn column_edges(facet: &serde_json::Value) -> Vec<ColumnEdge> {
-    let Some(fields) = facet.get("fields").and_then(serde_json::Value::as_object) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for (output_field, spec) in fields {
-        for input in spec
-            .get("inputFields")
-            .and_then(serde_json::Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let text = |k: &str| input.get(k).and_then(serde_json::Value::as_str);
-            if let (Some(ns), Some(name), Some(field)) =
-                (text("namespace"), text("name"), text("field"))
-            {
-                out.push(ColumnEdge {
-                    output_field: output_field.clone(),
-                    input: NodeKey::dataset(ns, name),
-                    input_field: field.to_string(),
-                });
-            }
-        }
-    }
-    out.sort_by(|a, b| {
-        (&a.output_field, &a.input, &a.input_field).cmp(&(
-            &b.output_field,
-            &b.input,
-            &b.input_field,
-        ))
-    });
-    out.dedup();
-    out
-}
-
 /// A dataset field in the graph: the dataset's node and the field's name.
 pub type Field = (NodeIndex, String);
 
@@ -412,24 +403,38 @@ impl LineageIndex {
         }
     }
 
-    /// Replaces everything known about a job's edges with its versions.
+    /// Brings a job's edges in line with its versions from `job.since` on: what held before
+    /// `since` stays (the version open at `since` now ends where the first one read back
+    /// begins), everything from `since` on is replaced. `Micros::MIN` replaces the whole history.
     pub fn replace_job(&mut self, job: &GraphJob) {
         let j = self.upsert_node(
             NodeKey::job(&job.namespace, &job.name),
             None,
             job.deleted_at,
         );
-        let old: Vec<EdgeIndex> = self
+        if job.since == Micros::MAX {
+            // No version changed: the edges are as they were.
+            return;
+        }
+        let next = job.versions.first().map_or(Micros::MAX, |v| v.0.from);
+        let old: Vec<(EdgeIndex, NodeIndex, NodeIndex)> = self
             .graph
             .edges_directed(j, PgDirection::Incoming)
             .chain(self.graph.edges_directed(j, PgDirection::Outgoing))
-            .map(|e| e.id())
+            .map(|e| (e.id(), e.source(), e.target()))
             .collect();
-        for e in old {
+        let mut spans: HashMap<(NodeIndex, NodeIndex), Vec<EdgeSpan>> = HashMap::new();
+        for (e, a, b) in old {
+            let list = self.graph[e].as_slice();
+            if list.iter().all(|s| s.to < job.since) {
+                // Over before `since`: untouched.
+                continue;
+            }
+            let kept: Vec<EdgeSpan> = spans_before(list, job.since, next).collect();
+            spans.insert((a, b), kept);
             self.graph.remove_edge(e);
         }
         self.current.take();
-        let mut spans: HashMap<(NodeIndex, NodeIndex), Vec<EdgeSpan>> = HashMap::new();
         for (span, inputs, outputs) in &job.versions {
             for (ns, name) in inputs {
                 let d = self.node_or_insert(NodeKey::dataset(ns, name));
@@ -440,8 +445,20 @@ impl LineageIndex {
                 spans.entry((j, d)).or_default().push(*span);
             }
         }
-        for ((a, b), s) in spans {
-            self.graph.add_edge(a, b, Spans::from_vec(s));
+        for ((a, b), mut s) in spans {
+            if s.is_empty() {
+                continue;
+            }
+            match self.graph.find_edge(a, b) {
+                // An edge over before `since` that holds again.
+                Some(e) => {
+                    s.extend_from_slice(self.graph[e].as_slice());
+                    self.graph[e] = Spans::from_vec(s);
+                }
+                None => {
+                    self.graph.add_edge(a, b, Spans::from_vec(s));
+                }
+            }
         }
     }
 
@@ -462,27 +479,48 @@ impl LineageIndex {
 
     /// Sets the column lineage of a dataset, now and from the beginning, replacing what it had.
     pub fn set_column_lineage(&mut self, output: &NodeKey, edges: Vec<ColumnEdge>) {
-        self.set_column_history(output, vec![(Micros::MIN, edges)]);
+        self.set_column_history(output, Micros::MIN, vec![(Micros::MIN, edges)]);
     }
 
-    /// Sets the column lineage of a dataset over time, replacing what it had: each entry holds
-    /// from its time until the next entry's (the last one until now).
+    /// Sets the column lineage of a dataset over time from `since` on (`Micros::MIN`: all of
+    /// it): each entry holds from its time until the next entry's (the last one until now);
+    /// what held before `since` stays, the lineage open at `since` ending where the first entry
+    /// begins. An edge that holds over consecutive entries is kept as one interval.
     pub fn set_column_history(
         &mut self,
         output: &NodeKey,
+        since: Micros,
         history: Vec<(Micros, Vec<ColumnEdge>)>,
     ) {
         let out = self.node_or_insert(output.clone());
-        for (out_field, input, input_field, _) in self.columns_in.remove(&out).unwrap_or_default() {
-            if let Some(list) = self.columns_out.get_mut(&(input, input_field.clone())) {
-                list.retain(|(o, f, _)| !(*o == out && *f == out_field));
+        // What was over before `since` stays as it is; the rest is taken out and redone.
+        let (untouched, changed): (Vec<ColumnSource>, Vec<ColumnSource>) = self
+            .columns_in
+            .remove(&out)
+            .unwrap_or_default()
+            .into_iter()
+            .partition(|(_, _, _, span)| span.to < since);
+        for (out_field, input, input_field, span) in &changed {
+            let key = (*input, input_field.clone());
+            if let Some(list) = self.columns_out.get_mut(&key) {
+                list.retain(|(o, f, s)| !(*o == out && f == out_field && s == span));
                 if list.is_empty() {
-                    self.columns_out.remove(&(input, input_field));
+                    self.columns_out.remove(&key);
                 }
             }
         }
+        let next = history.first().map_or(Micros::MAX, |(t, _)| *t);
+        let mut spans: std::collections::BTreeMap<(String, NodeIndex, String), Vec<EdgeSpan>> =
+            std::collections::BTreeMap::new();
+        for (out_field, input, input_field, span) in changed {
+            if let Some(kept) = spans_before(&[span], since, next).next() {
+                spans
+                    .entry((out_field, input, input_field))
+                    .or_default()
+                    .push(kept);
+            }
+        }
         let starts: Vec<Micros> = history.iter().map(|(t, _)| *t).collect();
-        let mut resolved = Vec::new();
         for (i, (from, edges)) in history.into_iter().enumerate() {
             let span = EdgeSpan {
                 from,
@@ -490,17 +528,20 @@ impl LineageIndex {
             };
             for e in edges {
                 let input = self.node_or_insert(e.input);
-                let list = self
-                    .columns_out
-                    .entry((input, e.input_field.clone()))
-                    .or_default();
-                if !list
-                    .iter()
-                    .any(|(o, f, s)| *o == out && *f == e.output_field && *s == span)
-                {
-                    list.push((out, e.output_field.clone(), span));
-                }
-                resolved.push((e.output_field, input, e.input_field, span));
+                spans
+                    .entry((e.output_field, input, e.input_field))
+                    .or_default()
+                    .push(span);
+            }
+        }
+        let mut resolved = untouched;
+        for ((out_field, input, input_field), list) in spans {
+            for span in merge_spans(list) {
+                self.columns_out
+                    .entry((input, input_field.clone()))
+                    .or_default()
+                    .push((out, out_field.clone(), span));
+                resolved.push((out_field.clone(), input, input_field.clone(), span));
             }
         }
         if !resolved.is_empty() {
@@ -670,6 +711,7 @@ mod tests {
             namespace: "ns".into(),
             name: name.into(),
             deleted_at: None,
+            since: Micros::MIN,
             versions: versions
                 .into_iter()
                 .map(|(s, i, o)| (s, ds(i), ds(o)))
@@ -723,6 +765,7 @@ mod tests {
         // With history: `total` came from `amount` until 10, then from `fee`.
         ix.set_column_history(
             &NodeKey::dataset("db", "b"),
+            Micros::MIN,
             vec![
                 (0, vec![edge("total", "a", "amount")]),
                 (10, vec![edge("total", "a", "fee")]),
@@ -763,5 +806,181 @@ mod tests {
             vec![(span(0, Micros::MAX), vec!["a"], vec!["b"])],
         ));
         assert_eq!(ix.size().1, 2, "old edges are replaced, not added to");
+    }
+
+    /// A tiny deterministic generator (no test dependency for it).
+    struct Lcg(u64);
+    impl Lcg {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (self.0 >> 33) % n
+        }
+    }
+
+    /// Versions `(valid_from, inputs, outputs)` as a job read back from `since` (spans as the
+    /// store computes them: each until the next one starts).
+    fn versions_from(
+        since: Micros,
+        versions: &[(Micros, Vec<&'static str>, Vec<&'static str>)],
+    ) -> GraphJob {
+        let mut sorted = versions.to_vec();
+        sorted.sort_by_key(|v| v.0);
+        let kept: Vec<_> = sorted.into_iter().filter(|v| v.0 >= since).collect();
+        let mut list = Vec::new();
+        for (i, (from, ins, outs)) in kept.iter().enumerate() {
+            let to = kept.get(i + 1).map_or(Micros::MAX, |v| v.0);
+            list.push((span(*from, to), ins.clone(), outs.clone()));
+        }
+        GraphJob {
+            since,
+            ..job("j", list)
+        }
+    }
+
+    /// Every edge with its intervals and every column edge, by names.
+    fn picture(ix: &LineageIndex) -> Vec<String> {
+        let mut out: Vec<String> = ix
+            .graph
+            .edge_indices()
+            .map(|e| {
+                let (a, b) = ix.graph.edge_endpoints(e).unwrap();
+                format!(
+                    "{} -> {} {:?}",
+                    ix.node(a).key.id(),
+                    ix.node(b).key.id(),
+                    ix.graph[e].as_slice()
+                )
+            })
+            .collect();
+        for (n, list) in &ix.columns_in {
+            for (f, i, g, s) in list {
+                out.push(format!(
+                    "{}.{f} <- {}.{g} {s:?}",
+                    ix.node(*n).key.id(),
+                    ix.node(*i).key.id()
+                ));
+            }
+        }
+        for ((i, g), list) in &ix.columns_out {
+            for (n, f, s) in list {
+                out.push(format!(
+                    "{}.{g} => {}.{f} {s:?}",
+                    ix.node(*i).key.id(),
+                    ix.node(*n).key.id()
+                ));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn a_history_read_back_from_a_cut_equals_the_history_read_whole() {
+        const NAMES: [&str; 4] = ["a", "b", "c", "d"];
+        let mut rng = Lcg(7);
+        for round in 0..500 {
+            let pick = |rng: &mut Lcg| -> Vec<&'static str> {
+                (0..rng.below(3))
+                    .map(|_| NAMES[rng.below(4) as usize])
+                    .collect()
+            };
+            let before: Vec<_> = (0..rng.below(6))
+                .map(|_| (rng.below(40) as Micros, pick(&mut rng), pick(&mut rng)))
+                .collect();
+            // A commit writes or removes versions from `cut` on; earlier ones stay as they are.
+            let cut = rng.below(45) as Micros;
+            let mut after: Vec<_> = before.iter().filter(|v| v.0 < cut).cloned().collect();
+            after.extend(
+                before
+                    .iter()
+                    .filter(|v| v.0 >= cut && rng.below(3) > 0)
+                    .cloned(),
+            );
+            for _ in 0..rng.below(3) {
+                after.push((
+                    cut + rng.below(10) as Micros,
+                    pick(&mut rng),
+                    pick(&mut rng),
+                ));
+            }
+            let mut spliced = LineageIndex::new();
+            spliced.replace_job(&versions_from(Micros::MIN, &before));
+            spliced.replace_job(&versions_from(cut, &after));
+            let mut whole = LineageIndex::new();
+            whole.replace_job(&versions_from(Micros::MIN, &before));
+            whole.replace_job(&versions_from(Micros::MIN, &after));
+            assert_eq!(
+                picture(&spliced),
+                picture(&whole),
+                "round {round}: {before:?} then from {cut}: {after:?}"
+            );
+
+            // Column lineage the same way: `out.x` from one input field per entry, or none.
+            let history =
+                |since: Micros, entries: &[(Micros, Vec<&'static str>, Vec<&'static str>)]| {
+                    let mut list: Vec<(Micros, Vec<ColumnEdge>)> = entries
+                        .iter()
+                        .filter(|e| e.0 >= since)
+                        .map(|(t, ins, _)| {
+                            let edges = ins
+                                .iter()
+                                .map(|i| ColumnEdge {
+                                    output_field: "x".into(),
+                                    input: NodeKey::dataset("db", i),
+                                    input_field: "y".into(),
+                                })
+                                .collect();
+                            (*t, edges)
+                        })
+                        .collect();
+                    list.sort_by_key(|e| e.0);
+                    list
+                };
+            let out = NodeKey::dataset("db", "out");
+            let mut spliced = LineageIndex::new();
+            spliced.set_column_history(&out, Micros::MIN, history(Micros::MIN, &before));
+            spliced.set_column_history(&out, cut, history(cut, &after));
+            let mut whole = LineageIndex::new();
+            whole.set_column_history(&out, Micros::MIN, history(Micros::MIN, &before));
+            whole.set_column_history(&out, Micros::MIN, history(Micros::MIN, &after));
+            assert_eq!(
+                picture(&spliced),
+                picture(&whole),
+                "columns, round {round}: {before:?} then from {cut}: {after:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn touching_intervals_are_kept_as_one() {
+        let mut ix = LineageIndex::new();
+        ix.replace_job(&job(
+            "j",
+            vec![
+                (span(0, 10), vec!["a"], vec!["b"]),
+                (span(10, 10), vec!["a"], vec!["b"]),
+                (span(10, 20), vec!["a", "c"], vec!["b"]),
+                (span(20, Micros::MAX), vec!["a"], vec!["b"]),
+            ],
+        ));
+        let a = ix.find(&NodeKey::dataset("db", "a")).unwrap();
+        let c = ix.find(&NodeKey::dataset("db", "c")).unwrap();
+        let j = ix.find(&NodeKey::job("ns", "j")).unwrap();
+        let spans = |x, y| {
+            ix.graph[ix.graph.find_edge(x, y).unwrap()]
+                .as_slice()
+                .to_vec()
+        };
+        assert_eq!(spans(a, j), [span(0, Micros::MAX)]);
+        assert_eq!(spans(c, j), [span(10, 20)]);
+        // Nothing changed in the job's versions: the edges stay.
+        ix.replace_job(&GraphJob {
+            since: Micros::MAX,
+            ..job("j", vec![])
+        });
+        assert_eq!(ix.size().1, 3);
     }
 }

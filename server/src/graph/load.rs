@@ -242,6 +242,7 @@ mod tests {
                     namespace: "ns".into(),
                     name: "j".into(),
                     deleted_at: None,
+                    since: Micros::MIN,
                     versions: vec![
                         (span(0, 100), ds(&["a", "b"]), ds(&["c"])),
                         (span(100, 100), ds(&["a"]), ds(&["c"])),
@@ -252,6 +253,7 @@ mod tests {
                     namespace: "ns".into(),
                     name: "k".into(),
                     deleted_at: Some(3),
+                    since: Micros::MIN,
                     versions: vec![(span(0, Micros::MAX), vec![], vec![])],
                 },
             ],

@@ -421,6 +421,7 @@ mod tests {
             namespace: "ns".into(),
             name: name.into(),
             deleted_at: None,
+            since: Micros::MIN,
             versions: versions
                 .iter()
                 .map(|(f, t, i, o)| (EdgeSpan { from: *f, to: *t }, ds(i), ds(o)))

@@ -176,14 +176,14 @@ async fn run(
         match outcome {
             // Committed. While the graph reads it back (and then its requests are answered),
             // the writer goes on to store the next batch.
-            Ok(results) => {
+            Ok(committed) => {
                 let lineage = lineage.clone();
                 acknowledging = Some(tokio::spawn(async move {
                     if let Some(lineage) = &lineage {
                         // The graph takes it now, or its repair task as soon as it can.
-                        lineage.refresh(&batch.events).await;
+                        lineage.update(committed.change).await;
                     }
-                    batch.answer(results);
+                    batch.answer(committed.results);
                 }));
             }
             Err(e) => failed(store.as_ref(), batch, e, lineage.as_ref()).await,
@@ -263,13 +263,16 @@ async fn failed(store: &dyn Store, batch: Batch, e: StoreError, lineage: Option<
             let mut events = events.into_iter();
             for (size, reply) in sizes.into_iter().zip(replies) {
                 let mine: Vec<PreparedEvent> = events.by_ref().take(size).collect();
-                let r = store.ingest(&mine).await.map_err(WriterError::from);
-                if let Ok(results) = &r {
-                    count(results);
-                }
-                if let (Ok(_), Some(lineage)) = (&r, lineage) {
-                    lineage.refresh(&mine).await;
-                }
+                let r = match store.ingest(&mine).await {
+                    Ok(committed) => {
+                        count(&committed.results);
+                        if let Some(lineage) = lineage {
+                            lineage.update(committed.change).await;
+                        }
+                        Ok(committed.results)
+                    }
+                    Err(e) => Err(WriterError::from(e)),
+                };
                 let _ = reply.send(r);
             }
         }

@@ -104,6 +104,20 @@ impl FacetState {
             .unwrap_or_default()
     }
 
+    /// One live facet's JSON text straight from the stored form, without reading the others
+    /// (`None` for a tombstone).
+    pub fn raw_in_stored<'a>(text: &'a str, name: &str) -> Option<&'a RawValue> {
+        #[derive(Deserialize)]
+        struct Entry<'a> {
+            #[serde(borrow, rename = "v")]
+            value: Option<&'a RawValue>,
+        }
+        let all: BTreeMap<std::borrow::Cow<'a, str>, &'a RawValue> =
+            serde_json::from_str(text).ok()?;
+        let entry: Entry<'a> = serde_json::from_str(all.get(name)?.get()).ok()?;
+        entry.value
+    }
+
     /// The stored form.
     pub fn to_stored(&self) -> String {
         serde_json::to_string(self).expect("facet state serialises")
@@ -192,6 +206,33 @@ impl FacetState {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn one_facet_is_read_from_the_stored_form() {
+        let mut state = FacetState::default();
+        let facets = Facets::from_map(
+            serde_json::json!({"schema": {"fields": []}, "columnLineage": {"fields": {"a": {}}}})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        state.merge(1, &facets);
+        let stored = state.to_stored();
+        assert_eq!(
+            FacetState::raw_in_stored(&stored, "columnLineage").map(RawValue::get),
+            state.raw("columnLineage").map(RawValue::get)
+        );
+        assert!(FacetState::raw_in_stored(&stored, "missing").is_none());
+        assert!(FacetState::raw_in_stored("garbage", "schema").is_none());
+        let deleted = Facets::from_map(
+            serde_json::json!({"columnLineage": {"_deleted": true}})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        state.merge(2, &deleted);
+        assert!(FacetState::raw_in_stored(&state.to_stored(), "columnLineage").is_none());
+    }
+
     use super::*;
     use serde_json::json;
 

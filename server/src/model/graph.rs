@@ -74,9 +74,93 @@ pub struct GraphJob {
     pub namespace: String,
     pub name: String,
     pub deleted_at: Option<Micros>,
+    /// The versions are those valid from this time on (`Micros::MIN`: the whole history;
+    /// `Micros::MAX`: none, only the job itself): what held before it is as the graph has it.
+    pub since: Micros,
     /// `(span, inputs, outputs)` with datasets as `(namespace, name)`.
     pub versions: Vec<(EdgeSpan, DatasetNames, DatasetNames)>,
 }
+
+/// A column edge: an output field that comes from an input dataset's field.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ColumnEdge {
+    pub output_field: String,
+    pub input: NodeKey,
+    pub input_field: String,
+}
+
+/// Column edges from a `columnLineage` facet's JSON text (`fields.{out}.inputFields[{namespace,
+/// name, field}]`), sorted, each once; entries without the three strings are skipped.
+pub fn column_edges(facet: &str) -> Vec<ColumnEdge> {
+    use serde::Deserialize;
+    // The usual shape, read straight into what is kept; anything else through `Value`.
+    #[derive(Deserialize)]
+    struct Facet {
+        #[serde(default)]
+        fields: std::collections::BTreeMap<String, Field>,
+    }
+    #[derive(Deserialize)]
+    struct Field {
+        #[serde(rename = "inputFields", default)]
+        input_fields: Vec<Input>,
+    }
+    #[derive(Deserialize)]
+    struct Input {
+        namespace: String,
+        name: String,
+        field: String,
+    }
+    let mut out = Vec::new();
+    match serde_json::from_str::<Facet>(facet) {
+        Ok(parsed) => {
+            for (output_field, spec) in parsed.fields {
+                for input in spec.input_fields {
+                    out.push(ColumnEdge {
+                        output_field: output_field.clone(),
+                        input: NodeKey::dataset(&input.namespace, &input.name),
+                        input_field: input.field,
+                    });
+                }
+            }
+        }
+        Err(_) => {
+            let value: serde_json::Value = serde_json::from_str(facet).unwrap_or_default();
+            let fields = value.get("fields").and_then(serde_json::Value::as_object);
+            for (output_field, spec) in fields.into_iter().flatten() {
+                for input in spec
+                    .get("inputFields")
+                    .and_then(serde_json::Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let text = |k: &str| input.get(k).and_then(serde_json::Value::as_str);
+                    if let (Some(ns), Some(name), Some(field)) =
+                        (text("namespace"), text("name"), text("field"))
+                    {
+                        out.push(ColumnEdge {
+                            output_field: output_field.clone(),
+                            input: NodeKey::dataset(ns, name),
+                            input_field: field.to_string(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| {
+        (&a.output_field, &a.input, &a.input_field).cmp(&(
+            &b.output_field,
+            &b.input,
+            &b.input_field,
+        ))
+    });
+    out.dedup();
+    out
+}
+
+/// A job or dataset whose history is to be read back from a time on: `(namespace, name,
+/// since)`, with `Micros::MIN` for the whole history.
+pub type HistoryFrom = (String, String, Micros);
 
 /// What receives a whole load of the graph from the store: rows joined by id, in this order —
 /// every dataset, every job, every job version, then every edge (a version's input or output).
@@ -97,4 +181,38 @@ pub trait GraphSink: Send {
     fn version(&mut self, id: &str, job_id: &str, valid_from: Micros);
     /// A version's input (`direction` `in`) or output (`out`).
     fn edge(&mut self, version_id: &str, direction: &str, dataset_id: &str);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_edges_read_the_usual_shape_and_survive_odd_ones() {
+        let usual = r#"{"_producer": "p", "fields": {
+            "total": {"inputFields": [
+                {"namespace": "db", "name": "orders", "field": "amount",
+                 "transformations": [{"type": "DIRECT", "subtype": "IDENTITY"}]},
+                {"namespace": "db", "name": "orders", "field": "amount"}]},
+            "id": {"inputFields": [{"namespace": "db", "name": "orders", "field": "id"}]},
+            "note": {}}}"#;
+        let edge = |out: &str, field: &str| ColumnEdge {
+            output_field: out.into(),
+            input: NodeKey::dataset("db", "orders"),
+            input_field: field.into(),
+        };
+        assert_eq!(
+            column_edges(usual),
+            [edge("id", "id"), edge("total", "amount")],
+            "sorted, each once, fields without inputs left out"
+        );
+        // An entry without a field name, or with a number for one: that entry is skipped.
+        let odd = r#"{"fields": {"total": {"inputFields": [
+            {"namespace": "db", "name": "orders"},
+            {"namespace": "db", "name": "orders", "field": 7},
+            {"namespace": "db", "name": "orders", "field": "amount"}]}}}"#;
+        assert_eq!(column_edges(odd), [edge("total", "amount")]);
+        assert!(column_edges("not json").is_empty());
+        assert!(column_edges(r#"{"fields": []}"#).is_empty());
+    }
 }

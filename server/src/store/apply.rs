@@ -11,7 +11,7 @@ use sqlx::{AnyConnection, FromRow};
 
 use super::dialect::{bind_all, bind_all_as, list, rows_per_statement, value_rows, Arg, Backend};
 use super::rows::*;
-use super::StoreError;
+use super::{Cuts, StoreError};
 use crate::model::canonical::{canonical, sha256_hex};
 use crate::model::event::{DatasetRef, EventKind, LineageEvent};
 use crate::model::ids::{self, VersionKey};
@@ -579,14 +579,15 @@ pub(super) fn checksum_of(
     sha256_hex(&serde_json::to_string(&input).expect("checksum input serialises"))
 }
 
-/// Applies new events (already in the raw log) to the model.
+/// Applies new events (already in the raw log) to the model; answers from when on the graph's
+/// histories changed.
 pub(super) async fn apply(
     tx: &mut AnyConnection,
     backend: Backend,
     events: &[&PreparedEvent],
-) -> Result<(), StoreError> {
+) -> Result<Cuts, StoreError> {
     if events.is_empty() {
-        return Ok(());
+        return Ok(Cuts::default());
     }
     let lock = backend.lock_rows();
     let mut b = Batch {
@@ -766,6 +767,11 @@ pub(super) async fn apply(
     }
 
     // 5. Each dataset's current version: the newest a run wrote or an event described.
+    let stored_current: BTreeMap<String, Option<(Micros, String)>> = b
+        .datasets
+        .values()
+        .map(|d| (d.id.clone(), d.current.clone()))
+        .collect();
     for v in b.versions.values() {
         let Some(ds) = b.datasets.get_mut(&v.dataset_id) else {
             continue;
@@ -779,13 +785,56 @@ pub(super) async fn apply(
         }
     }
 
-    write(tx, b, loaded_job_versions).await
+    // 6. From when on the graph's histories changed (the graph reads back only that).
+    let mut cuts = Cuts::default();
+    for j in b.jobs.values() {
+        cuts.jobs
+            .insert((j.namespace.clone(), j.name.clone()), Micros::MAX);
+    }
+    for jv in b.job_versions.values() {
+        if let Some(j) = b.jobs.get(&jv.job_id) {
+            let cut = cuts
+                .jobs
+                .entry((j.namespace.clone(), j.name.clone()))
+                .or_insert(Micros::MAX);
+            *cut = (*cut).min(jv.valid_from);
+        }
+    }
+    for d in b.datasets.values() {
+        let mut cut = Micros::MAX;
+        let old = stored_current.get(&d.id).cloned().flatten();
+        if old != d.current {
+            // A new current version moves to the end of the column history; the old one back
+            // to its time.
+            for (t, _) in old.iter().chain(&d.current) {
+                cut = cut.min(*t);
+            }
+        }
+        cuts.columns
+            .insert((d.namespace.clone(), d.name.clone()), cut);
+    }
+    for v in b.versions.values() {
+        if v.facets.raw("columnLineage").is_none() {
+            continue;
+        }
+        if let Some(d) = b.datasets.get(&v.dataset_id) {
+            let cut = cuts
+                .columns
+                .entry((d.namespace.clone(), d.name.clone()))
+                .or_insert(Micros::MAX);
+            *cut = (*cut).min(v.created_at);
+        }
+    }
+
+    write(tx, b, loaded_job_versions, &mut cuts).await?;
+    Ok(cuts)
 }
 
 async fn write(
     tx: &mut AnyConnection,
     b: Batch,
     loaded_job_versions: BTreeMap<String, Option<String>>,
+    cuts: &mut Cuts,
 ) -> Result<(), StoreError> {
     let now = b.now;
     upsert(
@@ -1111,13 +1160,24 @@ async fn write(
         if run.job_version_id.as_deref() == Some(old.as_str()) {
             continue;
         }
-        sqlx::query(
+        let removed: Option<(String, i64)> = sqlx::query_as(
             "DELETE FROM job_versions WHERE id = $1 AND defined_by_event = 0 \
-             AND NOT EXISTS (SELECT 1 FROM runs WHERE job_version_id = $1)",
+             AND NOT EXISTS (SELECT 1 FROM runs WHERE job_version_id = $1) \
+             RETURNING job_id, valid_from",
         )
         .bind(old.as_str())
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
+        if let Some((job_id, valid_from)) = removed {
+            // Its span goes from the graph too.
+            let key = b
+                .jobs
+                .get(&job_id)
+                .map(|j| (j.namespace.clone(), j.name.clone()));
+            if let Some(cut) = key.and_then(|k| cuts.jobs.get_mut(&k)) {
+                *cut = (*cut).min(valid_from);
+            }
+        }
         sqlx::query(
             "DELETE FROM job_version_io WHERE job_version_id = $1 AND NOT EXISTS (SELECT 1 FROM job_versions WHERE id = $1)",
         )

@@ -11,7 +11,7 @@ use super::dialect::{bind_all_as, list, Arg};
 use super::reads::{self, runs_where, Dataset, Job, Run};
 use super::rows::{DatasetRow, JobRow, DATASET_COLS, JOB_COLS};
 use super::StoreError;
-use crate::model::graph::{EdgeSpan, GraphJob, NodeKey};
+use crate::model::graph::{column_edges, ColumnEdge, EdgeSpan, GraphJob, HistoryFrom, NodeKey};
 use crate::model::time::{now_micros, Micros};
 
 /// A namespace.
@@ -688,76 +688,99 @@ fn key_filter(
     }
 }
 
-/// Jobs with every version's span and inputs/outputs, for the lineage graph; only the named
-/// jobs when `keys` is given.
+/// `WITH c(id, since) AS (VALUES ($1, $2), …)`: keys with the time their history is read from,
+/// and the arguments, ids made by `id`.
+fn cuts_cte(keys: &[HistoryFrom], id: fn(&str, &str) -> uuid::Uuid) -> (String, Vec<Arg>) {
+    let rows: Vec<String> = (0..keys.len())
+        .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+        .collect();
+    let args = keys
+        .iter()
+        .flat_map(|(ns, n, since)| [Arg::from(id(ns, n).to_string()), Arg::from(*since)])
+        .collect();
+    (
+        format!("WITH c(id, since) AS (VALUES {})", rows.join(", ")),
+        args,
+    )
+}
+
+/// The named jobs, each with its versions valid from its `since` on (span, inputs, outputs),
+/// for the lineage graph. A job with no such version comes back with none; an unknown job does
+/// not come back.
 pub(super) async fn graph_jobs(
     pool: &AnyPool,
-    keys: Option<&[(String, String)]>,
+    keys: &[HistoryFrom],
 ) -> Result<Vec<GraphJob>, StoreError> {
     #[derive(FromRow)]
     struct Row {
         namespace: String,
         name: String,
         deleted_at: Option<i64>,
-        version_id: String,
-        valid_from: i64,
+        since: i64,
+        version_id: Option<String>,
+        valid_from: Option<i64>,
         direction: Option<String>,
         dataset_namespace: Option<String>,
         dataset_name: Option<String>,
     }
-    if keys.is_some_and(<[_]>::is_empty) {
-        return Ok(Vec::new());
-    }
-    let (filter, args) = key_filter("j.id", keys, crate::model::ids::job_id);
-    let sql = format!(
-        "SELECT j.namespace, j.name, j.deleted_at, v.id AS version_id, v.valid_from, io.direction, \
-         d.namespace AS dataset_namespace, d.name AS dataset_name \
-         FROM jobs j JOIN job_versions v ON v.job_id = j.id \
-         LEFT JOIN job_version_io io ON io.job_version_id = v.id LEFT JOIN datasets d ON d.id = io.dataset_id \
-         {filter} ORDER BY j.namespace, j.name, v.valid_from, v.id"
-    );
-    let rows = bind_all_as(sqlx::query_as::<_, Row>(&sql), &args)
-        .fetch_all(pool)
-        .await?;
     let mut jobs: Vec<GraphJob> = Vec::new();
-    let mut last_version: Option<String> = None;
-    for r in rows {
-        let same_job = jobs
-            .last()
-            .is_some_and(|j| j.namespace == r.namespace && j.name == r.name);
-        if !same_job {
-            jobs.push(GraphJob {
-                namespace: r.namespace.clone(),
-                name: r.name.clone(),
-                deleted_at: r.deleted_at,
-                versions: Vec::new(),
-            });
-            last_version = None;
-        }
-        let job = jobs.last_mut().expect("pushed above");
-        if last_version.as_deref() != Some(r.version_id.as_str()) {
-            // The previous version holds until this one starts.
-            if let Some(prev) = job.versions.last_mut() {
-                prev.0.to = r.valid_from;
+    for chunk in keys.chunks(super::dialect::MAX_PARAMS / 2) {
+        let (cte, args) = cuts_cte(chunk, crate::model::ids::job_id);
+        let sql = format!(
+            "{cte} SELECT j.namespace, j.name, j.deleted_at, c.since, v.id AS version_id, \
+             v.valid_from, io.direction, d.namespace AS dataset_namespace, d.name AS dataset_name \
+             FROM c JOIN jobs j ON j.id = c.id \
+             LEFT JOIN job_versions v ON v.job_id = j.id AND v.valid_from >= c.since \
+             LEFT JOIN job_version_io io ON io.job_version_id = v.id \
+             LEFT JOIN datasets d ON d.id = io.dataset_id \
+             ORDER BY j.namespace, j.name, v.valid_from, v.id"
+        );
+        let rows = bind_all_as(sqlx::query_as::<_, Row>(&sql), &args)
+            .fetch_all(pool)
+            .await?;
+        let mut last_version: Option<String> = None;
+        for r in rows {
+            let same_job = jobs
+                .last()
+                .is_some_and(|j| j.namespace == r.namespace && j.name == r.name);
+            if !same_job {
+                jobs.push(GraphJob {
+                    namespace: r.namespace.clone(),
+                    name: r.name.clone(),
+                    deleted_at: r.deleted_at,
+                    since: r.since,
+                    versions: Vec::new(),
+                });
+                last_version = None;
             }
-            job.versions.push((
-                EdgeSpan {
-                    from: r.valid_from,
-                    to: Micros::MAX,
-                },
-                Vec::new(),
-                Vec::new(),
-            ));
-            last_version = Some(r.version_id.clone());
-        }
-        let v = job.versions.last_mut().expect("pushed above");
-        if let (Some(dir), Some(ns), Some(name)) =
-            (r.direction, r.dataset_namespace, r.dataset_name)
-        {
-            if dir == "in" {
-                v.1.push((ns, name))
-            } else {
-                v.2.push((ns, name))
+            let job = jobs.last_mut().expect("pushed above");
+            let (Some(version_id), Some(valid_from)) = (r.version_id, r.valid_from) else {
+                continue;
+            };
+            if last_version.as_deref() != Some(version_id.as_str()) {
+                // The previous version holds until this one starts.
+                if let Some(prev) = job.versions.last_mut() {
+                    prev.0.to = valid_from;
+                }
+                job.versions.push((
+                    EdgeSpan {
+                        from: valid_from,
+                        to: Micros::MAX,
+                    },
+                    Vec::new(),
+                    Vec::new(),
+                ));
+                last_version = Some(version_id);
+            }
+            let v = job.versions.last_mut().expect("pushed above");
+            if let (Some(dir), Some(ns), Some(name)) =
+                (r.direction, r.dataset_namespace, r.dataset_name)
+            {
+                if dir == "in" {
+                    v.1.push((ns, name))
+                } else {
+                    v.2.push((ns, name))
+                }
             }
         }
     }
@@ -798,70 +821,124 @@ pub(super) async fn graph_datasets(
 /// A dataset as a graph node: key, `datasetType`, deletion time.
 pub type GraphDataset = (NodeKey, Option<String>, Option<Micros>);
 
-/// A dataset's `columnLineage` facets over time: `(from, facet or Null)`, oldest first.
-pub type ColumnHistory = (NodeKey, Vec<(Micros, serde_json::Value)>);
+/// A dataset's column lineage over time from a time on: `(dataset, since, [(from, edges)])`,
+/// oldest first (no edges where a version had no `columnLineage` facet).
+pub type ColumnHistory = (NodeKey, Micros, Vec<(Micros, Vec<ColumnEdge>)>);
 
-/// The column lineage of each dataset over time (only the named datasets when given): the
-/// versions that carried a `columnLineage` facet and the current version, oldest first (the
-/// current one last), each with its `columnLineage` facet or `Null` when it had none.
-pub(super) async fn graph_columns(
-    pool: &AnyPool,
-    keys: Option<&[(String, String)]>,
-) -> Result<Vec<ColumnHistory>, StoreError> {
-    #[derive(FromRow)]
-    struct Row {
-        namespace: String,
-        name: String,
-        created_at: i64,
-        facets: String,
-        current: i64,
-    }
-    if keys.is_some_and(<[_]>::is_empty) {
-        return Ok(Vec::new());
-    }
-    let (filter, args) = key_filter("d.id", keys, crate::model::ids::dataset_id);
-    let has_lineage = "(v.id = d.current_version_id OR v.facets LIKE '%\"columnLineage\"%')";
-    let filter = if filter.is_empty() {
-        format!("WHERE {has_lineage}")
-    } else {
-        format!("{filter} AND {has_lineage}")
-    };
-    let sql = format!(
-        "SELECT d.namespace, d.name, v.created_at, v.facets, \
-         CASE WHEN v.id = d.current_version_id THEN 1 ELSE 0 END AS current \
-         FROM datasets d JOIN dataset_versions v ON v.dataset_id = d.id {filter} \
-         ORDER BY d.namespace, d.name, v.created_at, v.id"
-    );
-    let rows = bind_all_as(sqlx::query_as::<_, Row>(&sql), &args)
-        .fetch_all(pool)
-        .await?;
+#[derive(FromRow)]
+struct ColumnRow {
+    namespace: String,
+    name: String,
+    since: i64,
+    current_version_time: Option<i64>,
+    created_at: Option<i64>,
+    facets: Option<String>,
+    current: i64,
+}
+
+/// The versions that carry a `columnLineage` facet, and the current one.
+const HAS_COLUMN_LINEAGE: &str =
+    "(v.id = d.current_version_id OR v.facets LIKE '%\"columnLineage\"%')";
+
+/// Rows of one dataset after another as histories, the current version last. The second list
+/// names the datasets whose current version is older than `since` while a newer version carries
+/// column lineage: a whole read puts the current one after it, so they must be read whole.
+fn column_histories(rows: Vec<ColumnRow>) -> (Vec<ColumnHistory>, Vec<HistoryFrom>) {
     let mut out: Vec<ColumnHistory> = Vec::new();
-    let mut current: Option<(Micros, serde_json::Value)> = None;
-    let flush = |out: &mut Vec<ColumnHistory>,
-                 current: &mut Option<(Micros, serde_json::Value)>| {
+    let mut whole = Vec::new();
+    let mut current: Option<(Micros, Vec<ColumnEdge>)> = None;
+    let flush = |out: &mut Vec<ColumnHistory>, current: &mut Option<(Micros, Vec<ColumnEdge>)>| {
         if let (Some(last), Some(c)) = (out.last_mut(), current.take()) {
-            last.1.push(c);
+            last.2.push(c);
         }
     };
     for r in rows {
         let key = NodeKey::dataset(&r.namespace, &r.name);
-        if out.last().map(|(k, _)| k) != Some(&key) {
+        if out.last().map(|(k, _, _)| k) != Some(&key) {
             flush(&mut out, &mut current);
-            out.push((key, Vec::new()));
+            out.push((key, r.since, Vec::new()));
         }
-        let facet = crate::model::FacetState::from_stored(Some(&r.facets))
-            .get("columnLineage")
-            .unwrap_or(serde_json::Value::Null);
-        let entry = (r.created_at, facet);
+        let (Some(created_at), Some(facets)) = (r.created_at, r.facets) else {
+            continue;
+        };
+        let facet = crate::model::FacetState::raw_in_stored(&facets, "columnLineage")
+            .map(|raw| column_edges(raw.get()))
+            .unwrap_or_default();
         if r.current != 0 {
-            current = Some(entry);
-        } else {
-            out.last_mut().expect("pushed above").1.push(entry);
+            current = Some((created_at, facet));
+            continue;
         }
+        if r.current_version_time.is_some_and(|t| t < r.since)
+            && whole
+                .last()
+                .is_none_or(|(ns, n, _): &HistoryFrom| (ns, n) != (&r.namespace, &r.name))
+        {
+            whole.push((r.namespace.clone(), r.name.clone(), Micros::MIN));
+        }
+        out.last_mut()
+            .expect("pushed above")
+            .2
+            .push((created_at, facet));
     }
     flush(&mut out, &mut current);
-    // Only datasets that ever had column lineage matter.
-    out.retain(|(_, h)| h.iter().any(|(_, f)| !f.is_null()));
+    (out, whole)
+}
+
+/// The column lineage of datasets over time: the versions that carried a `columnLineage` facet
+/// and the current version, oldest first (the current one last), each with its `columnLineage`
+/// facet or `Null` when it had none. Every dataset that ever had column lineage when `keys` is
+/// `None`; else each named dataset (that exists) from its `since` on.
+pub(super) async fn graph_columns(
+    pool: &AnyPool,
+    keys: Option<&[HistoryFrom]>,
+) -> Result<Vec<ColumnHistory>, StoreError> {
+    let Some(keys) = keys else {
+        let sql = format!(
+            "SELECT d.namespace, d.name, $1 AS since, d.current_version_time, v.created_at, \
+             v.facets, CASE WHEN v.id = d.current_version_id THEN 1 ELSE 0 END AS current \
+             FROM datasets d JOIN dataset_versions v ON v.dataset_id = d.id \
+             WHERE {HAS_COLUMN_LINEAGE} ORDER BY d.namespace, d.name, v.created_at, v.id"
+        );
+        let rows = bind_all_as(
+            sqlx::query_as::<_, ColumnRow>(&sql),
+            &[Arg::from(Micros::MIN)],
+        )
+        .fetch_all(pool)
+        .await?;
+        let (mut out, _) = column_histories(rows);
+        // Only datasets that ever had column lineage matter.
+        out.retain(|(_, _, h)| h.iter().any(|(_, edges)| !edges.is_empty()));
+        return Ok(out);
+    };
+    let mut out = Vec::new();
+    let mut keys = keys.to_vec();
+    // Twice at most: the second time whole, for the datasets the first read says need it.
+    while !keys.is_empty() {
+        let mut redo = Vec::new();
+        for chunk in keys.chunks(super::dialect::MAX_PARAMS / 2) {
+            let (cte, args) = cuts_cte(chunk, crate::model::ids::dataset_id);
+            let sql = format!(
+                "{cte} SELECT d.namespace, d.name, c.since, d.current_version_time, \
+                 v.created_at, v.facets, \
+                 CASE WHEN v.id = d.current_version_id THEN 1 ELSE 0 END AS current \
+                 FROM c JOIN datasets d ON d.id = c.id \
+                 LEFT JOIN dataset_versions v ON v.dataset_id = d.id AND v.created_at >= c.since \
+                 AND {HAS_COLUMN_LINEAGE} \
+                 ORDER BY d.namespace, d.name, v.created_at, v.id"
+            );
+            let rows = bind_all_as(sqlx::query_as::<_, ColumnRow>(&sql), &args)
+                .fetch_all(pool)
+                .await?;
+            let (histories, whole) = column_histories(rows);
+            out.extend(histories.into_iter().filter(|(k, _, _)| {
+                !whole
+                    .iter()
+                    .any(|(ns, n, _)| (&*k.namespace, &*k.name) == (ns.as_str(), n.as_str()))
+            }));
+            redo.extend(whole);
+        }
+        keys = redo;
+    }
     Ok(out)
 }
 

@@ -29,7 +29,7 @@ pub use sql::SqlStore;
 
 use crate::error::Cause;
 use crate::model::access::{AuditEntry, KeyRecord};
-use crate::model::graph::{GraphJob, GraphSink};
+use crate::model::graph::{GraphJob, GraphSink, HistoryFrom};
 use crate::model::prepared::PreparedEvent;
 use crate::model::time::Micros;
 
@@ -129,7 +129,14 @@ fn database_is_away(e: &sqlx::Error) -> bool {
     }
 }
 
-/// The jobs and datasets a batch of events touched: what other replicas' graphs must reload.
+/// A committed batch: what became of each event, and what changed in the lineage graph.
+#[derive(Debug, Clone, Default)]
+pub struct Committed {
+    pub results: Vec<Ingested>,
+    pub change: GraphChange,
+}
+
+/// The jobs and datasets a batch of events touched: what a graph must read back.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GraphChange {
     pub jobs: Vec<(String, String)>,
@@ -137,9 +144,86 @@ pub struct GraphChange {
     /// The store instance that committed it (a server skips its own announcements).
     #[serde(default)]
     pub origin: String,
+    /// From when on each history changed, where the committing store knows; a job or dataset
+    /// it does not name is read back whole. Not announced to replicas.
+    #[serde(skip)]
+    pub cuts: Cuts,
+}
+
+/// From when on histories changed in a commit: per job the earliest `valid_from` of its
+/// versions written or removed, per dataset the earliest `created_at` of its versions whose
+/// column lineage (or being current) changed; `Micros::MAX` when none did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Cuts {
+    pub jobs: HashMap<(String, String), Micros>,
+    pub columns: HashMap<(String, String), Micros>,
+}
+
+impl Cuts {
+    /// Where a job's history is to be read from: its cut, or the beginning when unknown.
+    pub fn job(&self, key: &(String, String)) -> Micros {
+        self.jobs.get(key).copied().unwrap_or(Micros::MIN)
+    }
+
+    /// Where a dataset's column lineage is to be read from; `None` when it did not change.
+    pub fn columns(&self, key: &(String, String)) -> Option<Micros> {
+        match self.columns.get(key).copied() {
+            Some(Micros::MAX) => None,
+            Some(t) => Some(t),
+            None => Some(Micros::MIN),
+        }
+    }
 }
 
 impl GraphChange {
+    /// Adds `more`, keeping each job and dataset once; a history either side reads whole stays
+    /// whole, else it is read from the earlier cut.
+    pub fn merge(&mut self, more: GraphChange) {
+        fn side(
+            list: &[(String, String)],
+            cuts: &HashMap<(String, String), Micros>,
+            key: &(String, String),
+        ) -> Option<Micros> {
+            if list.contains(key) {
+                cuts.get(key).copied()
+            } else {
+                Some(Micros::MAX)
+            }
+        }
+        let mut cuts = Cuts::default();
+        for (list, more_list, mine, theirs, into) in [
+            (
+                &self.jobs,
+                &more.jobs,
+                &self.cuts.jobs,
+                &more.cuts.jobs,
+                &mut cuts.jobs,
+            ),
+            (
+                &self.datasets,
+                &more.datasets,
+                &self.cuts.columns,
+                &more.cuts.columns,
+                &mut cuts.columns,
+            ),
+        ] {
+            for key in list.iter().chain(more_list) {
+                if let (Some(a), Some(b)) = (side(list, mine, key), side(more_list, theirs, key)) {
+                    into.insert(key.clone(), a.min(b));
+                }
+            }
+        }
+        self.cuts = cuts;
+        for (list, extra) in [
+            (&mut self.jobs, more.jobs),
+            (&mut self.datasets, more.datasets),
+        ] {
+            list.extend(extra);
+            list.sort();
+            list.dedup();
+        }
+    }
+
     /// What a batch of events touched.
     pub fn of<'a>(events: impl IntoIterator<Item = &'a PreparedEvent>) -> Self {
         let mut jobs = std::collections::BTreeSet::new();
@@ -157,6 +241,7 @@ impl GraphChange {
             jobs: jobs.into_iter().collect(),
             datasets: datasets.into_iter().collect(),
             origin: String::new(),
+            cuts: Cuts::default(),
         }
     }
 }
@@ -213,8 +298,8 @@ pub trait Store: Send + Sync + 'static {
     /// Checks the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
     /// Stores a batch of events and applies them to the model in one transaction. The answer
-    /// has one entry per event, in order.
-    async fn ingest(&self, batch: &[PreparedEvent]) -> Result<Vec<Ingested>, StoreError>;
+    /// has one entry per event, in order, and what the commit changed in the lineage graph.
+    async fn ingest(&self, batch: &[PreparedEvent]) -> Result<Committed, StoreError>;
     /// Applies events that are already in the log to the model again (for `rebuild`).
     async fn replay(&self, batch: &[PreparedEvent]) -> Result<(), StoreError>;
     /// Reads the raw event log.
@@ -318,11 +403,9 @@ pub trait Store: Send + Sync + 'static {
         width: Micros,
         buckets: i64,
     ) -> Result<Vec<(i64, String, i64)>, StoreError>;
-    /// Jobs with their versions' spans, inputs and outputs (only the named ones when given).
-    async fn graph_jobs(
-        &self,
-        keys: Option<&[(String, String)]>,
-    ) -> Result<Vec<GraphJob>, StoreError>;
+    /// The named jobs with the spans, inputs and outputs of their versions valid from each
+    /// one's `since` on.
+    async fn graph_jobs(&self, keys: &[HistoryFrom]) -> Result<Vec<GraphJob>, StoreError>;
     /// Hands the whole lineage graph to `sink`, as the index is loaded at startup.
     async fn load_graph(&self, sink: &mut dyn GraphSink) -> Result<(), StoreError>;
     /// Datasets as graph nodes (only the named ones when given).
@@ -330,10 +413,11 @@ pub trait Store: Send + Sync + 'static {
         &self,
         keys: Option<&[(String, String)]>,
     ) -> Result<Vec<GraphDataset>, StoreError>;
-    /// Datasets' `columnLineage` facets over time (only the named ones when given).
+    /// Datasets' `columnLineage` facets over time: all of every dataset's, or the named ones'
+    /// from each one's `since` on.
     async fn graph_columns(
         &self,
-        keys: Option<&[(String, String)]>,
+        keys: Option<&[HistoryFrom]>,
     ) -> Result<Vec<ColumnHistory>, StoreError>;
     /// Datasets and job summaries by `(namespace, name)`, for the nodes of a lineage answer;
     /// names not found are left out.

@@ -18,15 +18,15 @@ use super::tx::Tx;
 use super::{access, apply, catalog, keep, reads};
 use super::{ColumnHistory, RetentionReport, VerifyReport, VersionTag};
 use super::{
-    Dataset, DatasetVersion, EventPage, EventQuery, Ingested, Job, JobVersion, Run, SortDirection,
-    Store, StoreError,
+    Committed, Dataset, DatasetVersion, EventPage, EventQuery, Ingested, Job, JobVersion, Run,
+    SortDirection, Store, StoreError,
 };
 use super::{
     DatasetTags, JobSummary, Namespace, SearchHit, SearchQuery, Source, StatsKind, Tag, TagTarget,
 };
 use crate::error::Cause;
 use crate::model::access::{AuditEntry, KeyRecord};
-use crate::model::graph::{GraphJob, GraphSink};
+use crate::model::graph::{GraphJob, GraphSink, HistoryFrom};
 use crate::model::prepared::PreparedEvent;
 use crate::model::time::Micros;
 use std::collections::HashMap;
@@ -258,7 +258,7 @@ impl SqlStore {
         Ok(created)
     }
 
-    async fn ingest_batch(&self, batch: &[PreparedEvent]) -> Result<Vec<Ingested>, StoreError> {
+    async fn ingest_batch(&self, batch: &[PreparedEvent]) -> Result<Committed, StoreError> {
         // The same event twice in one batch: only the first counts.
         let mut seen = HashSet::new();
         let firsts: Vec<bool> = batch.iter().map(|p| seen.insert(p.hash)).collect();
@@ -280,15 +280,24 @@ impl SqlStore {
         let times: Vec<Micros> = unique.iter().map(|p| p.event.event_time).collect();
         let new_months = self.ensure_partitions(&mut tx, &times).await?;
         let inserted = self.insert_raw(&mut tx, &unique).await?;
-        let fresh: Vec<&PreparedEvent> = unique
+        let (fresh, known): (Vec<&PreparedEvent>, Vec<&PreparedEvent>) = unique
             .into_iter()
-            .filter(|p| inserted.contains(p.hash.as_slice()))
-            .collect();
+            .partition(|p| inserted.contains(p.hash.as_slice()));
         let logged = started.elapsed();
-        apply::apply(&mut tx, self.backend, &fresh).await?;
+        let cuts = apply::apply(&mut tx, self.backend, &fresh).await?;
+        // What the graph must read back: what the new events name, and the datasets their
+        // names resolved to.
+        let mut change = super::GraphChange::of(fresh.iter().copied());
+        change.jobs.extend(cuts.jobs.keys().cloned());
+        change.datasets.extend(cuts.columns.keys().cloned());
+        for list in [&mut change.jobs, &mut change.datasets] {
+            list.sort();
+            list.dedup();
+        }
+        change.cuts = cuts;
         if self.backend == Backend::Postgres && !fresh.is_empty() {
             // Delivered to every listener when (and only if) the transaction commits.
-            let mut change = super::GraphChange::of(fresh.iter().copied());
+            let mut change = change.clone();
             change.origin = self.instance.clone();
             let payload = serde_json::to_string(&change).expect("change serialises");
             let payload = if payload.len() > NOTIFY_LIMIT {
@@ -302,6 +311,12 @@ impl SqlStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        if !known.is_empty() {
+            // Events stored before change nothing, but what they name is read back whole: a
+            // graph that missed them (another server wrote them, on a store that announces
+            // nothing) catches up when they are sent again.
+            change.merge(super::GraphChange::of(known));
+        }
         let applied = started.elapsed();
         tx.commit().await?;
         tracing::debug!(events = batch.len(), ?logged, ?applied, total = ?started.elapsed(), "batch committed");
@@ -310,7 +325,7 @@ impl SqlStore {
             .expect("partition cache")
             .extend(new_months);
 
-        Ok(batch
+        let results = batch
             .iter()
             .zip(firsts)
             .map(|(p, first)| {
@@ -320,7 +335,8 @@ impl SqlStore {
                     Ingested::Duplicate
                 }
             })
-            .collect())
+            .collect();
+        Ok(Committed { results, change })
     }
 
     async fn insert_raw(
@@ -433,15 +449,18 @@ impl Store for SqlStore {
     }
 
     #[tracing::instrument(skip_all, fields(events = batch.len()))]
-    async fn ingest(&self, batch: &[PreparedEvent]) -> Result<Vec<Ingested>, StoreError> {
+    async fn ingest(&self, batch: &[PreparedEvent]) -> Result<Committed, StoreError> {
         match self.ingest_batch(batch).await {
             Ok(done) => Ok(done),
             // The connection was cut: once more on a fresh one. Safe even if the cut came after
             // the COMMIT reached the database: the log is keyed by content hash, so the events
-            // come back as duplicates and the answer (committed) is right either way.
+            // come back as duplicates and the answer (committed) is right either way. What the
+            // graph must read back is then unknown: everything the batch names, whole.
             Err(StoreError::Disconnected(cause)) => {
                 tracing::warn!(cause = %cause, "connection cut during ingest; trying once more");
-                self.ingest_batch(batch).await
+                let mut done = self.ingest_batch(batch).await?;
+                done.change = super::GraphChange::of(batch);
+                Ok(done)
             }
             // The database is away: trying again now would only make the client wait longer.
             Err(e @ StoreError::Unavailable(_)) => Err(e),
@@ -728,10 +747,7 @@ impl Store for SqlStore {
         read!(catalog::stats(&self.pool, kind, start, width, buckets))
     }
 
-    async fn graph_jobs(
-        &self,
-        keys: Option<&[(String, String)]>,
-    ) -> Result<Vec<GraphJob>, StoreError> {
+    async fn graph_jobs(&self, keys: &[HistoryFrom]) -> Result<Vec<GraphJob>, StoreError> {
         catalog::graph_jobs(&self.writes, keys).await
     }
 
@@ -751,7 +767,7 @@ impl Store for SqlStore {
 
     async fn graph_columns(
         &self,
-        keys: Option<&[(String, String)]>,
+        keys: Option<&[HistoryFrom]>,
     ) -> Result<Vec<ColumnHistory>, StoreError> {
         catalog::graph_columns(&self.writes, keys).await
     }
