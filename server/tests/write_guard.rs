@@ -1,7 +1,9 @@
-//! A guard on the write path that cannot drift with the machine's speed: the number of SQL
-//! statements one ingest batch sends, counted (every statement sqlx runs is a `sqlx::query`
-//! tracing event), for batches of different sizes and before and after the store has history.
-//! Alone in its binary, because it installs the process-wide tracing subscriber.
+//! Guards on the write path that cannot drift with the machine's speed, for batches of different
+//! sizes and before and after the store has history: the number of SQL statements one ingest
+//! batch sends, and the rows the lineage graph reads back after it commits (every statement sqlx
+//! runs is a `sqlx::query` tracing event, which carries `rows_returned`). Events come in time
+//! order, as emitters send them. Alone in its binary, because it installs the process-wide
+//! tracing subscriber.
 
 mod common;
 
@@ -11,19 +13,36 @@ use std::sync::Arc;
 use common::{Db, TestDb};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::Layer;
-use tributary::cli::bench::realistic_event;
+use tributary::cli::bench::realistic_event_in_order;
 use tributary::ingest::{prepare_event, PreparedEvent, ValidationMode, Validator};
+use tributary::lineage::Lineage;
 use tributary::store::{SqlStore, Store};
 
 static STATEMENTS: AtomicUsize = AtomicUsize::new(0);
+static ROWS: AtomicUsize = AtomicUsize::new(0);
 
-/// Counts the statements sqlx runs.
+/// Counts the statements sqlx runs and the rows they return.
 struct CountStatements;
+
+struct RowsReturned(u64);
+
+impl tracing::field::Visit for RowsReturned {
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        if field.name() == "rows_returned" {
+            self.0 = value;
+        }
+    }
+
+    fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+}
 
 impl<S: tracing::Subscriber> Layer<S> for CountStatements {
     fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
         if event.metadata().target() == "sqlx::query" {
             STATEMENTS.fetch_add(1, Ordering::Relaxed);
+            let mut rows = RowsReturned(0);
+            event.record(&mut rows);
+            ROWS.fetch_add(rows.0 as usize, Ordering::Relaxed);
         }
     }
 }
@@ -31,49 +50,59 @@ impl<S: tracing::Subscriber> Layer<S> for CountStatements {
 fn prepared(range: std::ops::Range<usize>, validator: &Validator) -> Vec<PreparedEvent> {
     range
         .map(|i| {
-            let e = realistic_event(i);
+            let e = realistic_event_in_order(i);
             let body = e.to_string().into_bytes();
             prepare_event(validator, e, body, 0).expect("a realistic event is valid")
         })
         .collect()
 }
 
-/// Statements sent by one `ingest` of these events.
-async fn statements_for(store: &dyn Store, batch: &[PreparedEvent]) -> usize {
+/// Statements sent by one `ingest` of these events, and rows the graph then reads back.
+async fn counts_for(
+    store: &dyn Store,
+    lineage: &Arc<Lineage>,
+    batch: &[PreparedEvent],
+) -> (usize, usize) {
     let before = STATEMENTS.load(Ordering::Relaxed);
-    store.ingest(batch).await.expect("ingest");
-    STATEMENTS.load(Ordering::Relaxed) - before
+    let committed = store.ingest(batch).await.expect("ingest");
+    let statements = STATEMENTS.load(Ordering::Relaxed) - before;
+    let before = ROWS.load(Ordering::Relaxed);
+    lineage
+        .apply_change(&committed.change)
+        .await
+        .expect("read back");
+    (statements, ROWS.load(Ordering::Relaxed) - before)
 }
 
-/// The counts of one backend: `(batch size, statements)` on an empty store, then the largest
-/// batch again after history was added.
-async fn counts(db: Db) -> Option<Vec<(String, usize)>> {
+/// The counts of one backend: `(batch size, statements, rows read back)` on an empty store,
+/// then the largest batch again after history was added.
+async fn counts(db: Db) -> Option<Vec<(String, usize, usize)>> {
     let db = TestDb::create(db).await?;
     let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&db.url, 2).await.unwrap());
     store.migrate().await.unwrap();
+    let lineage = Arc::new(Lineage::load(store.clone()).await.unwrap());
     let validator = Validator::new(ValidationMode::Lenient);
     // Warm up: the first batch creates the month's partition of the log.
-    statements_for(store.as_ref(), &prepared(0..1, &validator)).await;
+    counts_for(store.as_ref(), &lineage, &prepared(0..1, &validator)).await;
     let mut out = Vec::new();
     let mut next = 1;
     for size in [1, 10, 100] {
         let batch = prepared(next..next + size, &validator);
         next += size;
-        out.push((
-            format!("batch of {size}"),
-            statements_for(store.as_ref(), &batch).await,
-        ));
+        let (statements, rows) = counts_for(store.as_ref(), &lineage, &batch).await;
+        out.push((format!("batch of {size}"), statements, rows));
     }
-    // History: 2,000 more events, then the same size of batch again.
-    for chunk in (0..20).map(|k| next + k * 100..next + (k + 1) * 100) {
-        store.ingest(&prepared(chunk, &validator)).await.unwrap();
+    // History: 1,000 more events, a batch of 100, 1,000 more, the same size of batch again.
+    for more in ["1,000", "2,000"] {
+        for chunk in (0..10).map(|k| next + k * 100..next + (k + 1) * 100) {
+            counts_for(store.as_ref(), &lineage, &prepared(chunk, &validator)).await;
+        }
+        next += 1_000;
+        let batch = prepared(next..next + 100, &validator);
+        next += 100;
+        let (statements, rows) = counts_for(store.as_ref(), &lineage, &batch).await;
+        out.push((format!("batch of 100 after {more} more"), statements, rows));
     }
-    next += 2_000;
-    let batch = prepared(next..next + 100, &validator);
-    out.push((
-        "batch of 100 after 2,000 more".into(),
-        statements_for(store.as_ref(), &batch).await,
-    ));
     Some(out)
 }
 
@@ -95,16 +124,22 @@ async fn statements_per_batch_do_not_grow_with_its_size_or_the_stores_history() 
             continue;
         };
         eprintln!("{db:?}: {counts:?}");
-        let of = |name: &str| counts.iter().find(|(n, _)| n == name).unwrap().1;
+        let of = |name: &str| counts.iter().find(|(n, _, _)| n == name).unwrap();
         assert!(
-            of("batch of 100") <= of("batch of 10"),
+            of("batch of 100").1 <= of("batch of 10").1,
             "{db:?}: statements grow with the batch: {counts:?}"
         );
         assert!(
-            of("batch of 100 after 2,000 more") <= of("batch of 100"),
+            of("batch of 100 after 2,000 more").1 <= of("batch of 100").1,
             "{db:?}: statements grow with history: {counts:?}"
         );
-        for (name, n) in &counts {
+        // The graph reads back what the batch changed, not the histories it touched (once a
+        // dataset has a current version, its replacement reads it again: one row more).
+        assert!(
+            of("batch of 100 after 2,000 more").2 <= of("batch of 100 after 1,000 more").2,
+            "{db:?}: rows read back grow with history: {counts:?}"
+        );
+        for (name, n, _) in &counts {
             assert!(
                 *n <= BUDGET,
                 "{db:?}: {name} sent {n} statements (budget {BUDGET})"

@@ -689,7 +689,9 @@ fn key_filter(
 }
 
 /// `WITH c(id, since) AS (VALUES ($1, $2), …)`: keys with the time their history is read from,
-/// and the arguments, ids made by `id`.
+/// and the arguments, ids made by `id`. Versions are joined on `c.id` and `c.since` together, so
+/// that Postgres finds them by both in the `(id, time)` index instead of reading every version
+/// of the key and filtering.
 fn cuts_cte(keys: &[HistoryFrom], id: fn(&str, &str) -> uuid::Uuid) -> (String, Vec<Arg>) {
     let rows: Vec<String> = (0..keys.len())
         .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
@@ -730,7 +732,7 @@ pub(super) async fn graph_jobs(
             "{cte} SELECT j.namespace, j.name, j.deleted_at, c.since, v.id AS version_id, \
              v.valid_from, io.direction, d.namespace AS dataset_namespace, d.name AS dataset_name \
              FROM c JOIN jobs j ON j.id = c.id \
-             LEFT JOIN job_versions v ON v.job_id = j.id AND v.valid_from >= c.since \
+             LEFT JOIN job_versions v ON v.job_id = c.id AND v.valid_from >= c.since \
              LEFT JOIN job_version_io io ON io.job_version_id = v.id \
              LEFT JOIN datasets d ON d.id = io.dataset_id \
              ORDER BY j.namespace, j.name, v.valid_from, v.id"
@@ -922,7 +924,7 @@ pub(super) async fn graph_columns(
                  v.created_at, v.facets, \
                  CASE WHEN v.id = d.current_version_id THEN 1 ELSE 0 END AS current \
                  FROM c JOIN datasets d ON d.id = c.id \
-                 LEFT JOIN dataset_versions v ON v.dataset_id = d.id AND v.created_at >= c.since \
+                 LEFT JOIN dataset_versions v ON v.dataset_id = c.id AND v.created_at >= c.since \
                  AND {HAS_COLUMN_LINEAGE} \
                  ORDER BY d.namespace, d.name, v.created_at, v.id"
             );
