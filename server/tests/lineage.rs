@@ -547,6 +547,19 @@ async fn the_live_graph_equals_one_loaded_whole(db: Db) {
         app.ingest(e).await;
     }
     // And some in one batch, one of them a START completed in the same batch.
+    // Run by a DAG that is only ever named as a parent: it has no version of its own.
+    let mut dag_started = run_event(
+        "START",
+        "2024-03-05T10:00:00Z",
+        &run(7),
+        "report",
+        json!([ds("b"), ds("a")]),
+        json!([]),
+    );
+    dag_started["run"]["facets"] = json!({"parent": {
+        "_producer": "https://example.com/tests",
+        "_schemaURL": "https://openlineage.io/spec/facets/1-1-0/ParentRunFacet.json",
+        "run": {"runId": run(99)}, "job": {"namespace": "airflow", "name": "dag"}}});
     let batch = json!([
         run_event(
             "COMPLETE",
@@ -556,14 +569,7 @@ async fn the_live_graph_equals_one_loaded_whole(db: Db) {
             json!([ds("c")]),
             json!([out("b", &[("c", "y")])])
         ),
-        run_event(
-            "START",
-            "2024-03-05T10:00:00Z",
-            &run(7),
-            "report",
-            json!([ds("b"), ds("a")]),
-            json!([])
-        ),
+        dag_started,
         run_event(
             "COMPLETE",
             "2024-03-05T11:00:00Z",
@@ -605,6 +611,12 @@ async fn the_live_graph_equals_one_loaded_whole(db: Db) {
         assert!(live.len() > 10, "{node}: {live:?}");
         assert_eq!(live, everything_about(&fresh, node, &times).await, "{node}");
     }
+    let parent = "/api/v1/lineage?nodeId=job:airflow:dag";
+    assert_eq!(
+        app.get(parent).await.status,
+        fresh.get(parent).await.status,
+        "a job named only as a parent is in both graphs or in neither"
+    );
 }
 
 on_both_backends!(

@@ -407,15 +407,16 @@ impl LineageIndex {
     /// `since` stays (the version open at `since` now ends where the first one read back
     /// begins), everything from `since` on is replaced. `Micros::MIN` replaces the whole history.
     pub fn replace_job(&mut self, job: &GraphJob) {
-        let j = self.upsert_node(
-            NodeKey::job(&job.namespace, &job.name),
-            None,
-            job.deleted_at,
-        );
+        let key = NodeKey::job(&job.namespace, &job.name);
         if job.since == Micros::MAX {
-            // No version changed: the edges are as they were.
+            // No version changed: the edges are as they were. A job the graph does not have
+            // (one only named as a parent, with no version) stays out, as a whole load leaves it.
+            if self.find(&key).is_some() {
+                self.upsert_node(key, None, job.deleted_at);
+            }
             return;
         }
+        let j = self.upsert_node(key, None, job.deleted_at);
         let next = job.versions.first().map_or(Micros::MAX, |v| v.0.from);
         let old: Vec<(EdgeIndex, NodeIndex, NodeIndex)> = self
             .graph
@@ -982,5 +983,11 @@ mod tests {
             ..job("j", vec![])
         });
         assert_eq!(ix.size().1, 3);
+        // A job with no version that changed and no node (a parent only) gets none.
+        ix.replace_job(&GraphJob {
+            since: Micros::MAX,
+            ..job("parent", vec![])
+        });
+        assert!(ix.find(&NodeKey::job("ns", "parent")).is_none());
     }
 }
