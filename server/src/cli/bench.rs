@@ -120,6 +120,10 @@ pub struct IngestArgs {
     /// lands somewhere inside its job's history).
     #[arg(long)]
     in_order: bool,
+    /// Small events instead of realistic ones: one input, one output, a 5-field schema, no
+    /// column lineage (about 900 bytes), times in order.
+    #[arg(long)]
+    small: bool,
 }
 
 pub async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -152,6 +156,31 @@ pub fn realistic_event(i: usize) -> Value {
 pub fn realistic_event_in_order(i: usize) -> Value {
     let t = chrono::DateTime::from_timestamp(1_717_200_000 + i as i64, 0).expect("in range");
     realistic_event_at(i, t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
+/// A small event: job `i % 500` reads one of 3,000 tables and writes one of 1,000, each with a
+/// 5-field schema; times in the order of `i`.
+pub fn small_event(i: usize) -> Value {
+    let t = chrono::DateTime::from_timestamp(1_717_200_000 + i as i64, 0).expect("in range");
+    let table = |name: String| {
+        let fields: Vec<Value> = (0..5)
+            .map(|f| json!({"name": format!("col_{f}"), "type": "string"}))
+            .collect();
+        json!({"namespace": "postgres://db.example.com:5432", "name": name, "facets": {"schema": {
+            "_producer": "https://example.com/bench",
+            "_schemaURL": "https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet",
+            "fields": fields}}})
+    };
+    json!({
+        "eventType": "COMPLETE",
+        "eventTime": t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "producer": "https://example.com/bench",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "run": {"runId": uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("bench-run-{i}").as_bytes())},
+        "job": {"namespace": "batch", "name": format!("small_job_{}", i % 500)},
+        "inputs": [table(format!("raw.source_{}", (i * 7) % 3000))],
+        "outputs": [table(format!("mart.table_{}", i % 1000))],
+    })
 }
 
 fn realistic_event_at(i: usize, event_time: String) -> Value {
@@ -455,7 +484,9 @@ async fn measure(config: &Config, url: &str, args: &IngestArgs) -> anyhow::Resul
     let bodies: Arc<Vec<String>> = Arc::new(
         (0..args.events * copies)
             .map(|i| {
-                if args.in_order {
+                if args.small {
+                    small_event(i)
+                } else if args.in_order {
                     realistic_event_in_order(i)
                 } else {
                     realistic_event(i)
