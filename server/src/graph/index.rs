@@ -38,7 +38,7 @@ pub enum Spans {
 
 /// Intervals sorted, with those that touch or overlap joined: `[0, 10)` and `[10, 20)` (two
 /// versions of a job with the same edge) are `[0, 20)`, the same instants in less room.
-pub fn merge_spans(mut spans: Vec<EdgeSpan>) -> Vec<EdgeSpan> {
+fn merge_spans(mut spans: Vec<EdgeSpan>) -> Vec<EdgeSpan> {
     spans.sort_unstable();
     let mut out: Vec<EdgeSpan> = Vec::with_capacity(spans.len());
     for s in spans {
