@@ -9,7 +9,9 @@ use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, FromRow};
 
-use super::dialect::{bind_all, bind_all_as, list, rows_per_statement, value_rows, Arg, Backend};
+use super::dialect::{
+    bind_all, bind_all_as, list, rows_per_statement, value_rows_from, Arg, Backend, MAX_PARAMS,
+};
 use super::rows::*;
 use super::{Cuts, StoreError};
 use crate::model::canonical::{canonical, sha256_hex};
@@ -191,44 +193,96 @@ where
     Ok(out)
 }
 
-async fn upsert(
-    tx: &mut AnyConnection,
-    table: &str,
-    cols: &[&str],
-    key: &[&str],
-    update: bool,
-    rows: Vec<Vec<Arg>>,
-) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
+/// The batch's upserts. On Postgres they go as few statements as the parameter limit allows,
+/// each a chain of data-modifying `WITH` clauses (one per table; no two touch the same table, and
+/// no table has a foreign key to check between them): one round trip instead of one per table.
+/// SQLite runs each as it comes.
+struct Upserts<'a> {
+    tx: &'a mut AnyConnection,
+    backend: Backend,
+    pending: Vec<String>,
+    args: Vec<Arg>,
+}
+
+impl<'a> Upserts<'a> {
+    fn new(tx: &'a mut AnyConnection, backend: Backend) -> Self {
+        Upserts {
+            tx,
+            backend,
+            pending: Vec::new(),
+            args: Vec::new(),
+        }
     }
-    let action = if update {
-        let sets: Vec<String> = cols
-            .iter()
-            .filter(|c| !key.contains(c))
-            .map(|c| format!("{c} = excluded.{c}"))
-            .collect();
-        format!("DO UPDATE SET {}", sets.join(", "))
-    } else {
-        "DO NOTHING".to_string()
-    };
-    let conflict = if key.is_empty() {
-        String::new()
-    } else {
-        format!(" ON CONFLICT ({}) {action}", key.join(", "))
-    };
-    let per_statement = rows_per_statement(cols.len());
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let args: Vec<Arg> = rows.by_ref().take(per_statement).flatten().collect();
-        let sql = format!(
-            "INSERT INTO {table} ({}) VALUES {}{conflict}",
-            cols.join(", "),
-            value_rows(args.len() / cols.len(), cols.len()),
-        );
-        bind_all(sqlx::query(&sql), &args).execute(&mut *tx).await?;
+
+    async fn add(
+        &mut self,
+        table: &str,
+        cols: &[&str],
+        key: &[&str],
+        update: bool,
+        rows: Vec<Vec<Arg>>,
+    ) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let action = if update {
+            let sets: Vec<String> = cols
+                .iter()
+                .filter(|c| !key.contains(c))
+                .map(|c| format!("{c} = excluded.{c}"))
+                .collect();
+            format!("DO UPDATE SET {}", sets.join(", "))
+        } else {
+            "DO NOTHING".to_string()
+        };
+        let conflict = if key.is_empty() {
+            String::new()
+        } else {
+            format!(" ON CONFLICT ({}) {action}", key.join(", "))
+        };
+        let per_statement = rows_per_statement(cols.len());
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<Arg> = rows.by_ref().take(per_statement).flatten().collect();
+            if self.args.len() + chunk.len() > MAX_PARAMS {
+                self.flush().await?;
+            }
+            let sql = format!(
+                "INSERT INTO {table} ({}) VALUES {}{conflict}",
+                cols.join(", "),
+                value_rows_from(chunk.len() / cols.len(), cols.len(), self.args.len() + 1),
+            );
+            self.pending.push(sql);
+            self.args.extend(chunk);
+            if self.backend == Backend::Sqlite {
+                self.flush().await?;
+            }
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// Sends what is pending.
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        let sql = match self.pending.len() {
+            0 => return Ok(()),
+            1 => self.pending.pop().expect("one"),
+            _ => {
+                let clauses: Vec<String> = self
+                    .pending
+                    .drain(..)
+                    .enumerate()
+                    .map(|(i, s)| format!("w{i} AS ({s})"))
+                    .collect();
+                format!("WITH {} SELECT 1", clauses.join(", "))
+            }
+        };
+        self.pending.clear();
+        let args = std::mem::take(&mut self.args);
+        bind_all(sqlx::query(&sql), &args)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
 }
 
 impl Batch {
@@ -826,19 +880,20 @@ pub(super) async fn apply(
         }
     }
 
-    write(tx, b, loaded_job_versions, &mut cuts).await?;
+    write(tx, backend, b, loaded_job_versions, &mut cuts).await?;
     Ok(cuts)
 }
 
 async fn write(
     tx: &mut AnyConnection,
+    backend: Backend,
     b: Batch,
     loaded_job_versions: BTreeMap<String, Option<String>>,
     cuts: &mut Cuts,
 ) -> Result<(), StoreError> {
     let now = b.now;
-    upsert(
-        tx,
+    let mut w = Upserts::new(tx, backend);
+    w.add(
         "namespaces",
         &["name", "created_at", "updated_at", "deleted_at"],
         &["name"],
@@ -849,8 +904,7 @@ async fn write(
             .collect(),
     )
     .await?;
-    upsert(
-        tx,
+    w.add(
         "sources",
         &["name", "type", "connection_url", "created_at", "updated_at"],
         &["name"],
@@ -873,8 +927,7 @@ async fn write(
             .collect(),
     )
     .await?;
-    upsert(
-        tx,
+    w.add(
         "dataset_names",
         &[
             "name_key",
@@ -899,8 +952,7 @@ async fn write(
             .collect(),
     )
     .await?;
-    upsert(
-        tx,
+    w.add(
         "datasets",
         &[
             "id",
@@ -955,8 +1007,7 @@ async fn write(
             checksum.into(),
         ]);
     }
-    upsert(
-        tx,
+    w.add(
         "dataset_versions",
         &[
             "id",
@@ -974,8 +1025,7 @@ async fn write(
         version_rows,
     )
     .await?;
-    upsert(
-        tx,
+    w.add(
         "jobs",
         &[
             "id",
@@ -1033,8 +1083,7 @@ async fn write(
             ]
         })
         .collect();
-    upsert(
-        tx,
+    w.add(
         "job_versions",
         &[
             "id",
@@ -1052,8 +1101,7 @@ async fn write(
         jv_rows,
     )
     .await?;
-    upsert(
-        tx,
+    w.add(
         "job_version_io",
         &["job_version_id", "direction", "dataset_id"],
         &["job_version_id", "direction", "dataset_id"],
@@ -1094,8 +1142,7 @@ async fn write(
             ]
         })
         .collect();
-    upsert(
-        tx,
+    w.add(
         "runs",
         &[
             "uuid",
@@ -1122,8 +1169,7 @@ async fn write(
         run_rows,
     )
     .await?;
-    upsert(
-        tx,
+    w.add(
         "run_io",
         &[
             "run_uuid",
@@ -1150,6 +1196,8 @@ async fn write(
             .collect(),
     )
     .await?;
+    w.flush().await?;
+    let Upserts { tx, .. } = w;
 
     // A job version only a run's partial view produced (say, a START without outputs) goes once
     // no run and no JobEvent refers to it any more.

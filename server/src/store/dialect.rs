@@ -112,6 +112,11 @@ pub fn bind_all_as<'q, O>(
 
 /// `($1,$2),($3,$4)…` for `rows` rows of `cols` columns, numbering from `$1`.
 pub fn value_rows(rows: usize, cols: usize) -> String {
+    value_rows_from(rows, cols, 1)
+}
+
+/// The same, numbering from `$first`.
+pub fn value_rows_from(rows: usize, cols: usize, first: usize) -> String {
     let mut s = String::with_capacity(rows * cols * 5);
     for r in 0..rows {
         if r > 0 {
@@ -123,7 +128,7 @@ pub fn value_rows(rows: usize, cols: usize) -> String {
                 s.push(',');
             }
             s.push('$');
-            s.push_str(&(r * cols + c + 1).to_string());
+            s.push_str(&(r * cols + c + first).to_string());
         }
         s.push(')');
     }
@@ -153,6 +158,7 @@ mod tests {
     #[test]
     fn value_rows_number_placeholders_across_rows() {
         assert_eq!(value_rows(2, 2), "($1,$2),($3,$4)");
+        assert_eq!(value_rows_from(1, 2, 5), "($5,$6)");
         assert_eq!(list(3), "$1,$2,$3");
     }
 }
