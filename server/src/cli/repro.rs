@@ -51,51 +51,41 @@ impl Server {
     /// GETs a path; connection problems are errors, HTTP statuses are the caller's.
     /// Sends the key in `TRIBUTARY_API_KEY`, when set (a server with `auth = "all"` needs one).
     pub async fn get(&self, path: &str) -> anyhow::Result<client::Response> {
-        let mut headers = vec![("Accept", "application/json")];
-        if let Some(key) = &self.key {
-            headers.push(("Authorization", key.as_str()));
-        }
-        self.send("GET", path, &headers, b"").await
+        self.send("GET", path, b"").await
     }
-}
 
-impl Server {
     /// PUTs with no body (with the key, when set).
     pub async fn put(&self, path: &str) -> anyhow::Result<client::Response> {
-        let mut headers = vec![("Accept", "application/json")];
-        if let Some(key) = &self.key {
-            headers.push(("Authorization", key.as_str()));
-        }
-        self.send("PUT", path, &headers, b"").await
+        self.send("PUT", path, b"").await
     }
 
     /// POSTs a JSON body (with the key, when set).
     pub async fn post_json(&self, path: &str, body: &[u8]) -> anyhow::Result<client::Response> {
-        let mut headers = vec![
-            ("Accept", "application/json"),
-            ("Content-Type", "application/json"),
-        ];
-        if let Some(key) = &self.key {
-            headers.push(("Authorization", key.as_str()));
-        }
-        self.send("POST", path, &headers, body).await
+        self.send("POST", path, body).await
     }
 
     async fn send(
         &self,
         method: &str,
         path: &str,
-        headers: &[(&str, &str)],
         body: &[u8],
     ) -> anyhow::Result<client::Response> {
+        let mut headers = vec![("Accept", "application/json")];
+        if !body.is_empty() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        if let Some(key) = &self.key {
+            headers.push(("Authorization", key.as_str()));
+        }
         self.endpoint
-            .request(method, path, headers, body)
+            .request(method, path, &headers, body)
             .await
             .with_context(|| format!("cannot reach the server at {}", self.endpoint.url()))
     }
 }
 
-fn message(r: &client::Response) -> String {
+/// An answer's `message`, else its body as text.
+pub(super) fn message(r: &client::Response) -> String {
     let body = r.json();
     body.get("message")
         .and_then(Value::as_str)

@@ -15,7 +15,6 @@ use clap::{Args, Subcommand};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::client;
 use super::repro::Server;
 use crate::config::Config;
 
@@ -366,7 +365,10 @@ async fn post(server: &str, events: &[Value]) -> anyhow::Result<ExitCode> {
                     eprintln!("refused: {}", f["reason"].as_str().unwrap_or("?"));
                 }
             }
-            status => bail!("the server answered {status}: {}", client_message(&r)),
+            status => bail!(
+                "the server answered {status}: {}",
+                super::repro::message(&r)
+            ),
         }
     }
     println!(
@@ -378,13 +380,6 @@ async fn post(server: &str, events: &[Value]) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
-}
-
-fn client_message(r: &client::Response) -> String {
-    r.json()["message"]
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| String::from_utf8_lossy(&r.body).into_owned())
 }
 
 #[cfg(test)]

@@ -276,7 +276,6 @@ impl<'a> Upserts<'a> {
                 format!("WITH {} SELECT 1", clauses.join(", "))
             }
         };
-        self.pending.clear();
         let args = std::mem::take(&mut self.args);
         bind_all(sqlx::query(&sql), &args)
             .execute(&mut *self.tx)
