@@ -37,6 +37,9 @@ pub struct Config {
     /// REST reads served at once (`TRIBUTARY_MAX_CONCURRENT_READS`); more wait their turn
     /// (2 s at most, then 503). 0, the default, means one for every two cores (at least one).
     pub max_concurrent_reads: usize,
+    /// Memory for lineage nodes' rendered REST data, in MiB (`TRIBUTARY_NODE_DATA_CACHE_MB`,
+    /// default 256; 0 renders every answer from the store).
+    pub node_data_cache_mb: usize,
     /// `text` or `json` (`TRIBUTARY_LOG_FORMAT`).
     pub log_format: LogFormat,
     /// When set, the server runs retention on a schedule, removing raw events and run details
@@ -63,6 +66,7 @@ impl Default for Config {
             db_max_connections: 8,
             workers: 0,
             max_concurrent_reads: 0,
+            node_data_cache_mb: 256,
             log_format: LogFormat::Text,
             retention_older_than: None,
             retention_interval: 86_400_000_000,
@@ -84,6 +88,7 @@ struct FileConfig {
     db_max_connections: Option<u32>,
     workers: Option<usize>,
     max_concurrent_reads: Option<usize>,
+    node_data_cache_mb: Option<usize>,
     log_format: Option<LogFormat>,
     retention_older_than: Option<String>,
     retention_interval: Option<String>,
@@ -178,6 +183,7 @@ impl Config {
             c.db_max_connections = f.db_max_connections.unwrap_or(c.db_max_connections);
             c.workers = f.workers.unwrap_or(c.workers);
             c.max_concurrent_reads = f.max_concurrent_reads.unwrap_or(c.max_concurrent_reads);
+            c.node_data_cache_mb = f.node_data_cache_mb.unwrap_or(c.node_data_cache_mb);
             c.log_format = f.log_format.unwrap_or(c.log_format);
             c.auth = f.auth.or(c.auth);
             c.cors_origins = f.cors_origins.unwrap_or(c.cors_origins);
@@ -209,6 +215,8 @@ impl Config {
         c.workers = env_parse("TRIBUTARY_WORKERS", env)?.unwrap_or(c.workers);
         c.max_concurrent_reads =
             env_parse("TRIBUTARY_MAX_CONCURRENT_READS", env)?.unwrap_or(c.max_concurrent_reads);
+        c.node_data_cache_mb =
+            env_parse("TRIBUTARY_NODE_DATA_CACHE_MB", env)?.unwrap_or(c.node_data_cache_mb);
         if let Some(mode) = env_parse("TRIBUTARY_AUTH", env)? {
             c.auth = Some(mode);
         }

@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod lineage;
 pub mod metrics;
 pub mod model;
+pub mod node_data;
 pub mod repro;
 pub mod startup;
 pub mod store;

@@ -1,13 +1,15 @@
 //! Keeps the in-memory lineage graph in step with the store: loaded whole at startup, then
 //! refreshed by the writer after each commit for the jobs and datasets the batch touched, before
 //! the batch is acknowledged (so a 2xx means the graph shows the event too), and on Postgres
-//! following what other servers on the same database commit.
+//! following what other servers on the same database commit. It also keeps each node's rendered
+//! REST data (`node_data`), forgetting what every change names.
 
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use crate::graph::{GraphLoader, LineageIndex};
-use crate::model::graph::HistoryFrom;
+use crate::model::graph::{HistoryFrom, NodeKey};
+use crate::node_data::NodeDataCache;
 use crate::store::{GraphChange, GraphNotice, Store, StoreError};
 
 /// The graph and where it comes from.
@@ -21,7 +23,12 @@ pub struct Lineage {
     resyncing: Mutex<Option<GraphChange>>,
     /// One whole reload at a time.
     resync_lock: tokio::sync::Mutex<()>,
+    /// Each node's data as REST lineage answers carry it, rendered.
+    node_data: NodeDataCache,
 }
+
+/// Memory for rendered node data unless configured (`node_data_cache_mb`).
+const NODE_DATA_BYTES: usize = 256 << 20;
 
 /// Committed changes the graph has not taken yet.
 #[derive(Default)]
@@ -84,7 +91,19 @@ impl Lineage {
             behind: Mutex::new(Behind::default()),
             resyncing: Mutex::new(None),
             resync_lock: tokio::sync::Mutex::new(()),
+            node_data: NodeDataCache::new(NODE_DATA_BYTES),
         })
+    }
+
+    /// The same, keeping at most `bytes` of rendered node data.
+    pub fn with_node_data_bytes(mut self, bytes: usize) -> Self {
+        self.node_data = NodeDataCache::new(bytes);
+        self
+    }
+
+    /// Each node's rendered REST data, kept in step with the store by `update`.
+    pub fn node_data(&self) -> &NodeDataCache {
+        &self.node_data
     }
 
     /// The store the graph is loaded from.
@@ -100,8 +119,20 @@ impl Lineage {
     /// Brings committed changes to the named jobs and datasets into the graph. It never fails:
     /// when reading them back fails a few times (the database went away after the commit), the
     /// change is kept and a background task applies it as soon as it can; meanwhile `health`
-    /// says the graph is behind.
+    /// says the graph is behind. The named nodes' rendered data is forgotten at once.
     pub async fn update(self: &Arc<Self>, change: GraphChange) {
+        let keys: Vec<NodeKey> = change
+            .jobs
+            .iter()
+            .map(|(ns, name)| NodeKey::job(ns, name))
+            .chain(
+                change
+                    .datasets
+                    .iter()
+                    .map(|(ns, name)| NodeKey::dataset(ns, name)),
+            )
+            .collect();
+        self.node_data.forget(&keys);
         let mut wait = Duration::from_millis(20);
         for attempt in 1..=ATTEMPTS {
             match self.apply_change(&change).await {
@@ -240,6 +271,8 @@ impl Lineage {
     /// store are applied again to the new graph, so none is lost to the swap.
     pub async fn resync(&self) -> Result<(), StoreError> {
         let _one_at_a_time = self.resync_lock.lock().await;
+        // What changed is not known: every node's data may have.
+        self.node_data.forget_all();
         *self.resyncing.lock().expect("resync record") = Some(GraphChange::default());
         let fresh = match Self::load(self.store.clone()).await {
             Ok(fresh) => fresh,

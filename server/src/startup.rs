@@ -39,7 +39,11 @@ impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let store = open_store(config).await?;
         let validator = Arc::new(Validator::new(config.validation));
-        let lineage = Arc::new(Lineage::load(store.clone()).await?);
+        let lineage = Arc::new(
+            Lineage::load(store.clone())
+                .await?
+                .with_node_data_bytes(config.node_data_cache_mb << 20),
+        );
         lineage.follow();
         let (writer, writer_task) = Writer::start(
             store.clone(),
@@ -47,7 +51,7 @@ impl Application {
             Some(lineage.clone()),
         );
         if let Some(older_than) = config.retention_older_than {
-            schedule_retention(store.clone(), older_than, config.retention_interval);
+            schedule_retention(lineage.clone(), older_than, config.retention_interval);
         }
         let (mode, why) = auth_mode(config, store.as_ref()).await?;
         if mode == AuthMode::Off && !is_loopback(&config.bind) {
@@ -197,7 +201,8 @@ pub fn redact(url: &str) -> String {
 
 /// Runs retention every `interval`, removing what is older than `older_than` (see
 /// `Store::retention`); the first run is one interval after startup.
-fn schedule_retention(store: Arc<dyn crate::store::Store>, older_than: i64, interval: i64) {
+fn schedule_retention(lineage: Arc<Lineage>, older_than: i64, interval: i64) {
+    let store = lineage.store().clone();
     let period = std::time::Duration::from_micros(interval.max(1) as u64);
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
@@ -206,6 +211,14 @@ fn schedule_retention(store: Arc<dyn crate::store::Store>, older_than: i64, inte
             let cutoff = crate::model::time::now_micros() - older_than;
             match store.retention(cutoff, false).await {
                 Ok(r) => {
+                    // Jobs that lost runs: their latest run may be another one now.
+                    let jobs = r.jobs.clone();
+                    lineage
+                        .update(crate::store::GraphChange {
+                            jobs,
+                            ..Default::default()
+                        })
+                        .await;
                     let entry = AuditEntry::by(
                         "scheduler",
                         "retention.run",

@@ -315,6 +315,24 @@ async fn replicas_on_one_postgres_stay_in_step() {
         .await;
     let all = ["dataset:r:in", "dataset:r:out", "job:tests:replicated"];
     lineage_within_a_second(&second, "dataset:r:in", &all, "see the event").await;
+    // A tag put on by one server shows in the other's lineage node data (which it keeps rendered).
+    let r = first
+        .request(
+            "POST",
+            "/api/v1/namespaces/r/datasets/in/tags/PII",
+            &[],
+            b"",
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    within_a_second(&second, "dataset:r:in", "show the tag", |answer| {
+        answer["graph"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["id"] == "dataset:r:in" && n["data"]["tags"] == json!(["PII"]))
+    })
+    .await;
     // A soft delete on one server hides the dataset in the other's graph too.
     let r = first
         .request("DELETE", "/api/v1/namespaces/r/datasets/out", &[], b"")
@@ -326,10 +344,15 @@ async fn replicas_on_one_postgres_stay_in_step() {
 
 /// Waits up to a second for a server's lineage of `node` to be `expected`.
 async fn lineage_within_a_second(app: &TestApp, node: &str, expected: &[&str], what: &str) {
+    within_a_second(app, node, what, |answer| ids(answer) == expected).await;
+}
+
+/// Waits up to a second for a server's lineage of `node` to pass `check`.
+async fn within_a_second(app: &TestApp, node: &str, what: &str, check: impl Fn(&Value) -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
     loop {
         let r = app.get(&format!("/api/v1/lineage?nodeId={node}")).await;
-        if r.status == 200 && ids(&r.json()) == expected {
+        if r.status == 200 && check(&r.json()) {
             return;
         }
         assert!(
@@ -338,6 +361,122 @@ async fn lineage_within_a_second(app: &TestApp, node: &str, expected: &[&str], w
         );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
+}
+
+/// The node with this id in a REST lineage answer.
+fn node<'a>(answer: &'a Value, id: &str) -> &'a Value {
+    answer["graph"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == id)
+        .unwrap_or_else(|| panic!("{id} not in {answer}"))
+}
+
+/// REST lineage answers carry node data the server keeps rendered in memory: after every kind of
+/// change (a run's new state, a new schema, dataset, field and job tags) the answer is the one a
+/// server that renders every answer from the store gives.
+async fn node_data_follows_every_change(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let run = "0191f7c2-0000-7000-8000-000000000d01";
+    let input = |fields: &[(&str, &str)]| json!([common::dataset("n", "in", fields)]);
+    let output = json!([{"namespace": "n", "name": "out"}]);
+    app.ingest(&run_event(
+        "START",
+        "2024-01-01T00:00:00Z",
+        run,
+        "etl",
+        input(&[("a", "int")]),
+        output.clone(),
+    ))
+    .await;
+    let reference = TestApp::start(common::TestDb::borrowed(&app.db.url), |c| {
+        c.node_data_cache_mb = 0
+    })
+    .await;
+    let path = "/api/v1/lineage?nodeId=dataset:n:in";
+    let same = |what: &'static str| {
+        let (app, reference) = (&app, &reference);
+        async move {
+            let ours = app.get_json(path).await;
+            assert_eq!(ours, reference.get_json(path).await, "after {what}");
+            ours
+        }
+    };
+    let first = same("the first event").await;
+    assert_eq!(
+        node(&first, "job:tests:etl")["data"]["latestRun"]["state"],
+        "RUNNING"
+    );
+    // Asked again: the same answer, from memory.
+    assert_eq!(app.get_json(path).await, first);
+
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-01-01T00:05:00Z",
+        run,
+        "etl",
+        input(&[("a", "int"), ("b", "text")]),
+        output,
+    ))
+    .await;
+    let done = same("the run completed").await;
+    assert_eq!(
+        node(&done, "job:tests:etl")["data"]["latestRun"]["state"],
+        "COMPLETED"
+    );
+    let fields: Vec<&str> = node(&done, "dataset:n:in")["data"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["a", "b"]);
+
+    for (tag, what) in [
+        ("/api/v1/namespaces/n/datasets/in/tags/PII", "a dataset tag"),
+        (
+            "/api/v1/namespaces/n/datasets/in/fields/b/tags/SENSITIVE",
+            "a field tag",
+        ),
+        (
+            "/api/v1/namespaces/tests/jobs/etl/tags/CRITICAL",
+            "a job tag",
+        ),
+    ] {
+        assert_eq!(
+            app.request("POST", tag, &[], b"").await.status,
+            200,
+            "{tag}"
+        );
+        same(what).await;
+    }
+    let tagged = app.get_json(path).await;
+    assert_eq!(
+        node(&tagged, "dataset:n:in")["data"]["tags"],
+        json!(["PII"])
+    );
+    assert_eq!(
+        node(&tagged, "dataset:n:in")["data"]["fields"][1]["tags"],
+        json!(["SENSITIVE"])
+    );
+    assert_eq!(
+        node(&tagged, "job:tests:etl")["data"]["tags"],
+        json!(["CRITICAL"])
+    );
+    let r = app
+        .request(
+            "DELETE",
+            "/api/v1/namespaces/n/datasets/in/tags/PII",
+            &[],
+            b"",
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let untagged = same("untagging").await;
+    assert_eq!(node(&untagged, "dataset:n:in")["data"]["tags"], json!([]));
 }
 
 async fn column_lineage_in_marquez_shape(db: Db) {
@@ -620,6 +759,7 @@ async fn the_live_graph_equals_one_loaded_whole(db: Db) {
 }
 
 on_both_backends!(
+    node_data_follows_every_change,
     the_live_graph_equals_one_loaded_whole,
     column_lineage_in_marquez_shape,
     a_retrained_model_changes_its_lineage_but_not_its_history,

@@ -27,6 +27,9 @@ pub enum BenchCommand {
     Rest(RestArgs),
     /// The in-memory lineage graph against recursive CTEs in Postgres.
     Graph(super::bench_graph::GraphArgs),
+    /// Lineage answers over HTTP (GraphQL and REST) on a 100k-node graph, against recursive
+    /// CTEs over the same edges in the same Postgres.
+    Api(super::bench_api::ApiArgs),
     /// Prepares realistic events as ingest does (parse, hash, validate, model), with no server
     /// and no database: a fixed amount of work, for instruction counts under callgrind.
     Prepare(PrepareArgs),
@@ -131,6 +134,7 @@ pub async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<ExitCode>
         BenchCommand::Ingest(args) => ingest(config, args).await,
         BenchCommand::Rest(args) => super::bench_rest::run(config, args).await,
         BenchCommand::Graph(args) => super::bench_graph::run(args).await,
+        BenchCommand::Api(args) => super::bench_api::run(config, args).await,
         BenchCommand::Prepare(args) => Ok(prepare(args)),
     }
 }
@@ -345,6 +349,7 @@ pub(super) async fn start_server(base: &Config, database_url: &str) -> anyhow::R
         database_url: database_url.to_string(),
         db_max_connections: 4,
         max_concurrent_reads: base.max_concurrent_reads,
+        node_data_cache_mb: base.node_data_cache_mb,
         ..Config::default()
     };
     let app = Application::build(&config).await?;

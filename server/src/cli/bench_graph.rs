@@ -49,7 +49,7 @@ pub struct GraphArgs {
     pub load_from: Option<String>,
 }
 
-const T: Micros = 1_000_000;
+pub(super) const T: Micros = 1_000_000;
 const LAYERS: usize = 12;
 
 /// A small deterministic generator (xorshift), so every run builds the same graph.
@@ -73,7 +73,7 @@ impl Rng {
 }
 
 /// Jobs of a synthetic graph of about `nodes` nodes.
-fn synthetic(nodes: usize) -> Vec<GraphJob> {
+pub(super) fn synthetic(nodes: usize) -> Vec<GraphJob> {
     let datasets_per_layer = (nodes * 6 / 10 / LAYERS).max(2);
     let jobs_per_layer = (nodes * 4 / 10 / (LAYERS - 1)).max(1);
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);

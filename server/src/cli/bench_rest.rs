@@ -13,8 +13,11 @@ use super::bench::{start_server, summarise, RestArgs, ScratchDb};
 use super::client::Connection as HttpConnection;
 use crate::config::Config;
 
+/// A synthetic dataset's facets as the store keeps them: a three-field schema and a description.
+pub(super) const SYNTHETIC_FACETS: &str = r#"{"schema":{"t":0,"v":{"fields":[{"name":"id","type":"bigint"},{"name":"amount","type":"decimal"},{"name":"created","type":"timestamp"}]}},"documentation":{"t":0,"v":{"description":"synthetic table"}}}"#;
+
 fn fill_sql(jobs: i64, datasets: i64) -> Vec<String> {
-    let schema = r#"{"schema":{"t":0,"v":{"fields":[{"name":"id","type":"bigint"},{"name":"amount","type":"decimal"},{"name":"created","type":"timestamp"}]}},"documentation":{"t":0,"v":{"description":"synthetic table"}}}"#;
+    let schema = SYNTHETIC_FACETS;
     vec![
         "INSERT INTO namespaces (name, created_at, updated_at) SELECT 'ns_' || i, 0, 0 FROM generate_series(0, 99) i".into(),
         format!(

@@ -3,6 +3,7 @@
 //! retention | keys | sync | export-schema | bench`.
 
 pub mod bench;
+mod bench_api;
 mod bench_graph;
 mod bench_rest;
 pub mod client;

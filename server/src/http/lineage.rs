@@ -2,7 +2,8 @@
 //! (`{graph: [{id, type, data, inEdges, outEdges}]}`), answered from the in-memory index. Beyond
 //! Marquez: `direction` (UPSTREAM, DOWNSTREAM, BOTH) and `asOf` (the graph at a past time).
 //! Each node's `data` is Marquez's: a dataset as `GET …/datasets/{name}` answers it, a job as
-//! `GET …/jobs/{name}` does (with `latestRun`), read in a few batched queries. With `asOf` the
+//! `GET …/jobs/{name}` does (with `latestRun`): rendered once and kept in memory (see
+//! `node_data`), read from the store in a few batched queries where it is not. With `asOf` the
 //! shape of the graph is the past one; the `data` is what is known now.
 
 use std::collections::HashMap;
@@ -10,10 +11,13 @@ use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::{shapes, ApiError, AppState};
-use crate::graph::{Direction, NodeKind, TraverseOptions};
+use petgraph::stable_graph::NodeIndex;
+
+use crate::graph::{Direction, NodeKey, NodeKind, TraverseOptions};
 use crate::model::time::{parse_event_time, to_micros};
 
 /// The most nodes one answer holds; past it the answer says `truncated`.
@@ -28,21 +32,21 @@ pub struct Params {
     as_of: Option<String>,
 }
 
-/// An edge of the answer; ids are shared by the two nodes that list it.
-#[derive(Serialize, Clone)]
-struct EdgeOut {
-    origin: Arc<str>,
-    destination: Arc<str>,
-}
-
-/// A node of the answer as the graph knows it, with its edges.
+/// A node of the answer as the graph knows it.
 struct GraphNode {
     key: crate::graph::NodeKey,
-    id: Arc<str>,
     dataset_type: Option<String>,
     deleted: bool,
-    in_edges: Vec<EdgeOut>,
-    out_edges: Vec<EdgeOut>,
+}
+
+/// The answer's shape, read under the graph's lock: its nodes, every node id as a JSON string
+/// (the nodes' first, then those of edge ends outside the answer), and its edges as positions in
+/// that list.
+struct Shape {
+    nodes: Vec<GraphNode>,
+    ids: Vec<String>,
+    edges: Vec<(u32, u32)>,
+    truncated: bool,
 }
 
 /// A node's `data`: the dataset or job as its own endpoint answers it, or, when the store no
@@ -53,23 +57,6 @@ enum NodeData<'a> {
     Dataset(Box<shapes::DatasetShape<'a>>),
     Job(Box<shapes::JobShape<'a>>),
     Known(Value),
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct NodeOut<'a> {
-    id: Arc<str>,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    data: NodeData<'a>,
-    in_edges: Vec<EdgeOut>,
-    out_edges: Vec<EdgeOut>,
-}
-
-#[derive(Serialize)]
-struct Answer<'a> {
-    graph: Vec<NodeOut<'a>>,
-    truncated: bool,
 }
 
 pub async fn lineage(
@@ -104,7 +91,7 @@ pub async fn lineage(
     };
     let as_of = as_of_param(&q.as_of)?;
     let depth = q.depth.unwrap_or(20);
-    let (nodes, truncated) = {
+    let shape = {
         let index = state.lineage.read();
         let start = index
             .resolve(id)
@@ -118,27 +105,23 @@ pub async fn lineage(
                 max_nodes: MAX_NODES,
             },
         );
-        // Each node's id is formatted once and shared by every edge that names it.
-        let ids: HashMap<_, Arc<str>> = g
+        let mut at: foldhash::HashMap<NodeIndex, u32> = g
             .nodes
             .iter()
-            .map(|n| (*n, Arc::from(index.node(*n).key.id())))
+            .enumerate()
+            .map(|(i, n)| (*n, i as u32))
             .collect();
-        let id_of = |n| {
-            ids.get(&n)
-                .cloned()
-                .unwrap_or_else(|| Arc::from(index.node(n).key.id()))
+        let json_id = |n: NodeIndex| {
+            serde_json::to_string(&index.node(n).key.id()).expect("an id serialises")
         };
-        let mut in_edges: HashMap<_, Vec<EdgeOut>> = HashMap::new();
-        let mut out_edges: HashMap<_, Vec<EdgeOut>> = HashMap::new();
-        for (a, b) in &g.edges {
-            let edge = EdgeOut {
-                origin: id_of(*a),
-                destination: id_of(*b),
-            };
-            out_edges.entry(*a).or_default().push(edge.clone());
-            in_edges.entry(*b).or_default().push(edge);
-        }
+        let mut ids: Vec<String> = g.nodes.iter().map(|n| json_id(*n)).collect();
+        let mut slot = |n: NodeIndex| {
+            *at.entry(n).or_insert_with(|| {
+                ids.push(json_id(n));
+                ids.len() as u32 - 1
+            })
+        };
+        let edges: Vec<(u32, u32)> = g.edges.iter().map(|(a, b)| (slot(*a), slot(*b))).collect();
         // What the graph knows, then the guard is dropped before the store is asked for details.
         let nodes: Vec<GraphNode> = g
             .nodes
@@ -147,18 +130,128 @@ pub async fn lineage(
                 let data = index.node(*n);
                 GraphNode {
                     key: data.key.clone(),
-                    id: id_of(*n),
                     dataset_type: data.dataset_type.as_deref().map(str::to_string),
                     deleted: data.deleted_at.is_some(),
-                    in_edges: in_edges.remove(n).unwrap_or_default(),
-                    out_edges: out_edges.remove(n).unwrap_or_default(),
                 }
             })
             .collect();
-        (nodes, g.truncated)
+        Shape {
+            nodes,
+            ids,
+            edges,
+            truncated: g.truncated,
+        }
     };
+    let data = node_data(&state, &shape.nodes).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(write_answer(&shape, &data)))
+}
+
+/// Writes `{"graph": [{id, type, data, inEdges, outEdges}], "truncated"}` in one pass into a
+/// buffer sized up front: node data is copied as rendered, ids were escaped once, and each
+/// node's edges are found through an index of the edge list (no list per node).
+fn write_answer(shape: &Shape, data: &[Arc<RawValue>]) -> Vec<u8> {
+    let n = shape.nodes.len();
+    // The edges leaving (and entering) node i are out[out_at[i]..out_at[i + 1]] (in likewise).
+    let by = |end: fn(&(u32, u32)) -> u32| {
+        let mut at = vec![0usize; n + 1];
+        for e in &shape.edges {
+            let i = end(e) as usize;
+            if i < n {
+                at[i + 1] += 1;
+            }
+        }
+        for i in 0..n {
+            at[i + 1] += at[i];
+        }
+        let mut next = at.clone();
+        let mut list = vec![0u32; at[n]];
+        for (k, e) in shape.edges.iter().enumerate() {
+            let i = end(e) as usize;
+            if i < n {
+                list[next[i]] = k as u32;
+                next[i] += 1;
+            }
+        }
+        (at, list)
+    };
+    let (out_at, out) = by(|e| e.0);
+    let (in_at, into) = by(|e| e.1);
+    let id = |i: u32| shape.ids[i as usize].as_bytes();
+    let edge_bytes = |k: u32| {
+        let (a, b) = shape.edges[k as usize];
+        id(a).len() + id(b).len() + 30
+    };
+    let capacity = data.iter().map(|d| d.get().len()).sum::<usize>()
+        + shape.ids.iter().map(String::len).sum::<usize>()
+        + out
+            .iter()
+            .chain(&into)
+            .map(|k| edge_bytes(*k))
+            .sum::<usize>()
+        + n * 64
+        + 32;
+    let mut body = Vec::with_capacity(capacity);
+    let edges = |body: &mut Vec<u8>, list: &[u32]| {
+        body.push(b'[');
+        for (j, k) in list.iter().enumerate() {
+            if j > 0 {
+                body.push(b',');
+            }
+            let (a, b) = shape.edges[*k as usize];
+            body.extend_from_slice(b"{\"origin\":");
+            body.extend_from_slice(id(a));
+            body.extend_from_slice(b",\"destination\":");
+            body.extend_from_slice(id(b));
+            body.push(b'}');
+        }
+        body.push(b']');
+    };
+    body.extend_from_slice(b"{\"graph\":[");
+    for (i, node) in shape.nodes.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(b"{\"id\":");
+        body.extend_from_slice(id(i as u32));
+        body.extend_from_slice(match node.key.kind {
+            NodeKind::Dataset => b",\"type\":\"DATASET\",\"data\":",
+            NodeKind::Job => b",\"type\":\"JOB\",\"data\":",
+        });
+        body.extend_from_slice(data[i].get().as_bytes());
+        body.extend_from_slice(b",\"inEdges\":");
+        edges(&mut body, &into[in_at[i]..in_at[i + 1]]);
+        body.extend_from_slice(b",\"outEdges\":");
+        edges(&mut body, &out[out_at[i]..out_at[i + 1]]);
+        body.push(b'}');
+    }
+    body.extend_from_slice(if shape.truncated {
+        b"],\"truncated\":true}"
+    } else {
+        b"],\"truncated\":false}"
+    });
+    body
+}
+
+/// Each node's `data`, in the nodes' order: from the server's rendered node data where it has
+/// it, the rest read from the store in a few batched queries, rendered and offered back.
+async fn node_data(state: &AppState, nodes: &[GraphNode]) -> Result<Vec<Arc<RawValue>>, ApiError> {
+    let cache = state.lineage.node_data();
+    let mut data = cache.get_many(nodes.iter().map(|n| &n.key));
+    let missing: Vec<&GraphNode> = nodes
+        .iter()
+        .zip(&data)
+        .filter(|(_, d)| d.is_none())
+        .map(|(n, _)| n)
+        .collect();
+    if missing.is_empty() {
+        return Ok(data.into_iter().flatten().collect());
+    }
+    // Begun before the store is read: what a commit changes meanwhile is not kept.
+    let fill = cache.begin_fill();
     let names = |kind: NodeKind| -> Vec<(String, String)> {
-        nodes
+        missing
             .iter()
             .filter(|n| n.key.kind == kind)
             .map(|n| (n.key.namespace.to_string(), n.key.name.to_string()))
@@ -170,64 +263,51 @@ pub async fn lineage(
         .await?;
     let ids: Vec<String> = datasets.iter().map(|d| d.id.clone()).collect();
     let tags = state.store.dataset_tags(&ids).await?;
-    let dataset_data: HashMap<(&str, &str), &crate::store::Dataset> = datasets
+    let render = |d: &NodeData<'_>| -> Arc<RawValue> {
+        Arc::from(serde_json::value::to_raw_value(d).expect("node data serialises"))
+    };
+    let mut rendered: HashMap<NodeKey, Arc<RawValue>> = datasets
         .iter()
-        .map(|d| ((d.namespace.as_str(), d.name.as_str()), d))
+        .map(|d| {
+            let shape = shapes::DatasetShape::of(d, tags.get(&d.id));
+            (
+                NodeKey::dataset(&d.namespace, &d.name),
+                render(&NodeData::Dataset(Box::new(shape))),
+            )
+        })
+        .chain(jobs.iter().map(|s| {
+            let shape = shapes::JobShape::of(s, None);
+            (
+                NodeKey::job(&s.job.namespace, &s.job.name),
+                render(&NodeData::Job(Box::new(shape))),
+            )
+        }))
         .collect();
-    let job_data: HashMap<(&str, &str), &crate::store::JobSummary> = jobs
-        .iter()
-        .map(|s| ((s.job.namespace.as_str(), s.job.name.as_str()), s))
-        .collect();
-    let graph: Vec<NodeOut<'_>> = nodes
-        .into_iter()
-        .map(|node| {
-            let GraphNode {
-                key,
-                id,
-                dataset_type,
-                deleted,
-                in_edges,
-                out_edges,
-            } = node;
-            let name = (&*key.namespace, &*key.name);
-            let (kind, found) = match key.kind {
-                NodeKind::Dataset => (
-                    "DATASET",
-                    dataset_data.get(&name).map(|d| {
-                        NodeData::Dataset(Box::new(shapes::DatasetShape::of(d, tags.get(&d.id))))
-                    }),
-                ),
-                NodeKind::Job => (
-                    "JOB",
-                    job_data
-                        .get(&name)
-                        .map(|s| NodeData::Job(Box::new(shapes::JobShape::of(s, None)))),
-                ),
-            };
-            let data = found.unwrap_or_else(|| {
-                // Not in the store (it went since the graph was read): what the graph knows.
+    fill.offer(rendered.iter().map(|(k, v)| (k.clone(), v.clone())));
+    for (slot, node) in data.iter_mut().zip(nodes) {
+        if slot.is_some() {
+            continue;
+        }
+        *slot = Some(match rendered.remove(&node.key) {
+            Some(d) => d,
+            // Not in the store (it went since the graph was read): what the graph knows.
+            None => {
+                let key = &node.key;
                 let ty = match key.kind {
-                    NodeKind::Dataset => dataset_type.unwrap_or_else(|| "DB_TABLE".into()),
-                    NodeKind::Job => "BATCH".into(),
+                    NodeKind::Dataset => node.dataset_type.as_deref().unwrap_or("DB_TABLE"),
+                    NodeKind::Job => "BATCH",
                 };
-                NodeData::Known(json!({
+                render(&NodeData::Known(json!({
                     "id": {"namespace": &*key.namespace, "name": &*key.name},
                     "namespace": &*key.namespace,
                     "name": &*key.name,
                     "type": ty,
-                    "deleted": deleted,
-                }))
-            });
-            NodeOut {
-                id,
-                kind,
-                data,
-                in_edges,
-                out_edges,
+                    "deleted": node.deleted,
+                })))
             }
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(Answer { graph, truncated }))
+        });
+    }
+    Ok(data.into_iter().flatten().collect())
 }
 
 /// The `asOf` parameter: an ISO 8601 date-time, as microseconds.

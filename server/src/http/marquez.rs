@@ -12,7 +12,7 @@ use super::{ApiError, AppState};
 use crate::ingest::Deletion;
 use crate::model::time::{iso, parse_event_time, to_micros};
 use crate::repro::Versions;
-use crate::store::{Dataset, Job, SearchQuery, TagTarget};
+use crate::store::{Dataset, GraphChange, Job, SearchQuery, TagTarget};
 
 type Res = Result<HttpResponse, ApiError>;
 
@@ -313,17 +313,27 @@ async fn set_dataset_tag(
                 "field '{field}' not found in dataset '{name}'"
             )));
         }
-        state
-            .store
-            .set_tag(TagTarget::Field(&d.id, field), tag, on)
-            .await?;
+        let change = GraphChange::dataset(&d.namespace, &d.name);
+        set_tag(state, TagTarget::Field(&d.id, field), change, tag, on).await?;
     } else {
-        state
-            .store
-            .set_tag(TagTarget::Dataset(&d.id), tag, on)
-            .await?;
+        let change = GraphChange::dataset(&d.namespace, &d.name);
+        set_tag(state, TagTarget::Dataset(&d.id), change, tag, on).await?;
     }
     dataset_answer(state, &d).await
+}
+
+/// Puts a tag on a dataset, field or job (or takes it off). Lineage answers carry tags: the
+/// node's rendered data is forgotten, as after any change.
+async fn set_tag(
+    state: &AppState,
+    target: TagTarget<'_>,
+    node: GraphChange,
+    tag: &str,
+    on: bool,
+) -> Result<(), ApiError> {
+    state.store.set_tag(target, tag, on).await?;
+    state.lineage.update(node).await;
+    Ok(())
 }
 
 async fn tag_dataset(path: web::Path<(String, String, String)>, state: web::Data<AppState>) -> Res {
@@ -555,10 +565,8 @@ async fn list_job_runs(
 async fn tag_job_as(state: &AppState, ns: &str, name: &str, tag: &str, on: bool) -> Res {
     name_fits("tag", tag)?;
     let job = find_job(state, ns, name).await?;
-    state
-        .store
-        .set_tag(TagTarget::Job(&job.id), tag, on)
-        .await?;
+    let change = GraphChange::job(&job.namespace, &job.name);
+    set_tag(state, TagTarget::Job(&job.id), change, tag, on).await?;
     job_answer(state, job).await
 }
 

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 use sqlx::{AnyPool, Executor, FromRow, Row};
 
-use super::dialect::{bind_all, list, Arg, Backend};
+use super::dialect::{bind_all, bind_all_as, list, Arg, Backend};
 use super::reads::{version_from, BOUND_VERSION};
 use super::rows::{VersionRow, VERSION_COLS};
 use super::StoreError;
@@ -203,6 +203,9 @@ pub struct RetentionReport {
     pub versions: i64,
     /// Old versions kept because they are current, tagged, or needed by a kept run.
     pub versions_kept: i64,
+    /// Jobs that lost runs, as `(namespace, name)`: their latest run may have changed.
+    #[serde(skip)]
+    pub jobs: Vec<(String, String)>,
 }
 
 #[derive(FromRow)]
@@ -333,6 +336,7 @@ pub(super) async fn retention(
         runs_kept: old_runs - drop_runs.len() as i64,
         versions: drop_versions.len() as i64,
         versions_kept: old_versions - drop_versions.len() as i64,
+        jobs: Vec::new(),
     };
 
     if backend == Backend::Postgres {
@@ -368,6 +372,15 @@ pub(super) async fn retention(
         .await?;
     for chunk in drop_runs.chunks(500) {
         let args: Vec<Arg> = chunk.iter().map(|s| Arg::from(*s)).collect();
+        let sql = format!(
+            "SELECT DISTINCT j.namespace, j.name FROM runs r JOIN jobs j ON j.id = r.job_id \
+             WHERE r.uuid IN ({})",
+            list(chunk.len())
+        );
+        let jobs: Vec<(String, String)> = bind_all_as(sqlx::query_as(&sql), &args)
+            .fetch_all(&mut *tx)
+            .await?;
+        report.jobs.extend(jobs);
         for sql in [
             format!(
                 "DELETE FROM run_io WHERE run_uuid IN ({})",
@@ -396,5 +409,7 @@ pub(super) async fn retention(
         bind_all(sqlx::query(&sql), &args).execute(&mut *tx).await?;
     }
     tx.commit().await?;
+    report.jobs.sort();
+    report.jobs.dedup();
     Ok(report)
 }

@@ -176,6 +176,22 @@ impl Cuts {
 }
 
 impl GraphChange {
+    /// A change of one dataset.
+    pub fn dataset(namespace: &str, name: &str) -> Self {
+        GraphChange {
+            datasets: vec![(namespace.to_string(), name.to_string())],
+            ..Default::default()
+        }
+    }
+
+    /// A change of one job.
+    pub fn job(namespace: &str, name: &str) -> Self {
+        GraphChange {
+            jobs: vec![(namespace.to_string(), name.to_string())],
+            ..Default::default()
+        }
+    }
+
     /// Adds `more`, keeping each job and dataset once; a history either side reads whole stays
     /// whole, else it is read from the earlier cut.
     pub fn merge(&mut self, more: GraphChange) {

@@ -153,24 +153,37 @@ impl SqlStore {
             tx.rollback().await?;
             return Ok(false);
         };
-        if self.backend == Backend::Postgres {
-            let mut change = super::GraphChange {
-                origin: self.instance.clone(),
-                ..Default::default()
-            };
-            if table == "jobs" {
-                change.jobs.push(key);
-            } else {
-                change.datasets.push(key);
-            }
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(GRAPH_CHANNEL)
-                .bind(serde_json::to_string(&change).expect("change serialises"))
-                .execute(&mut *tx)
-                .await?;
+        if let Some(notice) = self.notice(Self::change_of(table, key)) {
+            notice.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// On Postgres, the statement that tells the other servers that these jobs and datasets
+    /// changed; delivered when its transaction commits.
+    fn notice(
+        &self,
+        mut change: super::GraphChange,
+    ) -> Option<sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments<'static>>> {
+        if self.backend != Backend::Postgres {
+            return None;
+        }
+        change.origin = self.instance.clone();
+        Some(
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(GRAPH_CHANNEL)
+                .bind(serde_json::to_string(&change).expect("change serialises")),
+        )
+    }
+
+    /// The change naming one job (`table` is `jobs`) or dataset.
+    fn change_of(table: &str, (namespace, name): (String, String)) -> super::GraphChange {
+        if table == "jobs" {
+            super::GraphChange::job(&namespace, &name)
+        } else {
+            super::GraphChange::dataset(&namespace, &name)
+        }
     }
 
     /// Connects to the database a URL names. A SQLite file is created if missing.
@@ -681,7 +694,25 @@ impl Store for SqlStore {
     }
 
     async fn set_tag(&self, target: TagTarget<'_>, tag: &str, on: bool) -> Result<(), StoreError> {
-        catalog::set_tag(&self.writes, target, tag, on).await
+        catalog::set_tag(&self.writes, target, tag, on).await?;
+        if self.backend != Backend::Postgres {
+            return Ok(());
+        }
+        // The other servers forget the node's rendered data (its tags are part of it).
+        let (table, id) = match target {
+            TagTarget::Dataset(id) | TagTarget::Field(id, _) => ("datasets", id),
+            TagTarget::Job(id) => ("jobs", id),
+        };
+        let key: Option<(String, String)> = sqlx::query_as(&format!(
+            "SELECT namespace, name FROM {table} WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.writes)
+        .await?;
+        if let Some(notice) = key.and_then(|k| self.notice(Self::change_of(table, k))) {
+            notice.execute(&self.writes).await?;
+        }
+        Ok(())
     }
 
     async fn dataset_names(
@@ -810,7 +841,20 @@ impl Store for SqlStore {
         let report =
             keep::retention(&self.writes, self.backend, cutoff, dry_run, WRITER_LOCK).await;
         self.partitions.lock().expect("partition cache").clear();
-        report
+        let report = report?;
+        // The other servers forget the rendered data of jobs whose latest run may have gone.
+        for chunk in report.jobs.chunks(100) {
+            let change = super::GraphChange {
+                jobs: chunk.to_vec(),
+                ..Default::default()
+            };
+            if let Some(notice) = self.notice(change) {
+                if let Err(e) = notice.execute(&self.writes).await {
+                    tracing::warn!(error = %e, "could not tell other servers what retention removed");
+                }
+            }
+        }
+        Ok(report)
     }
 
     async fn search(&self, query: &SearchQuery) -> Result<(Vec<SearchHit>, i64), StoreError> {
