@@ -411,7 +411,74 @@ async fn big_answers_travel_gzipped_and_paths_are_made_only_when_asked(db: Db) {
     assert!(v["data"]["impact"]["affected"][0].get("path").is_none());
 }
 
+/// The states a lineage drawing colours its jobs with, for all of its jobs in one request: the
+/// latest run's (by start), none for a job that never ran, nothing for what is not a job.
+async fn latest_run_states_for_the_jobs_drawn(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let io = |i: &str, o: &str| {
+        (
+            json!([{"namespace": "db", "name": i}]),
+            json!([{"namespace": "db", "name": o}]),
+        )
+    };
+    let (i, o) = io("raw", "clean");
+    for (ty, time, run) in [
+        (
+            "START",
+            "2024-05-01T10:00:00Z",
+            "0191f7c2-0000-7000-8000-000000000e01",
+        ),
+        (
+            "FAIL",
+            "2024-05-01T10:05:00Z",
+            "0191f7c2-0000-7000-8000-000000000e01",
+        ),
+        (
+            "START",
+            "2024-05-02T10:00:00Z",
+            "0191f7c2-0000-7000-8000-000000000e02",
+        ),
+    ] {
+        app.ingest(&run_event(ty, time, run, "clean", i.clone(), o.clone()))
+            .await;
+    }
+    let (i, o) = io("clean", "report");
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-05-01T11:00:00Z",
+        "0191f7c2-0000-7000-8000-000000000e03",
+        "report",
+        i,
+        o,
+    ))
+    .await;
+    let q = "query($ids: [ID!]!) { latestRunStates(nodeIds: $ids) { nodeId state } }";
+    let v = app
+        .graphql(
+            q,
+            json!({"ids": ["job:tests:clean", "job:tests:report", "dataset:db:raw", "job:tests:nothing"]}),
+        )
+        .await;
+    assert_eq!(
+        v["data"]["latestRunStates"],
+        json!([
+            {"nodeId": "job:tests:clean", "state": "RUNNING"},
+            {"nodeId": "job:tests:report", "state": "COMPLETED"},
+        ]),
+        "{v}"
+    );
+    let too_many: Vec<String> = (0..10_001).map(|i| format!("job:tests:j{i}")).collect();
+    let v = app.graphql(q, json!({"ids": too_many})).await;
+    assert_eq!(
+        v["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{v}"
+    );
+}
+
 on_both_backends!(
+    latest_run_states_for_the_jobs_drawn,
     which_models_break_changes_when_a_model_is_retrained,
     graphql_errors_carry_a_code,
     column_impact_follows_column_lineage,

@@ -190,24 +190,19 @@ export async function fetchLineage(p: LineageParams, signal?: AbortSignal): Prom
 }
 
 /**
- * Latest run state of every job in the given namespaces, keyed by node id. The lineage answers do
- * not carry run states, so they come from the namespaces' job lists (a few pages at most).
+ * Latest run state of each job drawn, keyed by node id, in one request for all of them. The
+ * lineage answers do not carry run states, so that the drawing does not wait for them.
  */
-export async function fetchJobStates(namespaces: string[], signal?: AbortSignal): Promise<Map<string, RunState>> {
+export async function fetchJobStates(jobIds: string[], signal?: AbortSignal): Promise<Map<string, RunState>> {
   const states = new Map<string, RunState>();
-  const PAGE = 1000;
-  await Promise.all(
-    namespaces.map(async (ns) => {
-      for (let offset = 0, pages = 0; pages < 5; pages++, offset += PAGE) {
-        const body = await getJson<{ jobs: Job[]; totalCount: number }>(
-          `/api/v1/namespaces/${enc(ns)}/jobs?limit=${PAGE}&offset=${offset}`,
-          signal,
-        );
-        for (const j of body.jobs) if (j.latestRun?.state) states.set(`job:${ns}:${j.name}`, j.latestRun.state);
-        if (offset + body.jobs.length >= body.totalCount || body.jobs.length === 0) break;
-      }
-    }),
+  if (jobIds.length === 0) return states;
+  const query = `query JobStates($nodeIds: [ID!]!) { latestRunStates(nodeIds: $nodeIds) { nodeId state } }`;
+  const data = await graphql<{ latestRunStates: { nodeId: string; state: RunState }[] }>(
+    query,
+    { nodeIds: jobIds },
+    signal,
   );
+  for (const s of data.latestRunStates) states.set(s.nodeId, s.state);
   return states;
 }
 

@@ -944,6 +944,37 @@ pub(super) async fn graph_columns(
     Ok(out)
 }
 
+/// The state of each job's latest run, by `(namespace, name)` (jobs without runs are left out):
+/// one query per 500 jobs.
+pub(super) async fn latest_run_states(
+    pool: &AnyPool,
+    jobs: &[(String, String)],
+) -> Result<HashMap<(String, String), String>, StoreError> {
+    #[derive(FromRow)]
+    struct S {
+        namespace: String,
+        name: String,
+        state: Option<String>,
+    }
+    let mut states = HashMap::with_capacity(jobs.len());
+    for chunk in jobs.chunks(500) {
+        let (filter, args) = key_filter("j.id", Some(chunk), crate::model::ids::job_id);
+        let sql = format!(
+            "SELECT j.namespace, j.name, (SELECT r.state FROM runs r WHERE r.job_id = j.id \
+             ORDER BY r.first_event_time DESC, r.uuid DESC LIMIT 1) AS state FROM jobs j {filter}"
+        );
+        for s in bind_all_as(sqlx::query_as::<_, S>(&sql), &args)
+            .fetch_all(pool)
+            .await?
+        {
+            if let Some(state) = s.state {
+                states.insert((s.namespace, s.name), state);
+            }
+        }
+    }
+    Ok(states)
+}
+
 /// Datasets (with their tags) and job summaries by name, for the nodes of a lineage answer: a
 /// few queries per 500 names.
 pub(super) async fn node_details(

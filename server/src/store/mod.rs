@@ -442,6 +442,11 @@ pub trait Store: Send + Sync + 'static {
         datasets: &[(String, String)],
         jobs: &[(String, String)],
     ) -> Result<(Vec<Dataset>, Vec<JobSummary>), StoreError>;
+    /// The state of each job's latest run by `(namespace, name)`; jobs without runs are left out.
+    async fn latest_run_states(
+        &self,
+        jobs: &[(String, String)],
+    ) -> Result<HashMap<(String, String), String>, StoreError>;
     /// Tags on a dataset's versions: the live ones, or every tag ever set (oldest first).
     async fn version_tags(
         &self,

@@ -811,6 +811,13 @@ impl Store for SqlStore {
         read!(catalog::node_details(&self.pool, datasets, jobs))
     }
 
+    async fn latest_run_states(
+        &self,
+        jobs: &[(String, String)],
+    ) -> Result<HashMap<(String, String), String>, StoreError> {
+        read!(catalog::latest_run_states(&self.pool, jobs))
+    }
+
     async fn version_tags(
         &self,
         dataset_id: &str,

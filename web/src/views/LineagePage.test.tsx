@@ -31,14 +31,25 @@ const trainAround = {
 
 function serve() {
   const graphql: { nodeId: string; depth: number; asOf: string | null }[] = [];
+  const states: string[][] = [];
   const mock = mockFetch({
     '/api/v1/graphql': (_url: string, init?: RequestInit) => {
-      const { variables } = JSON.parse(String(init?.body));
+      const { query, variables } = JSON.parse(String(init?.body));
+      if (String(query).includes('latestRunStates')) {
+        // Run states are asked for once, for the jobs drawn.
+        states.push(variables.nodeIds);
+        const known: Record<string, string> = { [LOAD]: 'FAILED', [TRAIN]: 'COMPLETED' };
+        return {
+          data: {
+            latestRunStates: variables.nodeIds
+              .filter((id: string) => known[id])
+              .map((id: string) => ({ nodeId: id, state: known[id] })),
+          },
+        };
+      }
       graphql.push(variables);
       return { data: { lineage: variables.nodeId === TRAIN ? trainAround : base } };
     },
-    '/api/v1/namespaces/etl/jobs': { totalCount: 1, jobs: [{ name: 'load', latestRun: { id: 'r1', state: 'FAILED' } }] },
-    '/api/v1/namespaces/ml/jobs': { totalCount: 1, jobs: [{ name: 'train', latestRun: { id: 'r2', state: 'COMPLETED' } }] },
     '/api/v1/events/lineage': { totalCount: 1, events: [{ eventTime: '2024-01-01T00:00:00Z' }] },
     '/api/v1/namespaces/db/datasets/orders': { id: { namespace: 'db', name: 'orders' }, name: 'orders', namespace: 'db', fields: [], facets: {} },
     '/api/v1/namespaces/db/datasets/orders/versions': { totalCount: 0, versions: [] },
@@ -46,7 +57,7 @@ function serve() {
     '/api/v1/namespaces/ml/jobs/train/runs': { totalCount: 0, runs: [] },
     '/api/v1/namespaces/ml/jobs/train/versions': { totalCount: 0, versions: [] },
   });
-  return { ...mock, graphql };
+  return { ...mock, graphql, states };
 }
 
 const drawn = (c: HTMLElement) => [...c.querySelectorAll('[data-node-id]')].map((g) => g.getAttribute('data-node-id')).sort();
@@ -57,7 +68,7 @@ describe('LineagePage', () => {
 
   it('draws the lineage, then expands a node in place and keeps the expansion in the URL', async () => {
     window.history.replaceState(null, '', `/lineage?nodeId=${encodeURIComponent(ORDERS)}&depth=2`);
-    const { graphql } = serve();
+    const { graphql, states } = serve();
     const { container } = render(<LineagePage />);
     await waitFor(() => expect(ready(container)).toBe(true));
     expect(drawn(container)).toEqual([ORDERS, LOAD, TRAIN].sort());
@@ -66,6 +77,7 @@ describe('LineagePage', () => {
     await waitFor(() =>
       expect(container.querySelector(`[data-node-id="${LOAD}"] .gnode-state`)?.getAttribute('fill')).toBe('#dc2626'),
     );
+    expect(states[0]).toEqual([LOAD, TRAIN].sort());
 
     // Select the job, then expand it from the panel.
     const train = container.querySelector(`[data-node-id="${TRAIN}"] rect`)!;

@@ -172,13 +172,13 @@ export default function LineagePage() {
   }, [graph]);
 
   // Run states come after the drawing; a failure only leaves jobs grey.
-  const jobNamespaces = useMemo(
-    () => [...new Set((graph?.nodes ?? []).filter((n) => n.kind === 'JOB').map((n) => n.namespace))].sort().join('\n'),
+  const jobIds = useMemo(
+    () => (graph?.nodes ?? []).filter((n) => n.kind === 'JOB').map((n) => n.id).sort().join('\n'),
     [graph],
   );
   const states = useAsync(
-    (signal) => (jobNamespaces ? fetchJobStates(jobNamespaces.split('\n'), signal) : Promise.resolve(new Map())),
-    [jobNamespaces],
+    (signal) => (jobIds ? fetchJobStates(jobIds.split('\n'), signal) : Promise.resolve(new Map())),
+    [jobIds],
   );
 
   const impact = useAsync(
