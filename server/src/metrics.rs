@@ -31,6 +31,12 @@ pub struct Metrics {
     pub graph_behind: IntGauge,
     /// Graph changes from other servers applied.
     pub replica_changes: IntCounter,
+    /// Lineage nodes whose REST data is held rendered, and its bytes.
+    pub node_data_nodes: IntGauge,
+    pub node_data_bytes: IntGauge,
+    /// REST lineage node data looked up, by result: `hit` (rendered in memory) or `miss` (read
+    /// from the store).
+    pub node_data_lookups: IntCounterVec,
     /// Database connections by pool (`read`, `write`) and state (`idle`, `in_use`).
     pub db_connections: IntGaugeVec,
     /// The most connections each pool may open.
@@ -140,6 +146,33 @@ impl Metrics {
                 IntCounter::new(
                     "tributary_replica_changes_applied_total",
                     "Graph changes committed by other servers and applied here",
+                )
+                .expect("valid metric"),
+            ),
+            node_data_nodes: register(
+                &r,
+                IntGauge::new(
+                    "tributary_node_data_cache_nodes",
+                    "Lineage nodes whose REST data is held rendered in memory",
+                )
+                .expect("valid metric"),
+            ),
+            node_data_bytes: register(
+                &r,
+                IntGauge::new(
+                    "tributary_node_data_cache_bytes",
+                    "Bytes of lineage node data held rendered in memory",
+                )
+                .expect("valid metric"),
+            ),
+            node_data_lookups: register(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "tributary_node_data_lookups_total",
+                        "Lineage node data looked up for REST answers, by result: hit, miss",
+                    ),
+                    &["result"],
                 )
                 .expect("valid metric"),
             ),

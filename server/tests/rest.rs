@@ -482,7 +482,23 @@ async fn metrics_are_prometheus_text_and_move_with_ingest(db: Db) {
         .await;
     }
     assert_eq!(app.post_event(&json!({"nope": true})).await.status, 400);
+    // A lineage answer read from the store, then the same from memory.
+    for _ in 0..2 {
+        let r = app.get("/api/v1/lineage?nodeId=dataset:db:m.in").await;
+        assert_eq!(r.status, 200);
+    }
     let after = scrape().await;
+    let (hit, miss) = (
+        r#"tributary_node_data_lookups_total{result="hit"}"#,
+        r#"tributary_node_data_lookups_total{result="miss"}"#,
+    );
+    assert!(
+        sample(&after, miss) - sample(&before, miss) >= 5.0,
+        "{after}"
+    );
+    assert!(sample(&after, hit) - sample(&before, hit) >= 5.0, "{after}");
+    // (The gauges are the process's: another test's server may have set them last.)
+    assert!(after.contains("tributary_node_data_cache_bytes"));
     // Other tests in this process ingest too: the counters move at least this much.
     assert!(
         sample(&after, stored) - sample(&before, stored) >= 2.0,

@@ -22,6 +22,9 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     m.graph_edges.set(edges as i64);
     m.graph_behind
         .set(i64::from(state.lineage.health() != GraphHealth::InStep));
+    let (held, bytes) = state.lineage.node_data().size();
+    m.node_data_nodes.set(held as i64);
+    m.node_data_bytes.set(bytes as i64);
     for pool in state.store.pools() {
         let in_use = pool.open.saturating_sub(pool.idle);
         m.db_connections

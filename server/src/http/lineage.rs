@@ -245,6 +245,13 @@ async fn node_data(state: &AppState, nodes: &[GraphNode]) -> Result<Vec<Arc<RawV
         .filter(|(_, d)| d.is_none())
         .map(|(n, _)| n)
         .collect();
+    let lookups = &crate::metrics::metrics().node_data_lookups;
+    lookups
+        .with_label_values(&["hit"])
+        .inc_by((nodes.len() - missing.len()) as u64);
+    lookups
+        .with_label_values(&["miss"])
+        .inc_by(missing.len() as u64);
     if missing.is_empty() {
         return Ok(data.into_iter().flatten().collect());
     }
