@@ -37,6 +37,18 @@ pub struct Config {
     /// REST reads served at once (`TRIBUTARY_MAX_CONCURRENT_READS`); more wait their turn
     /// (2 s at most, then 503). 0, the default, means one for every two cores (at least one).
     pub max_concurrent_reads: usize,
+    /// Kafka brokers to consume OpenLineage events from (`TRIBUTARY_KAFKA_BROKERS`,
+    /// comma-separated `host:port`); unset: no consumer.
+    pub kafka_brokers: Option<String>,
+    /// The topic events arrive on (`TRIBUTARY_KAFKA_TOPIC`, default `openlineage.events`).
+    pub kafka_topic: String,
+    /// The consumer group (`TRIBUTARY_KAFKA_GROUP`, default `tributary`).
+    pub kafka_group: String,
+    /// Where messages that are not events go (`TRIBUTARY_KAFKA_DLQ_TOPIC`, default
+    /// `<topic>.dlq`).
+    pub kafka_dlq_topic: Option<String>,
+    /// librdkafka client properties (`[kafka.properties]` in the TOML file): TLS, SASL, ….
+    pub kafka_properties: std::collections::BTreeMap<String, String>,
     /// Memory for lineage nodes' rendered REST data, in MiB (`TRIBUTARY_NODE_DATA_CACHE_MB`,
     /// default 256; 0 renders every answer from the store).
     pub node_data_cache_mb: usize,
@@ -67,6 +79,11 @@ impl Default for Config {
             workers: 0,
             max_concurrent_reads: 0,
             node_data_cache_mb: 256,
+            kafka_brokers: None,
+            kafka_topic: "openlineage.events".into(),
+            kafka_group: "tributary".into(),
+            kafka_dlq_topic: None,
+            kafka_properties: Default::default(),
             log_format: LogFormat::Text,
             retention_older_than: None,
             retention_interval: 86_400_000_000,
@@ -89,11 +106,23 @@ struct FileConfig {
     workers: Option<usize>,
     max_concurrent_reads: Option<usize>,
     node_data_cache_mb: Option<usize>,
+    kafka_brokers: Option<String>,
+    kafka_topic: Option<String>,
+    kafka_group: Option<String>,
+    kafka_dlq_topic: Option<String>,
+    kafka: Option<KafkaFile>,
     log_format: Option<LogFormat>,
     retention_older_than: Option<String>,
     retention_interval: Option<String>,
     auth: Option<AuthMode>,
     cors_origins: Option<Vec<String>>,
+}
+
+/// The TOML file's `[kafka]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KafkaFile {
+    properties: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// A configuration that could not be read.
@@ -152,6 +181,21 @@ fn check_origin(origin: &str) -> Result<(), ConfigError> {
 }
 
 impl Config {
+    /// The Kafka consumer's settings, when brokers are configured.
+    pub fn kafka(&self) -> Option<crate::kafka::KafkaConfig> {
+        let brokers = self.kafka_brokers.clone()?;
+        Some(crate::kafka::KafkaConfig {
+            brokers,
+            topic: self.kafka_topic.clone(),
+            group: self.kafka_group.clone(),
+            dlq_topic: self
+                .kafka_dlq_topic
+                .clone()
+                .unwrap_or_else(|| format!("{}.dlq", self.kafka_topic)),
+            properties: self.kafka_properties.clone(),
+        })
+    }
+
     /// Loads from an optional file (else `TRIBUTARY_CONFIG`) and the process environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         Self::load_with(file, &|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
@@ -184,6 +228,13 @@ impl Config {
             c.workers = f.workers.unwrap_or(c.workers);
             c.max_concurrent_reads = f.max_concurrent_reads.unwrap_or(c.max_concurrent_reads);
             c.node_data_cache_mb = f.node_data_cache_mb.unwrap_or(c.node_data_cache_mb);
+            c.kafka_brokers = f.kafka_brokers.or(c.kafka_brokers);
+            c.kafka_topic = f.kafka_topic.unwrap_or(c.kafka_topic);
+            c.kafka_group = f.kafka_group.unwrap_or(c.kafka_group);
+            c.kafka_dlq_topic = f.kafka_dlq_topic.or(c.kafka_dlq_topic);
+            if let Some(props) = f.kafka.and_then(|k| k.properties) {
+                c.kafka_properties = props;
+            }
             c.log_format = f.log_format.unwrap_or(c.log_format);
             c.auth = f.auth.or(c.auth);
             c.cors_origins = f.cors_origins.unwrap_or(c.cors_origins);
@@ -217,6 +268,18 @@ impl Config {
             env_parse("TRIBUTARY_MAX_CONCURRENT_READS", env)?.unwrap_or(c.max_concurrent_reads);
         c.node_data_cache_mb =
             env_parse("TRIBUTARY_NODE_DATA_CACHE_MB", env)?.unwrap_or(c.node_data_cache_mb);
+        if let Some(v) = env("TRIBUTARY_KAFKA_BROKERS") {
+            c.kafka_brokers = Some(v).filter(|v| !v.trim().is_empty());
+        }
+        if let Some(v) = env("TRIBUTARY_KAFKA_TOPIC") {
+            c.kafka_topic = v;
+        }
+        if let Some(v) = env("TRIBUTARY_KAFKA_GROUP") {
+            c.kafka_group = v;
+        }
+        if let Some(v) = env("TRIBUTARY_KAFKA_DLQ_TOPIC") {
+            c.kafka_dlq_topic = Some(v);
+        }
         if let Some(mode) = env_parse("TRIBUTARY_AUTH", env)? {
             c.auth = Some(mode);
         }
@@ -320,6 +383,31 @@ mod tests {
         };
         assert!(bad("TRIBUTARY_AUTH", "on").contains("off, writes or all"));
         assert!(bad("TRIBUTARY_CORS_ORIGINS", "https://a.example/path").contains("not an origin"));
+    }
+
+    #[test]
+    fn kafka_comes_from_the_file_and_the_environment() {
+        assert_eq!(Config::default().kafka(), None, "no brokers, no consumer");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(
+            &path,
+            "kafka_brokers = \"k1:9092,k2:9092\"\nkafka_group = \"lineage\"\n\
+             [kafka.properties]\n\"security.protocol\" = \"SASL_SSL\"\n",
+        )
+        .unwrap();
+        let env: HashMap<&str, &str> = [("TRIBUTARY_KAFKA_TOPIC", "ol")].into();
+        let c = Config::load_with(Some(&path), &|k| env.get(k).map(|v| v.to_string())).unwrap();
+        let k = c.kafka().expect("brokers configured");
+        assert_eq!(k.brokers, "k1:9092,k2:9092");
+        assert_eq!((k.topic.as_str(), k.group.as_str()), ("ol", "lineage"));
+        assert_eq!(k.dlq_topic, "ol.dlq");
+        assert_eq!(
+            k.properties.get("security.protocol").map(String::as_str),
+            Some("SASL_SSL")
+        );
+        std::fs::write(&path, "[kafka]\nnope = 1\n").unwrap();
+        assert!(Config::load_with(Some(&path), &|_| None).is_err());
     }
 
     #[test]

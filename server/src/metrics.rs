@@ -37,6 +37,8 @@ pub struct Metrics {
     /// REST lineage node data looked up, by result: `hit` (rendered in memory) or `miss` (read
     /// from the store).
     pub node_data_lookups: IntCounterVec,
+    /// Kafka messages by what became of them: `stored` (an event, committed) or `dead_lettered`.
+    pub kafka_messages: IntCounterVec,
     /// Database connections by pool (`read`, `write`) and state (`idle`, `in_use`).
     pub db_connections: IntGaugeVec,
     /// The most connections each pool may open.
@@ -171,6 +173,17 @@ impl Metrics {
                     Opts::new(
                         "tributary_node_data_lookups_total",
                         "Lineage node data looked up for REST answers, by result: hit, miss",
+                    ),
+                    &["result"],
+                )
+                .expect("valid metric"),
+            ),
+            kafka_messages: register(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "tributary_kafka_messages_total",
+                        "Kafka messages consumed, by result: stored, dead_lettered",
                     ),
                     &["result"],
                 )

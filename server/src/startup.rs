@@ -53,6 +53,9 @@ impl Application {
         if let Some(older_than) = config.retention_older_than {
             schedule_retention(lineage.clone(), older_than, config.retention_interval);
         }
+        if let Some(kafka) = config.kafka() {
+            crate::kafka::start(&kafka, validator.clone(), writer.clone())?;
+        }
         let (mode, why) = auth_mode(config, store.as_ref()).await?;
         if mode == AuthMode::Off && !is_loopback(&config.bind) {
             tracing::warn!(auth = %mode, bind = %config.bind,

@@ -73,14 +73,23 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         }
         Err(_) => Some("the database did not answer within 1.5 s"),
     };
-    match detail {
-        None => HttpResponse::Ok().json(json!({
+    // The Kafka consumer's state is reported, but does not take HTTP out of service.
+    let kafka = crate::kafka::status();
+    let mut answer = match detail {
+        None => json!({
             "status": if in_step { "ready" } else { "degraded" },
             "database": backend,
             "graph": graph,
-        })),
-        Some(detail) => super::error::answer(StatusCode::SERVICE_UNAVAILABLE).json(
-            json!({"status": "unavailable", "database": backend, "detail": detail, "graph": graph}),
-        ),
+        }),
+        Some(detail) => {
+            json!({"status": "unavailable", "database": backend, "detail": detail, "graph": graph})
+        }
+    };
+    if let Some(k) = kafka {
+        answer["kafka"] = json!(k);
+    }
+    match detail {
+        None => HttpResponse::Ok().json(answer),
+        Some(_) => super::error::answer(StatusCode::SERVICE_UNAVAILABLE).json(answer),
     }
 }

@@ -1,0 +1,291 @@
+//! Kafka in: with `kafka_brokers` set, the server consumes OpenLineage events (one JSON event per
+//! message, as OpenLineage's Kafka transports send them) as a member of a consumer group, through
+//! the same writer as HTTP ingest (group commit, graph, replica announcements).
+//!
+//! At least once, never lossy: messages are taken in batches; a batch's events are committed to
+//! the store, and its dead letters delivered, before its offsets are committed to Kafka. A crash
+//! in between delivers the batch again, and idempotent ingest makes the second delivery change
+//! nothing. Messages of a partition are applied in order (one batch after the other).
+//!
+//! A message that is not JSON, not an event, or refused by validation goes to the dead-letter
+//! topic with its original bytes and key, and headers naming the error and where it came from
+//! (`tributary.error`, `tributary.source.topic`, `.partition`, `.offset`). One bad message never
+//! stops the consumer. The client is librdkafka (the `rdkafka` crate, bundled build): the
+//! reference Kafka client, with every compression codec and the TLS and SASL settings users know.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use serde_json::Value;
+
+use crate::ingest::{prepare_event, Validator, Writer};
+use crate::model::time::now_micros;
+
+/// The most messages taken into one batch.
+const MAX_BATCH: usize = 500;
+/// How long a batch waits for more messages once it has one.
+const GATHER: Duration = Duration::from_millis(5);
+
+/// Where and how to consume.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KafkaConfig {
+    /// Comma-separated `host:port` list.
+    pub brokers: String,
+    pub topic: String,
+    pub group: String,
+    pub dlq_topic: String,
+    /// librdkafka client properties passed through (TLS, SASL, timeouts…).
+    pub properties: BTreeMap<String, String>,
+}
+
+impl KafkaConfig {
+    fn client(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers);
+        for (k, v) in &self.properties {
+            c.set(k, v);
+        }
+        c
+    }
+}
+
+/// What the consumer is doing, for `/readyz`.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsumerStatus {
+    /// `consuming`, or `retrying` while the broker or the store refuses.
+    pub state: &'static str,
+    pub topic: String,
+    pub group: String,
+    /// Messages stored and dead-lettered since the start.
+    pub stored: u64,
+    pub dead_lettered: u64,
+    /// When offsets were last committed (RFC 3339).
+    pub last_commit: Option<String>,
+    /// Why it is retrying.
+    pub error: Option<String>,
+}
+
+static STATUS: Mutex<Option<ConsumerStatus>> = Mutex::new(None);
+
+/// The consumer's state, when this server consumes from Kafka.
+pub fn status() -> Option<ConsumerStatus> {
+    STATUS.lock().expect("consumer status").clone()
+}
+
+fn set_status(change: impl FnOnce(&mut ConsumerStatus)) {
+    if let Some(s) = STATUS.lock().expect("consumer status").as_mut() {
+        change(s);
+    }
+}
+
+/// A message that is not an event, and why.
+struct DeadLetter {
+    message: OwnedMessage,
+    error: String,
+}
+
+/// Starts the consumer task.
+pub fn start(
+    config: &KafkaConfig,
+    validator: Arc<Validator>,
+    writer: Writer,
+) -> anyhow::Result<()> {
+    let mut consumer_config = config.client();
+    consumer_config
+        .set("group.id", &config.group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest");
+    for (k, v) in &config.properties {
+        consumer_config.set(k, v);
+    }
+    let consumer: StreamConsumer = consumer_config.create()?;
+    consumer.subscribe(&[&config.topic])?;
+    let producer: FutureProducer = config.client().create()?;
+    let config = config.clone();
+    *STATUS.lock().expect("consumer status") = Some(ConsumerStatus {
+        state: "consuming",
+        topic: config.topic.clone(),
+        group: config.group.clone(),
+        stored: 0,
+        dead_lettered: 0,
+        last_commit: None,
+        error: None,
+    });
+    tracing::info!(brokers = %config.brokers, topic = %config.topic, group = %config.group, dlq = %config.dlq_topic, "consuming OpenLineage events from Kafka");
+    tokio::spawn(async move {
+        let consumer = Arc::new(consumer);
+        loop {
+            let batch = next_batch(&consumer).await;
+            apply(&config, &validator, &writer, &producer, &consumer, batch).await;
+        }
+    });
+    Ok(())
+}
+
+/// Waits for a message, then takes those that follow it at once (up to `MAX_BATCH`).
+async fn next_batch(consumer: &StreamConsumer) -> Vec<OwnedMessage> {
+    let mut batch = Vec::new();
+    loop {
+        match consumer.recv().await {
+            Ok(m) => {
+                batch.push(m.detach());
+                break;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "Kafka consumer error; retrying");
+                set_status(|s| {
+                    s.state = "retrying";
+                    s.error = Some(e.to_string());
+                });
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+    while batch.len() < MAX_BATCH {
+        match tokio::time::timeout(GATHER, consumer.recv()).await {
+            Ok(Ok(m)) => batch.push(m.detach()),
+            _ => break,
+        }
+    }
+    batch
+}
+
+/// Stores a batch's events and dead-letters the rest, retrying until both are done, then
+/// commits the batch's offsets.
+async fn apply(
+    config: &KafkaConfig,
+    validator: &Validator,
+    writer: &Writer,
+    producer: &FutureProducer,
+    consumer: &StreamConsumer,
+    batch: Vec<OwnedMessage>,
+) {
+    let metrics = crate::metrics::metrics();
+    let mut events = Vec::with_capacity(batch.len());
+    let mut dead = Vec::new();
+    let mut offsets: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    for message in batch {
+        let next = offsets
+            .entry((message.topic().to_string(), message.partition()))
+            .or_insert(0);
+        *next = (*next).max(message.offset() + 1);
+        match event_of(validator, message.payload().unwrap_or_default()) {
+            Ok(event) => events.push(event),
+            Err(error) => dead.push(DeadLetter { message, error }),
+        }
+    }
+    let mut wait = Duration::from_millis(100);
+    for letter in &dead {
+        while let Err(e) = dead_letter(config, producer, letter).await {
+            tracing::warn!(error = %e, "cannot deliver a dead letter; retrying");
+            set_status(|s| {
+                s.state = "retrying";
+                s.error = Some(format!("cannot deliver a dead letter: {e}"));
+            });
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
+        tracing::info!(topic = letter.message.topic(), partition = letter.message.partition(), offset = letter.message.offset(), error = %letter.error, "message dead-lettered");
+    }
+    metrics
+        .kafka_messages
+        .with_label_values(&["dead_lettered"])
+        .inc_by(dead.len() as u64);
+    let n = events.len();
+    if n > 0 {
+        let mut wait = Duration::from_millis(100);
+        loop {
+            let attempt = writer.write(events.clone()).await;
+            match attempt {
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, events = n, "cannot store events from Kafka; retrying (offsets stay uncommitted)");
+                    set_status(|s| {
+                        s.state = "retrying";
+                        s.error = Some(format!("cannot store events: {e}"));
+                    });
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        metrics
+            .kafka_messages
+            .with_label_values(&["stored"])
+            .inc_by(n as u64);
+    }
+    let mut list = TopicPartitionList::new();
+    for ((topic, partition), next) in &offsets {
+        if let Err(e) = list.add_partition_offset(topic, *partition, Offset::Offset(*next)) {
+            tracing::warn!(error = %e, "cannot name an offset to commit");
+        }
+    }
+    // After a rebalance the partition may belong to another server: it reads the batch again,
+    // and storing it again changes nothing.
+    let committed = consumer.commit(&list, CommitMode::Sync);
+    if let Err(e) = &committed {
+        tracing::warn!(error = %e, "cannot commit Kafka offsets; the batch will be delivered again");
+    }
+    set_status(|s| {
+        s.state = "consuming";
+        s.error = None;
+        s.stored += n as u64;
+        s.dead_lettered += dead.len() as u64;
+        if committed.is_ok() {
+            s.last_commit = Some(chrono::Utc::now().to_rfc3339());
+        }
+    });
+}
+
+/// The event a message holds, prepared as HTTP ingest prepares it, or why it is none.
+fn event_of(validator: &Validator, payload: &[u8]) -> Result<crate::ingest::PreparedEvent, String> {
+    let value: Value = serde_json::from_slice(payload)
+        .map_err(|e| format!("the message is not valid JSON: {e}"))?;
+    prepare_event(validator, value, payload.to_vec(), now_micros()).map_err(|r| r.summary())
+}
+
+/// Sends a message's bytes and key to the dead-letter topic, with the error and its origin.
+async fn dead_letter(
+    config: &KafkaConfig,
+    producer: &FutureProducer,
+    letter: &DeadLetter,
+) -> Result<(), rdkafka::error::KafkaError> {
+    let m = &letter.message;
+    let (partition, offset) = (m.partition().to_string(), m.offset().to_string());
+    let headers = OwnedHeaders::new()
+        .insert(Header {
+            key: "tributary.error",
+            value: Some(letter.error.as_str()),
+        })
+        .insert(Header {
+            key: "tributary.source.topic",
+            value: Some(m.topic()),
+        })
+        .insert(Header {
+            key: "tributary.source.partition",
+            value: Some(partition.as_str()),
+        })
+        .insert(Header {
+            key: "tributary.source.offset",
+            value: Some(offset.as_str()),
+        });
+    let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&config.dlq_topic)
+        .payload(m.payload().unwrap_or_default())
+        .headers(headers);
+    if let Some(key) = m.key() {
+        record = record.key(key);
+    }
+    producer
+        .send(record, Duration::from_secs(10))
+        .await
+        .map(|_| ())
+        .map_err(|(e, _)| e)
+}

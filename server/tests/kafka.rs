@@ -1,0 +1,276 @@
+//! Kafka in, against a real broker: `TRIBUTARY_TEST_KAFKA` names it (`host:port`); skipped when
+//! unset (`.ci/run` starts one). Each test uses topics and a consumer group of its own.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{run_event, Db, TestApp};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde_json::json;
+
+fn broker() -> Option<String> {
+    std::env::var("TRIBUTARY_TEST_KAFKA")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+async fn create_topics(brokers: &str, topics: &[(&str, i32)]) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    let new: Vec<NewTopic> = topics
+        .iter()
+        .map(|(name, partitions)| NewTopic::new(name, *partitions, TopicReplication::Fixed(1)))
+        .collect();
+    for r in admin
+        .create_topics(&new, &AdminOptions::new())
+        .await
+        .unwrap()
+    {
+        r.unwrap();
+    }
+}
+
+async fn produce(brokers: &str, topic: &str, codec: &str, messages: &[(Option<&str>, Vec<u8>)]) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("compression.codec", codec)
+        .set("linger.ms", "20")
+        .create()
+        .unwrap();
+    let sends = messages.iter().map(|(key, payload)| {
+        let mut record: FutureRecord<'_, str, [u8]> = FutureRecord::to(topic).payload(payload);
+        if let Some(k) = key {
+            record = record.key(k);
+        }
+        producer.send(record, Duration::from_secs(10))
+    });
+    for r in futures_util::future::join_all(sends).await {
+        r.map_err(|(e, _)| e).unwrap();
+    }
+}
+
+/// An event of job `job` reading `in` and writing `out_{job}`, with the client's default key.
+fn event(i: usize, job: &str) -> (Option<String>, Vec<u8>) {
+    let e = run_event(
+        "COMPLETE",
+        "2024-06-01T10:00:00Z",
+        &format!("0191f7c2-0000-7000-8000-0000000a{i:04}"),
+        job,
+        json!([{"namespace": "kafka", "name": "in"}]),
+        json!([{"namespace": "kafka", "name": format!("out_{job}")}]),
+    );
+    (
+        Some(format!("run:tests/{job}")),
+        serde_json::to_vec(&e).unwrap(),
+    )
+}
+
+/// Events sent with each compression codec are stored, once each; garbage, JSON that is no
+/// event and an invalid event land in the dead-letter topic with their bytes, key and error, and
+/// the events around them are stored all the same.
+async fn events_come_in_and_poison_goes_to_the_dead_letter_topic(db: Db) {
+    let Some(brokers) = broker() else {
+        return;
+    };
+    let topic = format!("ol-{}", uuid::Uuid::new_v4().simple());
+    let dlq = format!("{topic}.dlq");
+    create_topics(&brokers, &[(&topic, 4), (&dlq, 1)]).await;
+
+    let mut sent = 0;
+    for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
+        let batch: Vec<(Option<String>, Vec<u8>)> = (0..3)
+            .map(|k| {
+                sent += 1;
+                event(sent, &format!("{codec}_{k}"))
+            })
+            .collect();
+        let batch: Vec<(Option<&str>, Vec<u8>)> = batch
+            .iter()
+            .map(|(k, v)| (k.as_deref(), v.clone()))
+            .collect();
+        produce(&brokers, &topic, codec, &batch).await;
+    }
+    let mut invalid = serde_json::from_slice::<serde_json::Value>(&event(900, "bad").1).unwrap();
+    invalid["eventTime"] = json!("not a time");
+    let poison: Vec<(Option<&str>, Vec<u8>)> = vec![
+        (Some("garbage"), b"\x00\xffnot json".to_vec()),
+        (Some("no-event"), br#"{"hello": "world"}"#.to_vec()),
+        (Some("invalid"), serde_json::to_vec(&invalid).unwrap()),
+    ];
+    produce(&brokers, &topic, "none", &poison).await;
+    // And one more event after the poison.
+    sent += 1;
+    let (k, v) = event(sent, "after");
+    produce(&brokers, &topic, "none", &[(k.as_deref(), v)]).await;
+
+    let group = format!("g-{}", uuid::Uuid::new_v4().simple());
+    let app = TestApp::spawn_with(db, |c| {
+        c.kafka_brokers = Some(brokers.clone());
+        c.kafka_topic = topic.clone();
+        c.kafka_group = group.clone();
+        c.kafka_properties
+            .insert("session.timeout.ms".into(), "6000".into());
+    })
+    .await
+    .expect("a database");
+    // Stored, and in the graph (which follows each commit just after it), as HTTP ingest.
+    let lineage_size = || async {
+        let r = app.get("/api/v1/lineage?nodeId=dataset:kafka:in").await;
+        if r.status == 200 {
+            r.json()["graph"].as_array().map_or(0, Vec::len)
+        } else {
+            0
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while app.event_count().await < sent as i64 || lineage_size().await < 1 + 2 * sent {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {sent} events stored after 60 s, {} lineage nodes",
+            app.event_count().await,
+            lineage_size().await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(lineage_size().await, 1 + 2 * sent);
+    // The readiness answer says what the consumer does.
+    let ready = app.get_json("/readyz").await;
+    assert_eq!(ready["kafka"]["state"], "consuming", "{ready}");
+    assert!(ready["kafka"]["lastCommit"].is_string(), "{ready}");
+
+    let reader: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", format!("r-{}", uuid::Uuid::new_v4().simple()))
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "6000")
+        .create()
+        .unwrap();
+    reader.subscribe(&[&dlq]).unwrap();
+    let mut letters = Vec::new();
+    while letters.len() < poison.len() {
+        let m = tokio::time::timeout(Duration::from_secs(30), reader.recv())
+            .await
+            .expect("dead letters within 30 s")
+            .unwrap();
+        let header = |name: &str| {
+            m.headers().and_then(|h| {
+                h.iter()
+                    .find(|x| x.key == name)
+                    .and_then(|x| x.value)
+                    .map(|v| String::from_utf8_lossy(v).to_string())
+            })
+        };
+        letters.push((
+            m.key().map(|k| String::from_utf8_lossy(k).to_string()),
+            m.payload().unwrap_or_default().to_vec(),
+            header("tributary.error").unwrap_or_default(),
+            header("tributary.source.topic"),
+        ));
+    }
+    letters.sort();
+    let mut expected: Vec<(Option<String>, Vec<u8>)> = poison
+        .iter()
+        .map(|(k, v)| (k.map(str::to_string), v.clone()))
+        .collect();
+    expected.sort();
+    for ((key, payload, error, source), (want_key, want_payload)) in letters.iter().zip(&expected) {
+        assert_eq!((key, payload), (want_key, want_payload));
+        assert_eq!(source.as_deref(), Some(topic.as_str()));
+        let why = match key.as_deref() {
+            Some("garbage") => "not valid JSON",
+            Some("invalid") => "eventTime",
+            _ => "",
+        };
+        assert!(!error.is_empty() && error.contains(why), "{key:?}: {error}");
+    }
+    // Nothing was stored twice, nothing refused was stored.
+    assert_eq!(app.event_count().await, sent as i64);
+}
+
+async fn stored_events(pool: &sqlx::AnyPool) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM lineage_events")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// Waits (90 s at most) until at least `n` events are stored; answers how many are.
+async fn stored_at_least(pool: &sqlx::AnyPool, n: usize, total: usize, what: &str) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let stored = stored_events(pool).await;
+        if stored >= n as i64 {
+            return stored;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {stored} of {total} stored"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Killed with SIGKILL while it consumes, then started again: every event is stored, none
+/// twice (offsets are committed only after the events are, so the restart reads again what the
+/// crash left uncommitted, and storing it again changes nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_stream_loses_nothing() {
+    let Some(brokers) = broker() else {
+        return;
+    };
+    let Some(db) = common::TestDb::create(Db::Postgres).await else {
+        return;
+    };
+    let topic = format!("ol-{}", uuid::Uuid::new_v4().simple());
+    create_topics(&brokers, &[(&topic, 4), (&format!("{topic}.dlq"), 1)]).await;
+    let total = 3_000;
+    let events: Vec<(Option<String>, Vec<u8>)> = (0..total)
+        .map(|i| event(i, &format!("j{}", i % 50)))
+        .collect();
+    let batch: Vec<(Option<&str>, Vec<u8>)> = events
+        .iter()
+        .map(|(k, v)| (k.as_deref(), v.clone()))
+        .collect();
+    produce(&brokers, &topic, "lz4", &batch).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tributary.toml");
+    std::fs::write(
+        &config,
+        "[kafka.properties]\n\"session.timeout.ms\" = \"6000\"\n",
+    )
+    .unwrap();
+    let group = format!("g-{}", uuid::Uuid::new_v4().simple());
+    let env = [
+        ("TRIBUTARY_KAFKA_BROKERS", brokers.as_str()),
+        ("TRIBUTARY_KAFKA_TOPIC", topic.as_str()),
+        ("TRIBUTARY_KAFKA_GROUP", group.as_str()),
+        ("TRIBUTARY_CONFIG", config.to_str().unwrap()),
+    ];
+    let pool = common::pool(&db).await;
+    let (mut first, _) = common::serve_env(&db, &env);
+    let before = stored_at_least(&pool, 1, total, "the first server starts storing").await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(
+        before < total as i64,
+        "all stored before the kill: make the stream longer"
+    );
+    let (mut second, _) = common::serve_env(&db, &env);
+    stored_at_least(&pool, total, total, "the second server stores the rest").await;
+    // Nothing more arrives: every event once.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(stored_events(&pool).await, total as i64);
+    second.kill().unwrap();
+    second.wait().unwrap();
+}
+
+on_both_backends!(events_come_in_and_poison_goes_to_the_dead_letter_topic);
