@@ -38,6 +38,69 @@ async fn create_topics(brokers: &str, topics: &[(&str, i32)]) {
     }
 }
 
+/// Topics of a test (events on 4 partitions, its dead-letter topic) and a consumer group of its
+/// own, with a configuration file that shortens the group's session timeout (the broker makes a
+/// first member wait half of it).
+struct Stream {
+    brokers: String,
+    topic: String,
+    group: String,
+    config: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Stream {
+    async fn new(brokers: &str) -> Stream {
+        let topic = format!("ol-{}", uuid::Uuid::new_v4().simple());
+        create_topics(brokers, &[(&topic, 4), (&format!("{topic}.dlq"), 1)]).await;
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("tributary.toml");
+        std::fs::write(
+            &config,
+            "[kafka.properties]\n\"session.timeout.ms\" = \"6000\"\n",
+        )
+        .unwrap();
+        Stream {
+            brokers: brokers.to_string(),
+            topic,
+            group: format!("g-{}", uuid::Uuid::new_v4().simple()),
+            config,
+            _dir: dir,
+        }
+    }
+
+    /// The environment of a `tributary serve` that consumes the stream.
+    fn env(&self) -> [(&str, &str); 4] {
+        [
+            ("TRIBUTARY_KAFKA_BROKERS", self.brokers.as_str()),
+            ("TRIBUTARY_KAFKA_TOPIC", self.topic.as_str()),
+            ("TRIBUTARY_KAFKA_GROUP", self.group.as_str()),
+            ("TRIBUTARY_CONFIG", self.config.to_str().unwrap()),
+        ]
+    }
+
+    /// The same for a server in this process.
+    fn configure(&self, c: &mut tributary::config::Config) {
+        c.kafka_brokers = Some(self.brokers.clone());
+        c.kafka_topic = self.topic.clone();
+        c.kafka_group = self.group.clone();
+        c.kafka_properties
+            .insert("session.timeout.ms".into(), "6000".into());
+    }
+
+    /// Sends events `from..to` (numbered as `event` numbers them), jobs named `{prefix}{i % 50}`.
+    async fn send(&self, from: usize, to: usize, prefix: &str, codec: &str) {
+        let events: Vec<(Option<String>, Vec<u8>)> = (from..to)
+            .map(|i| event(i, &format!("{prefix}{}", i % 50)))
+            .collect();
+        let batch: Vec<(Option<&str>, Vec<u8>)> = events
+            .iter()
+            .map(|(k, v)| (k.as_deref(), v.clone()))
+            .collect();
+        produce(&self.brokers, &self.topic, codec, &batch).await;
+    }
+}
+
 async fn produce(brokers: &str, topic: &str, codec: &str, messages: &[(Option<&str>, Vec<u8>)]) {
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
@@ -229,32 +292,10 @@ async fn a_server_killed_mid_stream_loses_nothing() {
     let Some(db) = common::TestDb::create(Db::Postgres).await else {
         return;
     };
-    let topic = format!("ol-{}", uuid::Uuid::new_v4().simple());
-    create_topics(&brokers, &[(&topic, 4), (&format!("{topic}.dlq"), 1)]).await;
+    let stream = Stream::new(&brokers).await;
     let total = 3_000;
-    let events: Vec<(Option<String>, Vec<u8>)> = (0..total)
-        .map(|i| event(i, &format!("j{}", i % 50)))
-        .collect();
-    let batch: Vec<(Option<&str>, Vec<u8>)> = events
-        .iter()
-        .map(|(k, v)| (k.as_deref(), v.clone()))
-        .collect();
-    produce(&brokers, &topic, "lz4", &batch).await;
-
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("tributary.toml");
-    std::fs::write(
-        &config,
-        "[kafka.properties]\n\"session.timeout.ms\" = \"6000\"\n",
-    )
-    .unwrap();
-    let group = format!("g-{}", uuid::Uuid::new_v4().simple());
-    let env = [
-        ("TRIBUTARY_KAFKA_BROKERS", brokers.as_str()),
-        ("TRIBUTARY_KAFKA_TOPIC", topic.as_str()),
-        ("TRIBUTARY_KAFKA_GROUP", group.as_str()),
-        ("TRIBUTARY_CONFIG", config.to_str().unwrap()),
-    ];
+    stream.send(0, total, "j", "lz4").await;
+    let env = stream.env();
     let pool = common::pool(&db).await;
     let (mut first, _) = common::serve_env(&db, &env);
     let before = stored_at_least(&pool, 1, total, "the first server starts storing").await;
@@ -269,6 +310,148 @@ async fn a_server_killed_mid_stream_loses_nothing() {
     // Nothing more arrives: every event once.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(stored_events(&pool).await, total as i64);
+    second.kill().unwrap();
+    second.wait().unwrap();
+}
+
+/// Node ids and edges of a lineage answer, sorted (the data differs between servers: times of
+/// ingest).
+fn shape(answer: &serde_json::Value) -> (Vec<String>, Vec<(String, String)>) {
+    let graph = answer["graph"].as_array().cloned().unwrap_or_default();
+    let mut ids: Vec<String> = graph
+        .iter()
+        .map(|n| n["id"].as_str().unwrap().to_string())
+        .collect();
+    let mut edges: Vec<(String, String)> = graph
+        .iter()
+        .flat_map(|n| n["outEdges"].as_array().cloned().unwrap_or_default())
+        .map(|e| {
+            (
+                e["origin"].as_str().unwrap().to_string(),
+                e["destination"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    ids.sort();
+    edges.sort();
+    (ids, edges)
+}
+
+/// The official OpenLineage Python client's Kafka transport (its message keys, its
+/// serialization): what it sends through Kafka is stored, and the lineage and run states equal
+/// those of a server that got the same events over HTTP. Needs `TRIBUTARY_PYTHON` too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_clients_kafka_transport_gives_what_http_gives() {
+    let (Some(brokers), Some(python)) = (broker(), std::env::var("TRIBUTARY_PYTHON").ok()) else {
+        return;
+    };
+    let stream = Stream::new(&brokers).await;
+    let topic = &stream.topic;
+    let Some(app) = TestApp::spawn_with(Db::Postgres, |c| stream.configure(c)).await else {
+        return;
+    };
+    let http = TestApp::spawn(Db::Sqlite).await.unwrap();
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/kafka/openlineage_kafka.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .args([&brokers, topic, &format!("http://{}", http.addr)])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sent: i64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert_eq!(http.event_count().await, sent);
+    let node = "/api/v1/lineage?nodeId=dataset:postgres://db:5432:raw.orders";
+    let want = shape(&http.get_json(node).await);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = app.get(node).await;
+        if app.event_count().await == sent && r.status == 200 && shape(&r.json()) == want {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {sent} events through Kafka after 60 s",
+            app.event_count().await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(want.0.len(), 7, "{want:?}");
+    for job in ["extract", "transform", "aggregate"] {
+        let path = format!("/api/v1/namespaces/airflow/jobs/orders_dag.{job}");
+        let (a, b) = (app.get_json(&path).await, http.get_json(&path).await);
+        assert_eq!(a["latestRun"]["state"], "COMPLETED", "{a}");
+        assert_eq!(a["latestRun"]["state"], b["latestRun"]["state"]);
+        assert_eq!(a["parentJobName"], b["parentJobName"]);
+    }
+}
+
+/// How many events a server stored from Kafka, by its readiness answer.
+async fn stored_by(app: &TestApp) -> i64 {
+    app.get_json("/readyz").await["kafka"]["stored"]
+        .as_i64()
+        .unwrap_or(0)
+}
+
+/// Two servers in one group on one Postgres: the partitions are split between them, both answer
+/// the same lineage (each follows the other's commits), and when one is killed the other takes
+/// over its partitions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_share_the_partitions_and_take_over() {
+    let Some(brokers) = broker() else {
+        return;
+    };
+    let Some(db) = common::TestDb::create(Db::Postgres).await else {
+        return;
+    };
+    let stream = Stream::new(&brokers).await;
+    let env = stream.env();
+    let server = |addr| TestApp {
+        addr,
+        db: common::TestDb::borrowed(&db.url),
+        config: Default::default(),
+    };
+    let (mut first, a) = common::serve_env(&db, &env);
+    let (mut second, b) = common::serve_env(&db, &env);
+    let (a, b) = (server(a), server(b));
+    // Both in the group before anything is sent.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let pool = common::pool(&db).await;
+    let mut sent = 0;
+    loop {
+        stream.send(sent, sent + 40, "k", "none").await;
+        sent += 40;
+        stored_at_least(&pool, sent, sent, "both servers consume").await;
+        if stored_by(&a).await > 0 && stored_by(&b).await > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the partitions were not split within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Both answer the same lineage.
+    let node = "/api/v1/lineage?nodeId=dataset:kafka:in";
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while a.get_json(node).await != b.get_json(node).await {
+        assert!(
+            Instant::now() < deadline,
+            "the two servers' lineage differs"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // One goes; the other takes its partitions over.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    stream.send(sent, sent + 40, "late", "none").await;
+    sent += 40;
+    stored_at_least(&pool, sent, sent, "the second server takes over").await;
+    assert_eq!(stored_events(&pool).await, sent as i64);
     second.kill().unwrap();
     second.wait().unwrap();
 }

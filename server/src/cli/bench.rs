@@ -30,6 +30,9 @@ pub enum BenchCommand {
     /// Lineage answers over HTTP (GraphQL and REST) on a 100k-node graph, against recursive
     /// CTEs over the same edges in the same Postgres.
     Api(super::bench_api::ApiArgs),
+    /// Events/s from a pre-filled Kafka topic into Postgres with one and two servers, against
+    /// HTTP ingest of the same events.
+    Kafka(super::bench_kafka::KafkaArgs),
     /// Prepares realistic events as ingest does (parse, hash, validate, model), with no server
     /// and no database: a fixed amount of work, for instruction counts under callgrind.
     Prepare(PrepareArgs),
@@ -135,6 +138,7 @@ pub async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<ExitCode>
         BenchCommand::Rest(args) => super::bench_rest::run(config, args).await,
         BenchCommand::Graph(args) => super::bench_graph::run(args).await,
         BenchCommand::Api(args) => super::bench_api::run(config, args).await,
+        BenchCommand::Kafka(args) => super::bench_kafka::run(config, args).await,
         BenchCommand::Prepare(args) => Ok(prepare(args)),
     }
 }
@@ -344,7 +348,16 @@ impl ScratchDb {
 
 /// Starts a server in this process on a database, on a free loopback port.
 pub(super) async fn start_server(base: &Config, database_url: &str) -> anyhow::Result<SocketAddr> {
-    let config = Config {
+    start_server_with(base, database_url, |_| {}).await
+}
+
+/// `start_server` with a changed configuration.
+pub(super) async fn start_server_with(
+    base: &Config,
+    database_url: &str,
+    change: impl FnOnce(&mut Config),
+) -> anyhow::Result<SocketAddr> {
+    let mut config = Config {
         bind: "127.0.0.1:0".into(),
         database_url: database_url.to_string(),
         db_max_connections: 4,
@@ -352,6 +365,7 @@ pub(super) async fn start_server(base: &Config, database_url: &str) -> anyhow::R
         node_data_cache_mb: base.node_data_cache_mb,
         ..Config::default()
     };
+    change(&mut config);
     let app = Application::build(&config).await?;
     let addr = SocketAddr::from(([127, 0, 0, 1], app.port()));
     tokio::spawn(app.run_until_stopped());
@@ -445,7 +459,7 @@ fn reader_path(k: usize) -> String {
 }
 
 /// POSTs `bodies[offset + i]` from `clients` connections.
-async fn post_all(
+pub(super) async fn post_all(
     addr: SocketAddr,
     bodies: Arc<Vec<String>>,
     n: usize,

@@ -5,6 +5,7 @@
 pub mod bench;
 mod bench_api;
 mod bench_graph;
+mod bench_kafka;
 mod bench_rest;
 pub mod client;
 mod import;
