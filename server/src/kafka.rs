@@ -91,12 +91,34 @@ struct DeadLetter {
     error: String,
 }
 
+/// The running consumer: `stop` lets it finish (store and commit) the batch in hand and leave
+/// the group.
+pub struct KafkaConsumer {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl KafkaConsumer {
+    /// Stops taking messages, finishes the batch in hand (its events stored, its offsets
+    /// committed) and waits for that, 30 s at most: what is left uncommitted is delivered again
+    /// later, which changes nothing.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        if tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the Kafka consumer did not finish its batch within 30 s of shutdown");
+        }
+    }
+}
+
 /// Starts the consumer task.
 pub fn start(
     config: &KafkaConfig,
     validator: Arc<Validator>,
     writer: Writer,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<KafkaConsumer> {
     let mut consumer_config = config.client();
     consumer_config
         .set("group.id", &config.group)
@@ -120,14 +142,23 @@ pub fn start(
         error: None,
     });
     tracing::info!(brokers = %config.brokers, topic = %config.topic, group = %config.group, dlq = %config.dlq_topic, "consuming OpenLineage events from Kafka");
-    tokio::spawn(async move {
-        let consumer = Arc::new(consumer);
+    let (stop, mut stopping) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move {
         loop {
-            let batch = next_batch(&consumer).await;
+            let batch = tokio::select! {
+                _ = stopping.changed() => break,
+                batch = next_batch(&consumer) => batch,
+            };
             apply(&config, &validator, &writer, &producer, &consumer, batch).await;
+            if *stopping.borrow() {
+                break;
+            }
         }
+        consumer.unsubscribe();
+        set_status(|s| s.state = "stopped");
+        tracing::info!("Kafka consumer stopped; every batch it took is stored and committed");
     });
-    Ok(())
+    Ok(KafkaConsumer { stop, task })
 }
 
 /// Waits for a message, then takes those that follow it at once (up to `MAX_BATCH`).

@@ -25,6 +25,7 @@ pub struct Application {
     port: u16,
     server: Server,
     writer_task: JoinHandle<()>,
+    kafka: Option<crate::kafka::KafkaConsumer>,
 }
 
 /// Connects to the configured database and applies migrations.
@@ -53,9 +54,10 @@ impl Application {
         if let Some(older_than) = config.retention_older_than {
             schedule_retention(lineage.clone(), older_than, config.retention_interval);
         }
-        if let Some(kafka) = config.kafka() {
-            crate::kafka::start(&kafka, validator.clone(), writer.clone())?;
-        }
+        let kafka = match config.kafka() {
+            Some(k) => Some(crate::kafka::start(&k, validator.clone(), writer.clone())?),
+            None => None,
+        };
         let (mode, why) = auth_mode(config, store.as_ref()).await?;
         if mode == AuthMode::Off && !is_loopback(&config.bind) {
             tracing::warn!(auth = %mode, bind = %config.bind,
@@ -117,6 +119,7 @@ impl Application {
             port,
             server: server.run(),
             writer_task,
+            kafka,
         })
     }
 
@@ -129,6 +132,10 @@ impl Application {
     /// waits for the writer to commit what it was handed.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.server.await?;
+        // The consumer holds a handle on the writer: it finishes its batch and lets go first.
+        if let Some(kafka) = self.kafka {
+            kafka.stop().await;
+        }
         match tokio::time::timeout(Duration::from_secs(60), self.writer_task).await {
             Ok(r) => r?,
             Err(_) => tracing::warn!("writer did not finish within 60 s of shutdown"),

@@ -456,4 +456,46 @@ async fn two_servers_share_the_partitions_and_take_over() {
     second.wait().unwrap();
 }
 
+/// SIGTERM while it consumes: the server finishes the batch in hand (stored, offsets committed)
+/// and exits promptly; started again, it stores the rest, every event once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_server_finishes_its_batch_and_exits() {
+    let Some(brokers) = broker() else {
+        return;
+    };
+    let Some(db) = common::TestDb::create(Db::Postgres).await else {
+        return;
+    };
+    let stream = Stream::new(&brokers).await;
+    let total = 3_000;
+    stream.send(0, total, "s", "lz4").await;
+    let env = stream.env();
+    let pool = common::pool(&db).await;
+    let (mut first, _) = common::serve_env(&db, &env);
+    stored_at_least(&pool, 1, total, "the server starts storing").await;
+    let sigterm = std::process::Command::new("kill")
+        .args(["-TERM", &first.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sigterm.success());
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(status) = first.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "still running 20 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+    let (mut second, _) = common::serve_env(&db, &env);
+    stored_at_least(&pool, total, total, "the restarted server stores the rest").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(stored_events(&pool).await, total as i64);
+    second.kill().unwrap();
+    second.wait().unwrap();
+}
+
 on_both_backends!(events_come_in_and_poison_goes_to_the_dead_letter_topic);
