@@ -200,6 +200,7 @@ async fn apply(
     batch: Vec<OwnedMessage>,
 ) {
     let metrics = crate::metrics::metrics();
+    let started = std::time::Instant::now();
     let mut events = Vec::with_capacity(batch.len());
     let mut dead = Vec::new();
     let mut offsets: BTreeMap<(String, i32), i64> = BTreeMap::new();
@@ -262,6 +263,9 @@ async fn apply(
     // After a rebalance the partition may belong to another server: it reads the batch again,
     // and storing it again changes nothing.
     let committed = consumer.commit(&list, CommitMode::Sync);
+    metrics
+        .kafka_commit_seconds
+        .observe(started.elapsed().as_secs_f64());
     if let Err(e) = &committed {
         tracing::warn!(error = %e, "cannot commit Kafka offsets; the batch will be delivered again");
     }

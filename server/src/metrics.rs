@@ -39,6 +39,8 @@ pub struct Metrics {
     pub node_data_lookups: IntCounterVec,
     /// Kafka messages by what became of them: `stored` (an event, committed) or `dead_lettered`.
     pub kafka_messages: IntCounterVec,
+    /// Seconds from a Kafka batch taken to its offsets committed (events stored first).
+    pub kafka_commit_seconds: Histogram,
     /// Database connections by pool (`read`, `write`) and state (`idle`, `in_use`).
     pub db_connections: IntGaugeVec,
     /// The most connections each pool may open.
@@ -107,7 +109,7 @@ impl Metrics {
                         "tributary_ingest_commit_seconds",
                         "Time a group commit took in the store",
                     )
-                    .buckets(seconds),
+                    .buckets(seconds.clone()),
                 )
                 .expect("valid metric"),
             ),
@@ -186,6 +188,17 @@ impl Metrics {
                         "Kafka messages consumed, by result: stored, dead_lettered",
                     ),
                     &["result"],
+                )
+                .expect("valid metric"),
+            ),
+            kafka_commit_seconds: register(
+                &r,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "tributary_kafka_commit_seconds",
+                        "Time from a Kafka batch taken to its offsets committed, events stored first",
+                    )
+                    .buckets(seconds),
                 )
                 .expect("valid metric"),
             ),

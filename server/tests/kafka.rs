@@ -314,6 +314,18 @@ async fn a_server_killed_mid_stream_loses_nothing() {
     second.wait().unwrap();
 }
 
+/// A query-string value, percent-encoded.
+fn encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b':' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Node ids and edges of a lineage answer, sorted (the data differs between servers: times of
 /// ingest).
 fn shape(answer: &serde_json::Value) -> (Vec<String>, Vec<(String, String)>) {
@@ -338,8 +350,9 @@ fn shape(answer: &serde_json::Value) -> (Vec<String>, Vec<(String, String)>) {
 }
 
 /// The official OpenLineage Python client's Kafka transport (its message keys, its
-/// serialization): what it sends through Kafka is stored, and the lineage and run states equal
-/// those of a server that got the same events over HTTP. Needs `TRIBUTARY_PYTHON` too.
+/// serialization), with its own events and the shared corpus: what it sends through Kafka is
+/// stored, and every job's lineage and the run states equal those of a server that got the same
+/// events over HTTP. Needs `TRIBUTARY_PYTHON` too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_clients_kafka_transport_gives_what_http_gives() {
     let (Some(brokers), Some(python)) = (broker(), std::env::var("TRIBUTARY_PYTHON").ok()) else {
@@ -356,6 +369,7 @@ async fn the_python_clients_kafka_transport_gives_what_http_gives() {
     let out = std::process::Command::new(python)
         .arg(script)
         .args([&brokers, topic, &format!("http://{}", http.addr)])
+        .args(common::corpus_files("valid").unwrap_or_default())
         .output()
         .unwrap();
     assert!(
@@ -364,23 +378,49 @@ async fn the_python_clients_kafka_transport_gives_what_http_gives() {
         String::from_utf8_lossy(&out.stderr)
     );
     let sent: i64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-    assert_eq!(http.event_count().await, sent);
+    // Events the corpus holds twice are stored once, by either way in.
+    let stored = http.event_count().await;
+    assert!(stored > 6 && stored <= sent, "{stored} of {sent}");
     let node = "/api/v1/lineage?nodeId=dataset:postgres://db:5432:raw.orders";
     let want = shape(&http.get_json(node).await);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let r = app.get(node).await;
-        if app.event_count().await == sent && r.status == 200 && shape(&r.json()) == want {
+        if app.event_count().await == stored && r.status == 200 && shape(&r.json()) == want {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "{} of {sent} events through Kafka after 60 s",
+            "{} of {stored} events through Kafka after 60 s",
             app.event_count().await
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(want.0.len(), 7, "{want:?}");
+    // Every job's lineage, the corpus's too, is the same on both (the graph takes each commit
+    // just after it: a moment's grace).
+    let jobs = http.get_json("/api/v1/jobs?limit=1000").await;
+    let jobs = jobs["jobs"].as_array().unwrap().clone();
+    assert!(jobs.len() >= 3, "{jobs:?}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for j in &jobs {
+        let id = format!(
+            "job:{}:{}",
+            j["namespace"].as_str().unwrap(),
+            j["name"].as_str().unwrap()
+        );
+        let path = format!("/api/v1/lineage?nodeId={}", encode(&id));
+        loop {
+            let (theirs, ours) = (http.get(&path).await, app.get(&path).await);
+            let same = theirs.status == ours.status
+                && (theirs.status != 200 || shape(&theirs.json()) == shape(&ours.json()));
+            if same {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{id}: the lineage differs");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
     for job in ["extract", "transform", "aggregate"] {
         let path = format!("/api/v1/namespaces/airflow/jobs/orders_dag.{job}");
         let (a, b) = (app.get_json(&path).await, http.get_json(&path).await);

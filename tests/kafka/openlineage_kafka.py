@@ -2,9 +2,12 @@
 transport (to a topic a Tributary server consumes) and through its HTTP transport (to a second
 Tributary server), so that a test can compare what the two servers answer.
 
-Usage: python openlineage_kafka.py BROKERS TOPIC HTTP_URL
+Usage: python openlineage_kafka.py BROKERS TOPIC HTTP_URL [EVENT_FILE…]
+EVENT_FILEs (the shared corpus) hold an event or an array of events as JSON; they are sent as they
+are (as dicts, the client gives them no message key). Prints how many events went each way.
 """
 
+import json
 import sys
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -46,17 +49,28 @@ def events():
     return out
 
 
-def main(brokers, topic, http_url):
+def corpus(paths):
+    for path in paths:
+        with open(path) as f:
+            doc = json.load(f)
+        yield from doc if isinstance(doc, list) else [doc]
+
+
+def main(brokers, topic, http_url, *files):
     kafka = KafkaTransport(KafkaConfig(topic=topic, config={"bootstrap.servers": brokers, "acks": "all"}, flush=True))
-    http = OpenLineageClient(transport=HttpTransport(HttpConfig(url=http_url)))
-    via_kafka = OpenLineageClient(transport=kafka)
-    sent = events()
-    for e in sent:
-        via_kafka.emit(e)
+    http = HttpTransport(HttpConfig(url=http_url))
+    typed = events()
+    for e in typed:
+        OpenLineageClient(transport=kafka).emit(e)
+        OpenLineageClient(transport=http).emit(e)
+    # The client's `emit` takes only its event classes; its transports take the corpus's JSON.
+    raw = list(corpus(files))
+    for e in raw:
+        kafka.emit(e)
         http.emit(e)
     kafka.close(10)
-    print(len(sent))
+    print(len(typed) + len(raw))
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:])
