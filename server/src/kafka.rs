@@ -120,14 +120,16 @@ pub fn start(
     writer: Writer,
 ) -> anyhow::Result<KafkaConsumer> {
     let mut consumer_config = config.client();
+    if !config.properties.contains_key("auto.offset.reset") {
+        // A new group reads the topic from its beginning.
+        consumer_config.set("auto.offset.reset", "earliest");
+    }
+    // Set last, over any passed-through property: offsets are committed by hand, after the
+    // events are stored, or nothing would be at least once.
     consumer_config
         .set("group.id", &config.group)
         .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest");
-    for (k, v) in &config.properties {
-        consumer_config.set(k, v);
-    }
+        .set("enable.auto.offset.store", "false");
     let consumer: StreamConsumer = consumer_config.create()?;
     consumer.subscribe(&[&config.topic])?;
     let producer: FutureProducer = config.client().create()?;
