@@ -204,6 +204,7 @@ async fn apply(
     let metrics = crate::metrics::metrics();
     let started = std::time::Instant::now();
     let mut events = Vec::with_capacity(batch.len());
+    let mut good = Vec::with_capacity(batch.len());
     let mut dead = Vec::new();
     let mut offsets: BTreeMap<(String, i32), i64> = BTreeMap::new();
     for message in batch {
@@ -212,7 +213,10 @@ async fn apply(
             .or_insert(0);
         *next = (*next).max(message.offset() + 1);
         match event_of(validator, message.payload().unwrap_or_default()) {
-            Ok(event) => events.push(event),
+            Ok(event) => {
+                events.push(event);
+                good.push(message);
+            }
             Err(error) => dead.push(DeadLetter { message, error }),
         }
     }
@@ -236,9 +240,16 @@ async fn apply(
     let n = events.len();
     if n > 0 {
         let mut wait = Duration::from_millis(100);
+        let mut first = Some(events);
         loop {
-            let attempt = writer.write(events.clone()).await;
-            match attempt {
+            // The writer takes the events; a retry prepares them again from their messages
+            // rather than every attempt copying the batch.
+            let events = first.take().unwrap_or_else(|| {
+                good.iter()
+                    .filter_map(|m| event_of(validator, m.payload().unwrap_or_default()).ok())
+                    .collect()
+            });
+            match writer.write(events).await {
                 Ok(_) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, events = n, "cannot store events from Kafka; retrying (offsets stay uncommitted)");
