@@ -18,10 +18,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::statistics::Statistics;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use serde_json::Value;
 
 use crate::ingest::{prepare_event, Validator, Writer};
@@ -31,6 +32,11 @@ use crate::model::time::now_micros;
 const MAX_BATCH: usize = 500;
 /// How long a batch waits for more messages once it has one.
 const GATHER: Duration = Duration::from_millis(5);
+/// How often librdkafka reports its statistics (the consumer lag among them), unless the
+/// `statistics.interval.ms` property says otherwise.
+const STATISTICS_INTERVAL_MS: &str = "5000";
+/// The least time between two summary lines in the log.
+const SUMMARY_EVERY: Duration = Duration::from_secs(60);
 
 /// Where and how to consume.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +74,9 @@ pub struct ConsumerStatus {
     pub dead_lettered: u64,
     /// When offsets were last committed (RFC 3339).
     pub last_commit: Option<String>,
+    /// Messages in the assigned partitions not yet committed, as of librdkafka's last report;
+    /// unknown until then.
+    pub lag: Option<i64>,
     /// Why it is retrying.
     pub error: Option<String>,
 }
@@ -84,6 +93,71 @@ fn set_status(change: impl FnOnce(&mut ConsumerStatus)) {
         change(s);
     }
 }
+
+/// What the summary line says: messages stored, dead-lettered, and the lag.
+type Summary = (u64, u64, i64);
+
+/// The consumer's librdkafka context: it turns the client's statistics into the lag gauges
+/// (`tributary_kafka_consumer_lag{topic,partition}`) and a summary line in the log.
+struct LagReporter {
+    /// The partitions that have a lag gauge, so that a partition given away loses its gauge.
+    reported: Mutex<Vec<(String, i32)>>,
+    /// When the last summary line was logged and what it said.
+    logged: Mutex<Option<(std::time::Instant, Summary)>>,
+}
+
+impl ClientContext for LagReporter {
+    fn stats(&self, statistics: Statistics) {
+        let gauge = &crate::metrics::metrics().kafka_consumer_lag;
+        let mut now = Vec::new();
+        let mut total = 0;
+        for (topic, t) in &statistics.topics {
+            // Partition -1 is librdkafka's internal "unassigned" queue; a partition another
+            // member holds reports a lag of -1.
+            for p in t.partitions.values() {
+                if p.partition >= 0 && p.consumer_lag >= 0 {
+                    let partition = p.partition.to_string();
+                    gauge
+                        .with_label_values(&[topic.as_str(), partition.as_str()])
+                        .set(p.consumer_lag);
+                    total += p.consumer_lag;
+                    now.push((topic.clone(), p.partition));
+                }
+            }
+        }
+        let mut reported = self.reported.lock().expect("lag partitions");
+        for (topic, partition) in reported.iter() {
+            if !now.contains(&(topic.clone(), *partition)) {
+                let _ = gauge.remove_label_values(&[topic.as_str(), &partition.to_string()]);
+            }
+        }
+        let known = !now.is_empty();
+        *reported = now;
+        drop(reported);
+        let mut counts = (0, 0);
+        set_status(|s| {
+            s.lag = known.then_some(total);
+            counts = (s.stored, s.dead_lettered);
+        });
+        let summary = (counts.0, counts.1, total);
+        let mut logged = self.logged.lock().expect("lag log");
+        let due = match *logged {
+            None => true,
+            Some((at, last)) => last != summary && at.elapsed() >= SUMMARY_EVERY,
+        };
+        if due {
+            tracing::info!(
+                stored = summary.0,
+                dead_lettered = summary.1,
+                lag = if known { Some(total) } else { None },
+                "Kafka consumer"
+            );
+            *logged = Some((std::time::Instant::now(), summary));
+        }
+    }
+}
+
+impl ConsumerContext for LagReporter {}
 
 /// A message that is not an event, and why.
 struct DeadLetter {
@@ -130,9 +204,17 @@ pub fn start(
         .set("group.id", &config.group)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false");
-    let consumer: StreamConsumer = consumer_config.create()?;
+    if !config.properties.contains_key("statistics.interval.ms") {
+        consumer_config.set("statistics.interval.ms", STATISTICS_INTERVAL_MS);
+    }
+    let consumer: StreamConsumer<LagReporter> =
+        consumer_config.create_with_context(LagReporter {
+            reported: Mutex::new(Vec::new()),
+            logged: Mutex::new(None),
+        })?;
     consumer.subscribe(&[&config.topic])?;
-    let producer: FutureProducer = config.client().create()?;
+    // The producer's statistics would only be logged whole by the default context.
+    let producer: FutureProducer = config.client().remove("statistics.interval.ms").create()?;
     let config = config.clone();
     *STATUS.lock().expect("consumer status") = Some(ConsumerStatus {
         state: "consuming",
@@ -141,6 +223,7 @@ pub fn start(
         stored: 0,
         dead_lettered: 0,
         last_commit: None,
+        lag: None,
         error: None,
     });
     tracing::info!(brokers = %config.brokers, topic = %config.topic, group = %config.group, dlq = %config.dlq_topic, "consuming OpenLineage events from Kafka");
@@ -164,7 +247,7 @@ pub fn start(
 }
 
 /// Waits for a message, then takes those that follow it at once (up to `MAX_BATCH`).
-async fn next_batch(consumer: &StreamConsumer) -> Vec<OwnedMessage> {
+async fn next_batch(consumer: &StreamConsumer<LagReporter>) -> Vec<OwnedMessage> {
     let mut batch = Vec::new();
     loop {
         match consumer.recv().await {
@@ -198,7 +281,7 @@ async fn apply(
     validator: &Validator,
     writer: &Writer,
     producer: &FutureProducer,
-    consumer: &StreamConsumer,
+    consumer: &StreamConsumer<LagReporter>,
     batch: Vec<OwnedMessage>,
 ) {
     let metrics = crate::metrics::metrics();

@@ -41,6 +41,8 @@ pub struct Metrics {
     pub kafka_messages: IntCounterVec,
     /// Seconds from a Kafka batch taken to its offsets committed (events stored first).
     pub kafka_commit_seconds: Histogram,
+    /// Messages not yet committed, by topic and partition this server consumes.
+    pub kafka_consumer_lag: IntGaugeVec,
     /// Database connections by pool (`read`, `write`) and state (`idle`, `in_use`).
     pub db_connections: IntGaugeVec,
     /// The most connections each pool may open.
@@ -199,6 +201,17 @@ impl Metrics {
                         "Time from a Kafka batch taken to its offsets committed, events stored first",
                     )
                     .buckets(seconds),
+                )
+                .expect("valid metric"),
+            ),
+            kafka_consumer_lag: register(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "tributary_kafka_consumer_lag",
+                        "Kafka messages not yet committed, by topic and partition this server consumes (librdkafka's last statistics)",
+                    ),
+                    &["topic", "partition"],
                 )
                 .expect("valid metric"),
             ),

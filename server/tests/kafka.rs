@@ -181,6 +181,8 @@ async fn events_come_in_and_poison_goes_to_the_dead_letter_topic(db: Db) {
         c.kafka_group = group.clone();
         c.kafka_properties
             .insert("session.timeout.ms".into(), "6000".into());
+        c.kafka_properties
+            .insert("statistics.interval.ms".into(), "500".into());
     })
     .await
     .expect("a database");
@@ -208,6 +210,28 @@ async fn events_come_in_and_poison_goes_to_the_dead_letter_topic(db: Db) {
     let ready = app.get_json("/readyz").await;
     assert_eq!(ready["kafka"]["state"], "consuming", "{ready}");
     assert!(ready["kafka"]["lastCommit"].is_string(), "{ready}");
+    // The lag of each partition this server consumes is in /metrics, and its sum in /readyz.
+    // (Only its presence is asserted: the test broker's high watermarks are not exact.)
+    let label = "tributary_kafka_consumer_lag{";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = String::from_utf8(app.get("/metrics").await.body).unwrap();
+        let lags: Vec<i64> = text
+            .lines()
+            .filter(|l| l.starts_with(label) && l.contains(&format!("topic=\"{topic}\"")))
+            .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+            .collect();
+        let ready = app.get_json("/readyz").await;
+        if !lags.is_empty() && ready["kafka"]["lag"].is_i64() {
+            assert!(lags.iter().all(|l| *l >= 0), "{lags:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no consumer lag after 30 s: {ready}\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     let reader: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", &brokers)
