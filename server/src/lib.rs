@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod model;
 pub mod node_data;
 pub mod repro;
+pub mod snapshots;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -473,6 +473,54 @@ async fn a_real_dvc_pipeline_comes_back_exactly(db: Db) {
         .await;
     let ids: Vec<&str> = strings(&changed["changedInputs"], "datasetId");
     assert_eq!(ids, ["dataset:ml:data/features"], "{changed}");
+
+    // The storage gate, run in the repository (its cache and remotes are where it looks): the
+    // features the first model was trained on, a directory, are still in the DVC cache ...
+    let first_features = r["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "data/features")
+        .and_then(|i| i["producerVersion"].as_str())
+        .unwrap_or_else(|| panic!("{r}"))
+        .to_string();
+    assert!(first_features.ends_with(".dir"), "{first_features}");
+    let gate = |expect: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tributary"))
+            .args([
+                "check",
+                "--storage",
+                "--expect",
+                expect,
+                "--server",
+                &server,
+            ])
+            .current_dir(p)
+            .env_remove("TRIBUTARY_API_KEY")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.success(), text)
+    };
+    let old = format!("ml:data/features#{first_features}");
+    let (ok, text) = gate(&old);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("DVC directory") && text.contains("files present"),
+        "{text}"
+    );
+    // ... until, back on the latest commit, `dvc gc` keeps only what the workspace uses: then
+    // the gate fails, naming it, and the current features still pass.
+    run_in(p, "git", &["checkout", "-q", "-"], second);
+    run_in(p, &dvc, &["gc", "-w", "-f", "-q"], second);
+    let (ok, text) = gate(&old);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("MISSING") && text.contains(&first_features) && text.contains("dvc gc"),
+        "{text}"
+    );
+    let (ok, text) = gate("ml:data/features");
+    assert!(ok, "{text}");
 }
 
 /// With a real MLflow (`TRIBUTARY_MLFLOW` names its `mlflow` binary; `.ci/run` installs it): a

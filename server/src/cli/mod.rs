@@ -100,6 +100,15 @@ enum Command {
         /// Also check that every dataset version this run read still exists.
         #[arg(long)]
         inputs_of: Option<String>,
+        /// Also ask the storage whether each version's exact snapshot can still be read: the
+        /// Delta log and data files, the Iceberg snapshot and manifest list, the DVC object, the
+        /// lakeFS commit.
+        #[arg(long)]
+        storage: bool,
+        /// A DVC cache or remote to look for objects in (a path or s3:// URL; repeatable).
+        /// Default: the cache and remotes of the DVC repository in the working directory.
+        #[arg(long)]
+        dvc_store: Vec<String>,
     },
     /// What made a dataset version (a model) and how to read each input's exact data again:
     /// a DVC checkout, a Delta or Iceberg time-travel query, a lakeFS ref. Exit 1 when any
@@ -242,7 +251,18 @@ pub fn main() -> ExitCode {
                 server,
                 expect,
                 inputs_of,
-            } => repro::check(&server.server, &expect, inputs_of.as_deref()).await,
+                storage,
+                dvc_store,
+            } => {
+                let sources = storage.then(|| crate::snapshots::Sources::discover(dvc_store));
+                repro::check(
+                    &server.server,
+                    &expect,
+                    inputs_of.as_deref(),
+                    sources.as_ref(),
+                )
+                .await
+            }
             Command::Reproduce {
                 target,
                 depth,

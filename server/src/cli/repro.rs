@@ -11,6 +11,7 @@ use super::client;
 use crate::config::Config;
 use crate::model::access::AuditEntry;
 use crate::model::time::{now_micros, parse_duration};
+use crate::snapshots::{self, kind_of, Probe, Sources, Target};
 use crate::startup::open_store;
 
 /// A server named by URL (`http://127.0.0.1:5000`, `https://lineage.example.com/tributary`),
@@ -157,7 +158,10 @@ pub fn parse_expectation(s: &str) -> Result<Expectation, String> {
 }
 
 /// Looks one expectation up; `Err` carries why it is missing.
-async fn check_one(server: &Server, e: &Expectation) -> anyhow::Result<Result<String, String>> {
+async fn check_one(
+    server: &Server,
+    e: &Expectation,
+) -> anyhow::Result<Result<(String, Value), String>> {
     let base = format!(
         "/api/v1/namespaces/{}/datasets/{}",
         segment(&e.namespace),
@@ -166,7 +170,7 @@ async fn check_one(server: &Server, e: &Expectation) -> anyhow::Result<Result<St
     let reference = e.tag.as_ref().or(e.version.as_ref());
     let path = match reference {
         Some(r) => format!("{base}/versions/{}", segment(r)),
-        None => base,
+        None => base.clone(),
     };
     let r = server.get(&path).await?;
     if r.status == 404 {
@@ -198,7 +202,32 @@ async fn check_one(server: &Server, e: &Expectation) -> anyhow::Result<Result<St
             return Ok(Err(format!("no version '{v}'")));
         }
     }
-    Ok(Ok(format!("version {version}")))
+    let found = format!("version {version}");
+    if reference.is_none() && version != "none" {
+        // The dataset's answer: its current version's own (with the snapshot id and facets).
+        let r = server
+            .get(&format!("{base}/versions/{}", segment(version)))
+            .await?;
+        if r.status == 200 {
+            return Ok(Ok((found, r.json())));
+        }
+    }
+    Ok(Ok((found, body)))
+}
+
+/// What the storage says of a dataset version the server knows (its REST answer).
+async fn at_source(sources: &Sources, version: &Value) -> Probe {
+    let text = |k: &str| version.get(k).and_then(Value::as_str);
+    let empty = serde_json::Map::new();
+    let facets = |k: &str| version.get(k).and_then(Value::as_object).unwrap_or(&empty);
+    let namespace = text("namespace").unwrap_or_default();
+    let target = Target {
+        namespace,
+        name: text("name").unwrap_or_default(),
+        producer_version: text("producerVersion"),
+        kind: kind_of(namespace, &[facets("facets"), facets("outputFacets")]),
+    };
+    snapshots::probe(sources, &target).await
 }
 
 fn describe(e: &Expectation) -> String {
@@ -218,6 +247,7 @@ pub async fn check(
     server: &str,
     expect: &[String],
     inputs_of: Option<&str>,
+    storage: Option<&Sources>,
 ) -> anyhow::Result<ExitCode> {
     let mut wanted = Vec::new();
     for e in expect {
@@ -253,22 +283,51 @@ pub async fn check(
     }
     let mut missing = 0;
     for e in &wanted {
-        match check_one(&server, e).await? {
-            Ok(found) => println!("ok       {} ({found})", describe(e)),
+        let (found, version) = match check_one(&server, e).await? {
+            Ok(found) => found,
             Err(why) => {
                 missing += 1;
                 println!("MISSING  {}: {why}", describe(e));
+                continue;
+            }
+        };
+        let Some(sources) = storage else {
+            println!("ok       {} ({found})", describe(e));
+            continue;
+        };
+        match at_source(sources, &version).await {
+            Probe::Present(what) => println!("ok       {} ({found}; {what})", describe(e)),
+            Probe::Gone(why) => {
+                missing += 1;
+                println!("MISSING  {} ({found}) at the source: {why}", describe(e));
+            }
+            Probe::Unknown(why) => {
+                missing += 1;
+                println!("UNCHECKED {} ({found}): {why}", describe(e));
             }
         }
     }
     if missing > 0 {
         eprintln!(
-            "{missing} of {} expected dataset versions missing",
-            wanted.len()
+            "{missing} of {} expected dataset versions missing{}",
+            wanted.len(),
+            if storage.is_some() {
+                " or unreadable at their source"
+            } else {
+                ""
+            }
         );
         Ok(ExitCode::FAILURE)
     } else {
-        println!("all {} expected dataset versions exist", wanted.len());
+        println!(
+            "all {} expected dataset versions exist{}",
+            wanted.len(),
+            if storage.is_some() {
+                " and can be read at their source"
+            } else {
+                ""
+            }
+        );
         Ok(ExitCode::SUCCESS)
     }
 }

@@ -14,6 +14,7 @@ use super::{
     Versions,
 };
 use crate::model::NodeId;
+use crate::snapshots::{kind_of, location};
 use crate::store::{DatasetVersion, Store};
 
 /// How one input's exact data comes back.
@@ -55,43 +56,6 @@ pub struct Reproduction {
     pub exact: bool,
 }
 
-/// What a dataset's stored facets say about the tool that keeps it.
-fn kind_of(namespace: &str, version: Option<&DatasetVersion>) -> &'static str {
-    let facet =
-        |key: &str| version.and_then(|v| v.facets.get(key).or_else(|| v.io_facets.get(key)));
-    let layer = facet("storage")
-        .and_then(|s| s.get("storageLayer"))
-        .and_then(Value::as_str)
-        .map(str::to_ascii_lowercase);
-    if namespace.starts_with("dvc://") || facet("dvc").is_some() {
-        "dvc"
-    } else if namespace.starts_with("lakefs://") {
-        "lakefs"
-    } else if layer.as_deref() == Some("iceberg")
-        || facet("icebergCommitReport").is_some()
-        || facet("icebergScanReport").is_some()
-    {
-        "iceberg"
-    } else if layer.as_deref() == Some("delta") {
-        "delta"
-    } else {
-        "other"
-    }
-}
-
-/// A table's location for Spark SQL's path syntax: the namespace's storage and the name.
-fn location(namespace: &str, name: &str) -> String {
-    if namespace == "file" || namespace.is_empty() {
-        name.to_string()
-    } else {
-        format!(
-            "{}/{}",
-            namespace.trim_end_matches('/'),
-            name.trim_start_matches('/')
-        )
-    }
-}
-
 fn recovery(
     input: &ManifestDataset,
     version: Option<&DatasetVersion>,
@@ -126,7 +90,9 @@ fn recovery(
         return r;
     }
     r.exact = true;
-    r.kind = kind_of(&input.namespace, version).into();
+    let facets: Vec<&serde_json::Map<String, Value>> =
+        version.map_or(Vec::new(), |v| vec![&v.facets, &v.io_facets]);
+    r.kind = kind_of(&input.namespace, &facets).into();
     let (ns, name) = (&input.namespace, &input.name);
     match r.kind.as_str() {
         "dvc" => {
@@ -236,25 +202,4 @@ pub async fn reproduce(
         manifest,
         inputs,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn locations_join_storage_and_path() {
-        assert_eq!(location("file", "/data/orders"), "/data/orders");
-        assert_eq!(
-            location("s3://lake/", "/warehouse/orders"),
-            "s3://lake/warehouse/orders"
-        );
-    }
-
-    #[test]
-    fn the_tool_is_told_by_namespace_and_facets() {
-        assert_eq!(kind_of("dvc://repo", None), "dvc");
-        assert_eq!(kind_of("lakefs://repo", None), "lakefs");
-        assert_eq!(kind_of("postgres://db:5432", None), "other");
-    }
 }

@@ -1,0 +1,218 @@
+//! `tributary check --storage` against real tables: a Delta table (on the local disk and on an
+//! S3-compatible endpoint) and an Iceberg table written by `deltalake` and `pyiceberg`, their
+//! versions reported by `openlineage-python`. The gate passes; after `VACUUM` with zero
+//! retention and `expire_snapshots` it fails, naming exactly the versions that went.
+//!
+//! Needs `TRIBUTARY_STORAGE_PYTHON`: a Python with tests/storage/requirements.txt (`.ci/run`
+//! makes it).
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use common::{Db, TestApp};
+
+fn python() -> Option<String> {
+    match std::env::var("TRIBUTARY_STORAGE_PYTHON") {
+        Ok(p) => Some(p),
+        Err(_) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI runs the storage tests: set TRIBUTARY_STORAGE_PYTHON"
+            );
+            eprintln!("skipped: TRIBUTARY_STORAGE_PYTHON is not set");
+            None
+        }
+    }
+}
+
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/storage/tables.py");
+
+/// moto's S3 server on a free loopback port, stopped when dropped.
+struct Moto(std::process::Child, String);
+
+impl Moto {
+    fn start(python: &str) -> Moto {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(python)
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Stopped by its Drop, whatever happens next.
+        let moto = Moto(child, format!("http://127.0.0.1:{port}"));
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return moto;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("moto did not start on {}", moto.1);
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn script(python: &str, args: &[&str]) -> String {
+    let out = Command::new(python)
+        .arg(SCRIPT)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tables.py {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `tributary check --storage` for each expectation: (exit 0, stdout).
+fn gate(server: &str, endpoint: &str, expect: &[String]) -> (bool, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tributary"));
+    cmd.args(["check", "--storage", "--server", server]);
+    for e in expect {
+        cmd.args(["--expect", e]);
+    }
+    let out = cmd
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ALLOW_HTTP", "true")
+        .env_remove("TRIBUTARY_API_KEY")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// The lines of the gate's answer about `expect`.
+fn line<'a>(text: &'a str, expect: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(expect))
+        .unwrap_or_else(|| panic!("nothing about {expect} in:\n{text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_asks_delta_and_iceberg_whether_their_snapshots_still_exist() {
+    let Some(python) = python() else {
+        return;
+    };
+    let Some(app) = TestApp::spawn(Db::Sqlite).await else {
+        return;
+    };
+    let server = format!("http://{}", app.addr);
+    let moto = Moto::start(&python);
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path().to_str().unwrap().to_string();
+    let python2 = python.clone();
+    let (w, url, endpoint) = (work.clone(), server.clone(), moto.1.clone());
+    let written =
+        tokio::task::spawn_blocking(move || script(&python2, &["write", &w, &url, &endpoint]))
+            .await
+            .unwrap();
+    let written: Value = serde_json::from_str(&written).unwrap();
+    let expectations = |table: &str| -> Vec<String> {
+        let t = &written[table];
+        t["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                format!(
+                    "{}:{}#{}",
+                    t["namespace"].as_str().unwrap(),
+                    t["name"].as_str().unwrap(),
+                    v.as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let (delta, iceberg, s3) = (
+        expectations("delta"),
+        expectations("iceberg"),
+        expectations("s3delta"),
+    );
+    assert_eq!((delta.len(), s3.len()), (3, 3), "{written}");
+    assert!(iceberg.len() >= 3, "{written}");
+    let all: Vec<String> = [delta.clone(), iceberg.clone(), s3.clone()].concat();
+
+    // Every version the pipeline wrote can be read.
+    let (srv, end) = (server.clone(), moto.1.clone());
+    let expect = all.clone();
+    let (ok, text) = tokio::task::spawn_blocking(move || gate(&srv, &end, &expect))
+        .await
+        .unwrap();
+    assert!(ok, "{text}");
+    for e in &all {
+        assert!(line(&text, e).starts_with("ok"), "{text}");
+    }
+    assert!(
+        line(&text, &delta[0]).contains("data files present"),
+        "{text}"
+    );
+    assert!(
+        line(&text, &iceberg[0]).contains("manifest list present"),
+        "{text}"
+    );
+
+    // VACUUM (zero retention) takes the files versions 0 and 1 had before version 2 overwrote
+    // them; expiring every snapshot but the current takes the older snapshots.
+    let (py, w, endpoint) = (python.clone(), work.clone(), moto.1.clone());
+    tokio::task::spawn_blocking(move || script(&py, &["prune", &w, &endpoint]))
+        .await
+        .unwrap();
+    let (srv, end) = (server.clone(), moto.1.clone());
+    let expect = all.clone();
+    let (ok, text) = tokio::task::spawn_blocking(move || gate(&srv, &end, &expect))
+        .await
+        .unwrap();
+    eprintln!("{text}");
+    assert!(!ok, "{text}");
+    for table in [&delta, &s3] {
+        for gone in &table[..2] {
+            let l = line(&text, gone);
+            assert!(l.starts_with("MISSING") && l.contains("VACUUM"), "{l}");
+        }
+        assert!(line(&text, &table[2]).starts_with("ok"), "{text}");
+    }
+    let (current, expired) = iceberg.split_last().unwrap();
+    for gone in expired {
+        let l = line(&text, gone);
+        assert!(l.starts_with("MISSING") && l.contains("expired"), "{l}");
+    }
+    assert!(line(&text, current).starts_with("ok"), "{text}");
+    let misses = text.lines().filter(|l| l.starts_with("MISSING")).count();
+    assert_eq!(misses, 4 + expired.len(), "{text}");
+
+    // A version the pipeline never wrote, and a dataset whose tool is unknown, fail too.
+    let never = format!("file:{}#9", written["delta"]["name"].as_str().unwrap());
+    let (srv, end) = (server.clone(), moto.1.clone());
+    let (ok, text) = tokio::task::spawn_blocking(move || gate(&srv, &end, &[never]))
+        .await
+        .unwrap();
+    assert!(!ok && text.contains("MISSING"), "{text}");
+    drop(moto);
+}
