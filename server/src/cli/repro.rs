@@ -11,6 +11,7 @@ use super::client;
 use crate::config::Config;
 use crate::model::access::AuditEntry;
 use crate::model::time::{now_micros, parse_duration};
+use crate::repro::{parse_expectation, Expectation};
 use crate::snapshots::{self, kind_of, Probe, Sources, Target};
 use crate::startup::open_store;
 
@@ -123,38 +124,6 @@ pub async fn manifest(
     };
     print!("{text}");
     Ok(ExitCode::SUCCESS)
-}
-
-/// What `--expect` names: a dataset, and optionally a tag (`@`) or a version (`#`).
-#[derive(Debug, PartialEq)]
-pub struct Expectation {
-    pub namespace: String,
-    pub name: String,
-    pub tag: Option<String>,
-    pub version: Option<String>,
-}
-
-/// Parses `NAMESPACE:NAME[@TAG|#VERSION]`. Namespaces may hold colons
-/// (`postgres://db:5432`), so the name is what follows the last colon.
-pub fn parse_expectation(s: &str) -> Result<Expectation, String> {
-    let colon = s
-        .rfind(':')
-        .ok_or_else(|| format!("'{s}' is not NAMESPACE:NAME[@TAG|#VERSION]"))?;
-    let (namespace, rest) = (&s[..colon], &s[colon + 1..]);
-    let (name, tag, version) = match rest.find(['@', '#']) {
-        Some(i) if rest.as_bytes()[i] == b'@' => (&rest[..i], Some(&rest[i + 1..]), None),
-        Some(i) => (&rest[..i], None, Some(&rest[i + 1..])),
-        None => (rest, None, None),
-    };
-    if namespace.is_empty() || name.is_empty() || tag == Some("") || version == Some("") {
-        return Err(format!("'{s}' is not NAMESPACE:NAME[@TAG|#VERSION]"));
-    }
-    Ok(Expectation {
-        namespace: namespace.into(),
-        name: name.into(),
-        tag: tag.map(str::to_string),
-        version: version.map(str::to_string),
-    })
 }
 
 /// Looks one expectation up; `Err` carries why it is missing.

@@ -26,8 +26,12 @@ impl Access {
     }
 }
 
-/// The ingest endpoints.
-const INGEST_PATHS: [&str; 2] = ["/api/v1/lineage", "/api/v1/lineage/batch"];
+/// The ingest endpoints (lakeFS's webhook records commits as versions and its tags as tags).
+const INGEST_PATHS: [&str; 3] = [
+    "/api/v1/lineage",
+    "/api/v1/lineage/batch",
+    "/api/v1/integrations/lakefs",
+];
 /// Where GraphQL is served: queries need `read`, mutations `admin` (decided by the handler).
 pub const GRAPHQL_PATH: &str = "/api/v1/graphql";
 
@@ -245,6 +249,11 @@ mod tests {
             (Method::GET, "/metrics", Some(Scope::Read)),
             (Method::POST, "/api/v1/lineage", Some(Scope::Ingest)),
             (Method::POST, "/api/v1/lineage/batch", Some(Scope::Ingest)),
+            (
+                Method::POST,
+                "/api/v1/integrations/lakefs",
+                Some(Scope::Ingest),
+            ),
             (Method::POST, "/api/v1/graphql", Some(Scope::Read)),
             (Method::DELETE, "/api/v1/namespaces/a", Some(Scope::Admin)),
             (Method::PUT, "/api/v1/tags/pii", Some(Scope::Admin)),

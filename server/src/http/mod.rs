@@ -10,6 +10,7 @@ mod graphql;
 pub mod guard;
 mod health;
 mod ingest;
+mod lakefs;
 mod lineage;
 mod marquez;
 pub mod openapi;
@@ -56,6 +57,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::scope("/api/v1")
                 .route("/lineage", web::post().to(ingest::post_event))
                 .route("/lineage/batch", web::post().to(ingest::post_batch))
+                .route("/integrations/lakefs", web::post().to(lakefs::webhook))
                 .route("/events/lineage", web::get().to(events::list))
                 .route("/events", web::get().to(events::list))
                 .route(

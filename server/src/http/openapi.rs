@@ -122,6 +122,14 @@ const OPS: &[Op] = &[
         ok: (200, "BatchResponse"),
     },
     Op {
+        method: "post",
+        path: "/api/v1/integrations/lakefs",
+        summary: "lakeFS action webhooks: post-commit and post-merge record the commit as a version of each ?path dataset (namespace lakefs://<repository>), post-create-tag tags those versions, pre-merge answers 412 when an ?expect is not met",
+        params: &["path", "expect", "storage"],
+        body: Some("LakeFsHook"),
+        ok: (200, "LakeFsAnswer"),
+    },
+    Op {
         method: "get",
         path: "/api/v1/events/lineage",
         summary: "The raw event log, newest first by default",
@@ -594,6 +602,24 @@ fn param(name: &str) -> Value {
             "",
             false,
         ),
+        "path" => (
+            "query",
+            json!({"type": "array", "items": {"type": "string"}}),
+            "a repository path that is a dataset (repeatable)",
+            false,
+        ),
+        "expect" => (
+            "query",
+            json!({"type": "array", "items": {"type": "string"}}),
+            "NAMESPACE:NAME, NAMESPACE:NAME@TAG or NAMESPACE:NAME#VERSION a pre-merge needs (repeatable)",
+            false,
+        ),
+        "storage" => (
+            "query",
+            json!({"type": "boolean", "default": false}),
+            "pre-merge: also ask each expected snapshot's storage whether it can still be read",
+            false,
+        ),
         other => panic!("undocumented parameter {other}"),
     };
     json!({"name": name, "in": location, "required": required, "schema": schema, "description": description})
@@ -659,6 +685,22 @@ fn components() -> Value {
             }))},
             "totalCount": s("integer"),
         })),
+        "LakeFsHook": {
+            "type": "object",
+            "description": "What lakeFS posts to a webhook",
+            "required": ["event_type", "repository_id"],
+            "properties": {
+                "event_type": {"type": "string", "description": "post-commit, post-merge, post-create-tag, pre-merge; others are ignored"},
+                "event_time": ns, "action_name": ns, "hook_id": ns, "repository_id": ns,
+                "branch_id": ns, "source_ref": ns, "commit_id": ns, "tag_id": ns,
+                "merge_source": ns, "commit_message": ns, "committer": ns,
+                "commit_metadata": {"type": "object", "additionalProperties": ns},
+            },
+        },
+        "LakeFsAnswer": {
+            "type": "object",
+            "description": "What was recorded (version, datasets), tagged (tag, commit, tagged), met (met) or ignored (ignored)",
+        },
         "Error": obj(json!({"code": s("integer"), "message": ns, "errors": {"type": "array", "items": problem}})),
         "OpenLineageEvent": {"type": "object", "description": "An OpenLineage RunEvent, JobEvent or DatasetEvent (schema/openlineage-core.schema.json)"},
         "OpenLineageEventArray": {"type": "array", "items": {"$ref": "#/components/schemas/OpenLineageEvent"}},
@@ -847,6 +889,9 @@ pub fn document() -> Value {
                 let error = json!({"$ref": "#/components/schemas/Error"});
                 responses.insert("207".into(), json!({"description": "some events stored, the others listed", "content": {"application/json": {"schema": batch}}}));
                 responses.insert("400".into(), json!({"description": "no event stored: a bad body, or every event refused", "content": {"application/json": {"schema": {"anyOf": [error, batch]}}}}));
+            }
+            "/api/v1/integrations/lakefs" => {
+                responses.insert("412".into(), json!({"description": "pre-merge: an expectation is not met (each listed in errors and missing); lakeFS blocks the merge", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}));
             }
             "/api/v1/graphql" => {
                 // GraphQL answers its own error shape, as JSON or, when the client accepts it,

@@ -2,6 +2,7 @@
 //! project's schema, `prepare` turns a valid event into a `PreparedEvent`, and `writer` groups
 //! concurrent events into one transaction.
 
+pub mod lakefs;
 pub mod limits;
 pub mod prepare;
 pub mod validate;
