@@ -10,7 +10,7 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use common::{Db, TestApp};
 
@@ -178,6 +178,57 @@ async fn the_gate_asks_delta_and_iceberg_whether_their_snapshots_still_exist() {
         "{text}"
     );
 
+    // What teams depend on: Delta version 0, tagged, and version 1, read by the training run
+    // whose model version is tagged.
+    let delta_path = written["delta"]["name"].as_str().unwrap().to_string();
+    app.ingest(&json!({
+        "eventType": "COMPLETE",
+        "eventTime": "2030-01-01T00:00:00Z",
+        "producer": "https://example.com/train",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "run": {"runId": "0191f7c2-aaaa-7000-8000-00000000beef"},
+        "job": {"namespace": "ml", "name": "train_churn"},
+        "inputs": [{"namespace": "file", "name": delta_path, "facets": {"version": {
+            "_producer": "https://example.com/train",
+            "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet",
+            "datasetVersion": "1"}}}],
+        "outputs": [{"namespace": "models", "name": "churn", "facets": {"version": {
+            "_producer": "https://example.com/train",
+            "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet",
+            "datasetVersion": "m1"}}}],
+    }))
+    .await;
+    let encoded = delta_path.replace('/', "%2F");
+    for path in [
+        "/api/v1/namespaces/models/datasets/churn/versions/m1/tags/prod".to_string(),
+        format!("/api/v1/namespaces/file/datasets/{encoded}/versions/0/tags/v0"),
+    ] {
+        let r = app.request("PUT", &path, &[], b"").await;
+        assert_eq!(
+            r.status,
+            200,
+            "{path}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    let cli = |args: &'static [&'static str]| {
+        let mut cmd = common::tributary(&app.db);
+        cmd.args(args);
+        async move {
+            let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+                .await
+                .unwrap();
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stdout).into_owned()
+                    + &String::from_utf8_lossy(&out.stderr),
+            )
+        }
+    };
+    let (ok, text) = cli(&["verify", "--storage"]).await;
+    assert!(ok, "{text}");
+    assert!(text.contains("2 readable at their source"), "{text}");
+
     // VACUUM (zero retention) takes the files versions 0 and 1 had before version 2 overwrote
     // them; expiring every snapshot but the current takes the older snapshots.
     let (py, w, endpoint) = (python.clone(), work.clone(), moto.1.clone());
@@ -206,6 +257,22 @@ async fn the_gate_asks_delta_and_iceberg_whether_their_snapshots_still_exist() {
     assert!(line(&text, current).starts_with("ok"), "{text}");
     let misses = text.lines().filter(|l| l.starts_with("MISSING")).count();
     assert_eq!(misses, 4 + expired.len(), "{text}");
+
+    // verify --storage and retention's dry run name the versions depended on that went.
+    let gone_tagged = format!("GONE     file:{delta_path}#0 (tagged 'v0')");
+    let gone_read = format!("GONE     file:{delta_path}#1 (read by run 0191f7c2-aaaa-7000-8000-00000000beef, which wrote models:churn@prod)");
+    let (ok, text) = cli(&["verify", "--storage"]).await;
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains(&gone_tagged) && text.contains(&gone_read),
+        "{text}"
+    );
+    let (ok, text) = cli(&["retention", "--older-than", "36500d", "--dry-run"]).await;
+    assert!(ok, "{text}");
+    assert!(
+        text.contains(&gone_tagged) && text.contains(&gone_read),
+        "{text}"
+    );
 
     // A version the pipeline never wrote, and a dataset whose tool is unknown, fail too.
     let never = format!("file:{}#9", written["delta"]["name"].as_str().unwrap());

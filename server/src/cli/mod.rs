@@ -126,7 +126,16 @@ enum Command {
         server: ServerUrl,
     },
     /// Recompute the checksums of stored events and dataset versions; exit 1 on any mismatch.
-    Verify,
+    Verify {
+        /// Also ask the storage whether the snapshot of every version depended on (tagged, or
+        /// read by the run that wrote a tagged version) can still be read; exit 1 on any that
+        /// cannot.
+        #[arg(long)]
+        storage: bool,
+        /// A DVC cache or remote to look for objects in (a path or s3:// URL; repeatable).
+        #[arg(long)]
+        dvc_store: Vec<String>,
+    },
     /// Remove raw events and run details older than a cutoff; current and tagged versions, what
     /// they need, and the lineage graph stay.
     Retention {
@@ -269,7 +278,10 @@ pub fn main() -> ExitCode {
                 json,
                 server,
             } => repro::reproduce(&server.server, &target, depth, json).await,
-            Command::Verify => repro::verify(&config).await,
+            Command::Verify { storage, dvc_store } => {
+                let sources = storage.then(|| crate::snapshots::Sources::discover(dvc_store));
+                repro::verify(&config, sources.as_ref()).await
+            }
             Command::Retention {
                 older_than,
                 dry_run,

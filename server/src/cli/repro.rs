@@ -301,8 +301,9 @@ pub async fn check(
     }
 }
 
-/// `tributary verify`: recomputes checksums; exits 1 when any differs.
-pub async fn verify(config: &Config) -> anyhow::Result<ExitCode> {
+/// `tributary verify`: recomputes checksums and, with `storage`, asks the storage about every
+/// version depended on; exits 1 when any checksum differs or any such snapshot is not there.
+pub async fn verify(config: &Config, storage: Option<&Sources>) -> anyhow::Result<ExitCode> {
     let store = open_store(config).await?;
     let report = store.verify().await?;
     for m in &report.mismatches {
@@ -314,11 +315,53 @@ pub async fn verify(config: &Config) -> anyhow::Result<ExitCode> {
         report.versions_checked,
         report.mismatches.len()
     );
-    Ok(if report.mismatches.is_empty() {
-        ExitCode::SUCCESS
-    } else {
+    let mut failed = !report.mismatches.is_empty();
+    if let Some(sources) = storage {
+        failed |= at_their_sources(store.as_ref(), sources).await? > 0;
+    }
+    Ok(if failed {
         ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     })
+}
+
+/// Asks the storage about every version depended on (tagged, or read by the run that wrote a
+/// tagged one), printing each that is gone or could not be asked; how many those are.
+async fn at_their_sources(
+    store: &dyn crate::store::Store,
+    sources: &Sources,
+) -> anyhow::Result<usize> {
+    let wanted = crate::repro::depended_on(store).await?;
+    let (mut present, mut bad, mut unaskable) = (0, 0, 0);
+    for d in &wanted {
+        let shown = format!(
+            "{}:{}#{}",
+            d.namespace,
+            d.name,
+            d.version
+                .producer_version
+                .as_deref()
+                .unwrap_or(&d.version.id)
+        );
+        match snapshots::probe_version(sources, &d.namespace, &d.name, &d.version).await {
+            None => unaskable += 1,
+            Some(Probe::Present(_)) => present += 1,
+            Some(Probe::Gone(why)) => {
+                bad += 1;
+                println!("GONE     {shown} ({}): {why}", d.why);
+            }
+            Some(Probe::Unknown(why)) => {
+                bad += 1;
+                println!("UNCHECKED {shown} ({}): {why}", d.why);
+            }
+        }
+    }
+    println!(
+        "{} versions depended on: {present} readable at their source, {bad} gone or not checked, {unaskable} with no snapshot the storage can be asked about",
+        wanted.len()
+    );
+    Ok(bad)
 }
 
 /// `tributary retention`: removes (or with `dry_run` lists) what is older than `older_than`.
@@ -353,6 +396,12 @@ pub async fn retention(
         r.versions, r.versions_kept
     );
     println!("kept: every job version (lineage at any time still answers)");
+    if dry_run {
+        // What Tributary keeps is worth as much as the data behind it: say which versions
+        // teams depend on are already gone where the data lives, before a rollback needs them.
+        println!("versions depended on, asked at their source:");
+        at_their_sources(store.as_ref(), &Sources::discover(Vec::new())).await?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -663,3 +663,70 @@ pub fn parse_expectation(s: &str) -> std::result::Result<Expectation, String> {
         version: version.map(str::to_string),
     })
 }
+
+/// A dataset version something depends on, and what.
+#[derive(Debug, Clone)]
+pub struct Dependency {
+    pub namespace: String,
+    pub name: String,
+    pub version: DatasetVersion,
+    /// `tagged 'v1.0.0'`, or the run that read it and the tagged version that run wrote.
+    pub why: String,
+}
+
+/// The dataset versions teams depend on: every tagged version, and every version the run that
+/// wrote a tagged version read (its manifest's inputs). Each once, tagged ones first.
+pub async fn depended_on(store: &dyn Store) -> Result<Vec<Dependency>> {
+    let mut cache = VersionCache::default();
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for (namespace, name, version_id, tag) in store.tagged_versions().await? {
+        let Some(version) = cache
+            .versions(store, &namespace, &name)
+            .await?
+            .and_then(|vs| vs.versions.iter().find(|v| v.id == version_id).cloned())
+        else {
+            continue;
+        };
+        let label = format!("{namespace}:{name}@{tag}");
+        let run = version.created_by_run.clone();
+        if seen.insert((namespace.clone(), name.clone(), version_id)) {
+            out.push(Dependency {
+                namespace,
+                name,
+                version,
+                why: format!("tagged '{tag}'"),
+            });
+        }
+        let Some(run) = run else {
+            continue;
+        };
+        let manifest = match manifest_with(store, &run, 0, &mut cache).await {
+            Ok(m) => m,
+            // Retention may have taken the run's details; its versions stay.
+            Err(ReproError::NotFound(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        for input in manifest.inputs {
+            let Some(id) = input.version else {
+                continue;
+            };
+            let Some(version) = cache
+                .versions(store, &input.namespace, &input.name)
+                .await?
+                .and_then(|vs| vs.versions.iter().find(|v| v.id == id).cloned())
+            else {
+                continue;
+            };
+            if seen.insert((input.namespace.clone(), input.name.clone(), id)) {
+                out.push(Dependency {
+                    namespace: input.namespace,
+                    name: input.name,
+                    version,
+                    why: format!("read by run {run}, which wrote {label}"),
+                });
+            }
+        }
+    }
+    Ok(out)
+}

@@ -147,6 +147,28 @@ pub async fn probe(sources: &Sources, target: &Target<'_>) -> Probe {
     }
 }
 
+/// Asks the storage about a stored dataset version; `None` when there is nothing it can be asked
+/// (no snapshot id, or a tool other than Delta, Iceberg, DVC and lakeFS).
+pub async fn probe_version(
+    sources: &Sources,
+    namespace: &str,
+    name: &str,
+    version: &crate::store::DatasetVersion,
+) -> Option<Probe> {
+    let kind = kind_of(namespace, &[&version.facets, &version.io_facets]);
+    let producer_version = version.producer_version.as_deref();
+    if kind == "other" || producer_version.is_none() {
+        return None;
+    }
+    let target = Target {
+        namespace,
+        name,
+        producer_version,
+        kind,
+    };
+    Some(probe(sources, &target).await)
+}
+
 /// HTTPS (S3, lakeFS) on ring, as everywhere in the binary: installed once as the process's
 /// rustls provider, which reqwest asks for.
 fn tls() {

@@ -42,6 +42,20 @@ pub(super) async fn version_tags(
         .await?)
 }
 
+/// Every live version tag of live datasets, as `(namespace, name, version id, tag)`, by dataset.
+pub(super) async fn tagged_versions(
+    pool: &AnyPool,
+) -> Result<Vec<(String, String, String, String)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT d.namespace, d.name, t.version_id, t.tag FROM dataset_version_tags t \
+         JOIN datasets d ON d.id = t.dataset_id \
+         WHERE t.untagged_at IS NULL AND d.deleted_at IS NULL \
+         ORDER BY d.namespace, d.name, t.tag",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
 /// Puts `tag` on a version (moving it from another version of the dataset) or takes it off.
 /// Returns whether anything changed.
 pub(super) async fn set_version_tag(

@@ -453,6 +453,8 @@ pub trait Store: Send + Sync + 'static {
         dataset_id: &str,
         history: bool,
     ) -> Result<Vec<VersionTag>, StoreError>;
+    /// Every live version tag of live datasets: `(namespace, name, version id, tag)`.
+    async fn tagged_versions(&self) -> Result<Vec<(String, String, String, String)>, StoreError>;
     /// Puts a tag on a dataset version (moving it there if another version had it) or takes it
     /// off; whether anything changed.
     async fn set_version_tag(

@@ -826,6 +826,10 @@ impl Store for SqlStore {
         read!(keep::version_tags(&self.pool, dataset_id, history))
     }
 
+    async fn tagged_versions(&self) -> Result<Vec<(String, String, String, String)>, StoreError> {
+        read!(keep::tagged_versions(&self.pool))
+    }
+
     async fn set_version_tag(
         &self,
         dataset_id: &str,
