@@ -274,6 +274,22 @@ async fn the_gate_asks_delta_and_iceberg_whether_their_snapshots_still_exist() {
         "{text}"
     );
 
+    // The dataset page asks the same over REST.
+    let snapshot = |version: &str| {
+        format!("/api/v1/namespaces/file/datasets/{encoded}/versions/{version}/snapshot")
+    };
+    let gone = app.get_json(&snapshot("v0")).await;
+    assert_eq!(gone["state"], "gone", "{gone}");
+    assert!(
+        gone["detail"].as_str().unwrap().contains("VACUUM"),
+        "{gone}"
+    );
+    assert_eq!(app.get_json(&snapshot("2")).await["state"], "present");
+    let none = app
+        .get_json("/api/v1/namespaces/models/datasets/churn/versions/prod/snapshot")
+        .await;
+    assert_eq!(none["state"], "none", "{none}");
+
     // A version the pipeline never wrote, and a dataset whose tool is unknown, fail too.
     let never = format!("file:{}#9", written["delta"]["name"].as_str().unwrap());
     let (srv, end) = (server.clone(), moto.1.clone());

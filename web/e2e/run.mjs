@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { launchBrowser, loadCorpus, makeTmp, postEvents, serverBinary, sharedDir, startServer, uiBase } from './lib.mjs';
-import { DB, MODEL, MODEL_NS, ORDERS, ordersId, scenarioEvents } from './scenario.mjs';
+import { DB, deltaTable, MODEL, MODEL_NS, ORDERS, ordersId, scenarioEvents } from './scenario.mjs';
 
 const enc = encodeURIComponent;
 const ordersLineage = (extra = '') => `/lineage?nodeId=${enc(ordersId)}${extra}`;
@@ -158,6 +158,19 @@ test('a version diff shows the added and removed fields', async ({ page, ui, tag
   if (tagged) await page.locator('.diff-side', { hasText: 'From' }).getByText('v1.0.0').waitFor();
 });
 
+test('a tagged version whose data VACUUM removed says so on the dataset page', async ({ page, ui, lake }) => {
+  await page.goto(`${ui}/datasets/file/${enc(lake)}`);
+  await page.getByRole('tab', { name: /Versions \(2\)/ }).click();
+  const list = page.getByRole('list', { name: 'Versions' });
+  await list.getByText('model-v1', { exact: true }).waitFor();
+  const status = list.getByRole('status');
+  await status.getByText(/Snapshot gone at source/).waitFor();
+  const text = await status.textContent();
+  assert(text.includes('part-0.parquet') && text.includes('VACUUM'), `the badge says: ${text}`);
+  // Only the tagged version is asked about.
+  assert((await list.getByRole('status').count()) === 1, 'one snapshot badge expected');
+});
+
 test('column lineage lists the fields a model field comes from', async ({ page, ui }) => {
   await page.goto(`${ui}/datasets/${MODEL_NS}/${MODEL}/columns`);
   const table = page.getByRole('table', { name: 'Column lineage' });
@@ -290,6 +303,10 @@ async function main() {
     else if (process.env.CI) throw new Error(`no corpus at ${corpus} (set TRIBUTARY_SHARED_DIR)`);
     else console.log(`e2e: no corpus at ${corpus}; scenario only`);
     await postEvents(server.base, scenarioEvents());
+    const lake = path.join(tmp, 'lake', 'orders');
+    await postEvents(server.base, deltaTable(fs, path, lake));
+    const res = await fetch(`${server.base}/api/v1/namespaces/file/datasets/${enc(lake)}/versions/0/tags/model-v1`, { method: 'PUT' });
+    if (!res.ok) throw new Error(`cannot tag the Delta table's version 0: ${res.status}`);
     const tagged = await tagOldestOrdersVersion(server.base);
     console.log(`e2e: version tags ${tagged ? 'set (v1.0.0 on the first orders version)' : 'not supported by this server; not checked'}`);
     ui = await uiBase(server.base);
@@ -308,7 +325,7 @@ async function main() {
       });
       const t0 = Date.now();
       try {
-        await t.fn({ page, ui: ui.base, tmp, tagged });
+        await t.fn({ page, ui: ui.base, tmp, tagged, lake });
         if (errors.length) throw new Error(`uncaught errors in the page: ${errors.join('; ')}`);
         console.log(`  ok    ${t.name} (${Date.now() - t0} ms)`);
       } catch (e) {

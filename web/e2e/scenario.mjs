@@ -85,3 +85,30 @@ export function scenarioEvents() {
     }),
   ];
 }
+
+/**
+ * A Delta table on disk, written twice (version 1 overwrote version 0), with version 0's data
+ * file removed as VACUUM removes it; the runs that wrote both versions say so with the `version`
+ * and `storage` facets. Returns the events; `dir` is the table's folder.
+ */
+export function deltaTable(fs, path, dir) {
+  const log = path.join(dir, '_delta_log');
+  fs.mkdirSync(log, { recursive: true });
+  const add = (file) => JSON.stringify({ add: { path: file, size: 1, modificationTime: 0, dataChange: true } });
+  const commit = (n, lines) => fs.writeFileSync(path.join(log, `${String(n).padStart(20, '0')}.json`), `${lines.join('\n')}\n`);
+  commit(0, [JSON.stringify({ commitInfo: { operation: 'WRITE' } }), add('part-0.parquet')]);
+  commit(1, [JSON.stringify({ commitInfo: { operation: 'WRITE' } }), JSON.stringify({ remove: { path: 'part-0.parquet' } }), add('part-1.parquet')]);
+  fs.writeFileSync(path.join(dir, 'part-1.parquet'), 'x');
+  const out = (v) => ({
+    namespace: 'file',
+    name: dir,
+    facets: {
+      version: { _producer: PRODUCER, _schemaURL: 'https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet', datasetVersion: v },
+      storage: { _producer: PRODUCER, _schemaURL: 'https://openlineage.io/spec/facets/1-0-1/StorageDatasetFacet.json#/$defs/StorageDatasetFacet', storageLayer: 'delta', fileFormat: 'parquet' },
+    },
+  });
+  return [
+    ...run({ job: 'load_lake_orders', ns: 'etl', start: '2024-05-01T10:00:00Z', end: '2024-05-01T10:01:00Z', inputs: [], outputs: [out('0')] }),
+    ...run({ job: 'load_lake_orders', ns: 'etl', start: '2024-05-02T10:00:00Z', end: '2024-05-02T10:01:00Z', inputs: [], outputs: [out('1')] }),
+  ];
+}

@@ -166,6 +166,19 @@ export async function setVersionTag(
   );
 }
 
+/** Whether a version's snapshot can still be read where the data lives. */
+export interface SnapshotState {
+  version: string;
+  producerVersion: string | null;
+  state: 'present' | 'gone' | 'unchecked' | 'none';
+  detail: string;
+}
+
+export function fetchSnapshot(ns: string, name: string, version: string, signal?: AbortSignal): Promise<SnapshotState> {
+  const e = encodeURIComponent;
+  return getJson<SnapshotState>(`/api/v1/namespaces/${e(ns)}/datasets/${e(name)}/versions/${e(version)}/snapshot`, signal);
+}
+
 const NODE_FIELDS = 'id kind namespace name datasetType';
 
 export interface LineageParams {

@@ -50,6 +50,14 @@ const OPS: &[Op] = &[
     },
     Op {
         method: "get",
+        path: "/api/v1/namespaces/{namespace}/datasets/{dataset}/versions/{version}/snapshot",
+        summary: "Whether the version's snapshot can still be read where the data lives (Delta log and files, Iceberg snapshot, DVC object, lakeFS commit): present, gone, unchecked or none",
+        params: &["namespace", "dataset", "version"],
+        body: None,
+        ok: (200, "SnapshotState"),
+    },
+    Op {
+        method: "get",
         path: "/api/v1/namespaces/{namespace}/datasets/{dataset}/version-tags",
         summary: "Every tag ever put on a version of the dataset, oldest first, with when it moved or was removed",
         params: &["namespace", "dataset"],
@@ -684,6 +692,12 @@ fn components() -> Value {
                 "at": {"type": "string", "format": "date-time"}, "actor": ns, "action": ns, "target": ns, "remote": ns,
             }))},
             "totalCount": s("integer"),
+        })),
+        "SnapshotState": obj(json!({
+            "version": ns,
+            "producerVersion": {"type": ["string", "null"]},
+            "state": {"type": "string", "enum": ["present", "gone", "unchecked", "none"]},
+            "detail": ns,
         })),
         "LakeFsHook": {
             "type": "object",

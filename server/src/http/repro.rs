@@ -7,6 +7,7 @@ use serde_json::json;
 use super::shapes::version_json;
 use super::{ApiError, AppState};
 use crate::repro::{self, Versions, MAX_MANIFEST_DEPTH};
+use crate::snapshots::Probe;
 
 type Res = Result<HttpResponse, ApiError>;
 
@@ -27,6 +28,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route(
         "/namespaces/{ns}/datasets/{name}/versions/{version}/tags/{tag}",
         web::delete().to(untag),
+    )
+    .route(
+        "/namespaces/{ns}/datasets/{name}/versions/{version}/snapshot",
+        web::get().to(snapshot),
     )
     .route(
         "/namespaces/{ns}/datasets/{name}/versions/{version}/reproduce",
@@ -61,6 +66,32 @@ async fn untag(
     state: web::Data<AppState>,
 ) -> Res {
     set_tag(&state, path.into_inner(), false).await
+}
+
+/// Whether a version's snapshot can still be read where the data lives (as `check --storage`
+/// asks): `present`, `gone`, `unchecked` (the storage could not be asked) or `none` (no snapshot
+/// id, or a tool other than Delta, Iceberg, DVC and lakeFS).
+async fn snapshot(path: web::Path<(String, String, String)>, state: web::Data<AppState>) -> Res {
+    let (ns, name, version) = path.into_inner();
+    let store = state.store.as_ref();
+    let versions = Versions::of(store, repro::find_dataset(store, &ns, &name).await?).await?;
+    let v = versions.get(&version)?;
+    let sources = crate::snapshots::Sources::discover(Vec::new());
+    let (state, detail) = match crate::snapshots::probe_version(&sources, &ns, &name, v).await {
+        None => (
+            "none",
+            "no snapshot the storage can be asked about was recorded".to_string(),
+        ),
+        Some(Probe::Present(what)) => ("present", what),
+        Some(Probe::Gone(why)) => ("gone", why),
+        Some(Probe::Unknown(why)) => ("unchecked", why),
+    };
+    Ok(HttpResponse::Ok().json(json!({
+        "version": v.id,
+        "producerVersion": v.producer_version,
+        "state": state,
+        "detail": detail,
+    })))
 }
 
 async fn tag_history(path: web::Path<(String, String)>, state: web::Data<AppState>) -> Res {

@@ -83,13 +83,25 @@ pub struct Sources {
 }
 
 impl Sources {
-    /// The DVC stores given, or else those of the DVC repository in the working directory (its
-    /// cache and its remotes); lakeFS from lakectl's environment variables.
+    /// The DVC stores given, else those `TRIBUTARY_DVC_STORES` lists (comma-separated), else
+    /// those of the DVC repository in the working directory (its cache and its remotes); lakeFS
+    /// from lakectl's environment variables.
     pub fn discover(dvc_stores: Vec<String>) -> Sources {
-        let dvc_stores = if dvc_stores.is_empty() {
-            dvc::stores_of_repo(std::path::Path::new("."))
-        } else {
+        let from_env = || -> Vec<String> {
+            std::env::var("TRIBUTARY_DVC_STORES")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        let dvc_stores = if !dvc_stores.is_empty() {
             dvc_stores
+        } else if !from_env().is_empty() {
+            from_env()
+        } else {
+            dvc::stores_of_repo(std::path::Path::new("."))
         };
         Sources {
             dvc_stores,

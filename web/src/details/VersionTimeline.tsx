@@ -1,8 +1,8 @@
 //! A dataset's versions, newest first, on a timeline; pick two to compare; put version tags on
 //! them or take tags off (a change: the server may ask for a key with the `admin` scope).
 
-import { useState, type FormEvent } from 'react';
-import { setVersionTag } from '../api';
+import { useEffect, useState, type FormEvent } from 'react';
+import { fetchSnapshot, setVersionTag, type SnapshotState } from '../api';
 import { Tag } from '../components/Badges';
 import { Empty } from '../components/States';
 import { formatTime, shortVersion } from '../format';
@@ -11,6 +11,36 @@ import { Link, navigate } from '../router';
 import type { DatasetVersion } from '../types';
 
 export const versionOf = (v: DatasetVersion) => v.version ?? (v.id as { version?: string } | undefined)?.version ?? '';
+
+/**
+ * Whether a tagged version's data is still where it was (asked of the storage: the Delta log and
+ * files, the Iceberg snapshot, the DVC object, the lakeFS commit). Said loudly when it is gone,
+ * quietly when it is there, not at all when there is nothing to ask.
+ */
+export function SnapshotBadge({ ns, name, version }: { ns: string; name: string; version: string }) {
+  const [snap, setSnap] = useState<SnapshotState | null>(null);
+  useEffect(() => {
+    const ctl = new AbortController();
+    fetchSnapshot(ns, name, version, ctl.signal)
+      .then(setSnap)
+      .catch(() => setSnap(null));
+    return () => ctl.abort();
+  }, [ns, name, version]);
+  if (!snap || snap.state === 'none') return null;
+  if (snap.state === 'present') {
+    return (
+      <span className="snapshot snapshot-present" title={snap.detail}>
+        ✓ snapshot at source
+      </span>
+    );
+  }
+  const label = snap.state === 'gone' ? 'Snapshot gone at source' : 'Snapshot not checked';
+  return (
+    <span className={`snapshot snapshot-${snap.state}`} role="status">
+      <strong>{label}:</strong> {snap.detail}
+    </span>
+  );
+}
 
 /** The tag form of one version, and what became of the last change. */
 function TagControls({
@@ -161,6 +191,7 @@ export function VersionTimeline({
                     </span>
                   )}
                 </div>
+                {tags.length > 0 && v.producerVersion && <SnapshotBadge ns={ns} name={name} version={id} />}
                 <div className="tl-meta">
                   {formatTime(v.createdAt)}
                   {v.fields && ` · ${v.fields.length} field${v.fields.length === 1 ? '' : 's'}`}
