@@ -150,14 +150,21 @@ async fn the_gate_asks_delta_and_iceberg_whether_their_snapshots_still_exist() {
             })
             .collect()
     };
-    let (delta, iceberg, s3) = (
+    let (delta, iceberg, s3, checkpointed) = (
         expectations("delta"),
         expectations("iceberg"),
         expectations("s3delta"),
+        expectations("checkpointed"),
     );
     assert_eq!((delta.len(), s3.len()), (3, 3), "{written}");
     assert!(iceberg.len() >= 3, "{written}");
-    let all: Vec<String> = [delta.clone(), iceberg.clone(), s3.clone()].concat();
+    let all: Vec<String> = [
+        delta.clone(),
+        iceberg.clone(),
+        s3.clone(),
+        checkpointed.clone(),
+    ]
+    .concat();
 
     // Every version the pipeline wrote can be read.
     let (srv, end) = (server.clone(), moto.1.clone());
@@ -175,6 +182,15 @@ async fn the_gate_asks_delta_and_iceberg_whether_their_snapshots_still_exist() {
     );
     assert!(
         line(&text, &iceberg[0]).contains("manifest list present"),
+        "{text}"
+    );
+    // The files of versions 2 and 3 come from the checkpoint (Parquet), its early log gone.
+    assert!(
+        line(&text, &checkpointed[0]).contains("from checkpoint 2, its 3 data files present"),
+        "{text}"
+    );
+    assert!(
+        line(&text, &checkpointed[1]).contains("from checkpoint 2, its 4 data files present"),
         "{text}"
     );
 
@@ -249,6 +265,11 @@ async fn the_gate_asks_delta_and_iceberg_whether_their_snapshots_still_exist() {
         }
         assert!(line(&text, &table[2]).starts_with("ok"), "{text}");
     }
+    // An overwrite and VACUUM took the files only the checkpoint lists.
+    for gone in &checkpointed {
+        let l = line(&text, gone);
+        assert!(l.starts_with("MISSING") && l.contains("VACUUM"), "{l}");
+    }
     let (current, expired) = iceberg.split_last().unwrap();
     for gone in expired {
         let l = line(&text, gone);
@@ -256,7 +277,7 @@ async fn the_gate_asks_delta_and_iceberg_whether_their_snapshots_still_exist() {
     }
     assert!(line(&text, current).starts_with("ok"), "{text}");
     let misses = text.lines().filter(|l| l.starts_with("MISSING")).count();
-    assert_eq!(misses, 4 + expired.len(), "{text}");
+    assert_eq!(misses, 6 + expired.len(), "{text}");
 
     // verify --storage and retention's dry run name the versions depended on that went.
     let gone_tagged = format!("GONE     file:{delta_path}#0 (tagged 'v0')");

@@ -509,10 +509,26 @@ async fn a_real_dvc_pipeline_comes_back_exactly(db: Db) {
         text.contains("DVC directory") && text.contains("files present"),
         "{text}"
     );
-    // ... until, back on the latest commit, `dvc gc` keeps only what the workspace uses: then
-    // the gate fails, naming it, and the current features still pass.
+    // Pushed to a local remote, they survive `dvc gc` of the cache (back on the latest commit,
+    // keeping only what the workspace uses): the gate finds them in the remote the
+    // repository's configuration names ...
+    let remote = tempfile::tempdir().unwrap();
+    let remote_path = remote.path().to_str().unwrap();
+    run_in(
+        p,
+        &dvc,
+        &["remote", "add", "-d", "store", remote_path],
+        second,
+    );
+    run_in(p, &dvc, &["push", "-q"], second);
     run_in(p, "git", &["checkout", "-q", "-"], second);
     run_in(p, &dvc, &["gc", "-w", "-f", "-q"], second);
+    let (ok, text) = gate(&old);
+    assert!(ok, "{text}");
+    assert!(text.contains(&format!("in {remote_path}")), "{text}");
+    // ... until `dvc gc --cloud` takes them from the remote too: then the gate fails, naming
+    // them, and the current features still pass.
+    run_in(p, &dvc, &["gc", "-w", "-c", "-f", "-q"], second);
     let (ok, text) = gate(&old);
     assert!(!ok, "{text}");
     assert!(

@@ -1,7 +1,8 @@
 """Real Delta and Iceberg tables for the snapshot checks (server/tests/storage.rs).
 
     tables.py write WORKDIR OPENLINEAGE_URL [S3_ENDPOINT]
-        writes a Delta table (locally, and on the S3 endpoint when given) and an Iceberg table
+        writes a Delta table (locally, and on the S3 endpoint when given), one whose early log the
+        clean-up took (read from its checkpoint), and an Iceberg table
         (SQL catalog on SQLite, local warehouse), three versions each, and for every version
         sends the OpenLineage event of the run that wrote it (the `version` and `storage`
         dataset facets) through openlineage-python's HTTP transport; prints what it wrote as
@@ -84,6 +85,20 @@ def write(work, url, endpoint=None):
     for v in out["delta"]["versions"]:
         emit(client, "load_orders", "file", path, v, "delta")
 
+    # A table whose early commits the log clean-up took: versions 2 and 3 are read from the
+    # checkpoint at 2 (Parquet) and the commit after it.
+    path = f"{work}/delta/checkpointed"
+    write_deltalake(path, batch(0), mode="overwrite",
+                    configuration={"delta.logRetentionDuration": "interval 0 seconds"})
+    write_deltalake(path, batch(3), mode="append")
+    write_deltalake(path, batch(6), mode="append")
+    DeltaTable(path).create_checkpoint()
+    write_deltalake(path, batch(9), mode="append")
+    DeltaTable(path).cleanup_metadata()
+    out["checkpointed"] = {"namespace": "file", "name": path, "versions": ["2", "3"]}
+    for v in out["checkpointed"]["versions"]:
+        emit(client, "load_checkpointed", "file", path, v, "delta")
+
     cat = catalog(work)
     cat.create_namespace("lake")
     table = cat.create_table("lake.events", schema=batch(0).schema)
@@ -109,6 +124,9 @@ def write(work, url, endpoint=None):
 def prune(work, endpoint=None):
     DeltaTable(f"{work}/delta/orders").vacuum(
         retention_hours=0, dry_run=False, enforce_retention_duration=False)
+    path = f"{work}/delta/checkpointed"
+    write_deltalake(path, batch(12), mode="overwrite")
+    DeltaTable(path).vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False)
     table = catalog(work).load_table("lake.events")
     current = table.current_snapshot().snapshot_id
     old = [s.snapshot_id for s in table.snapshots() if s.snapshot_id != current]

@@ -3,17 +3,18 @@
 //! version removed once they are older than its retention; log clean-up deletes old commit
 //! files once a checkpoint covers them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
 use super::{file_path, list, missing, read, some, Place, Probe};
 
-/// What `_delta_log` holds: commit versions and checkpoint versions.
+/// What `_delta_log` holds: commit versions, and checkpoint versions with their files (one, or
+/// the parts of a multi-part checkpoint).
 #[derive(Debug, Default, PartialEq)]
 struct Log {
     commits: BTreeSet<u64>,
-    checkpoints: BTreeSet<u64>,
+    checkpoints: BTreeMap<u64, Vec<String>>,
 }
 
 impl Log {
@@ -32,7 +33,10 @@ impl Log {
             if rest == "json" {
                 log.commits.insert(version);
             } else if rest.starts_with("checkpoint") && rest.ends_with(".parquet") {
-                log.checkpoints.insert(version);
+                log.checkpoints
+                    .entry(version)
+                    .or_default()
+                    .push(name.to_string());
             }
         }
         log
@@ -46,7 +50,7 @@ impl Log {
         if covered(0) {
             return Some(Replay::FromStart);
         }
-        let checkpoint = *self.checkpoints.range(..=version).next_back()?;
+        let checkpoint = *self.checkpoints.range(..=version).next_back()?.0;
         (checkpoint == version || covered(checkpoint + 1))
             .then_some(Replay::FromCheckpoint(checkpoint))
     }
@@ -56,6 +60,59 @@ impl Log {
 enum Replay {
     FromStart,
     FromCheckpoint(u64),
+}
+
+/// What a checkpoint (part) lists: the `add.path` of every data file live at its version, and
+/// the `sidecar.path` of the sidecar files a V2 checkpoint keeps its adds in. Only those columns
+/// are read.
+fn checkpoint_files(bytes: Vec<u8>) -> Result<(Vec<String>, Vec<String>), String> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::RowAccessor;
+    use parquet::schema::types::Type;
+    let reader = SerializedFileReader::new(bytes::Bytes::from(bytes))
+        .map_err(|e| format!("not a Parquet checkpoint: {e}"))?;
+    let schema = reader.metadata().file_metadata().schema();
+    // Each of `add` and `sidecar` with only its `path`, in the file's own types.
+    let mut columns = Vec::new();
+    for action in ["add", "sidecar"] {
+        let Some(group) = schema.get_fields().iter().find(|f| f.name() == action) else {
+            continue;
+        };
+        let Some(path) = group.get_fields().iter().find(|f| f.name() == "path") else {
+            return Err(format!("its {action} column has no path"));
+        };
+        let projected = Type::group_type_builder(action)
+            .with_repetition(group.get_basic_info().repetition())
+            .with_fields(vec![path.clone()])
+            .build()
+            .map_err(|e| format!("cannot read its {action}.path column: {e}"))?;
+        columns.push((action, std::sync::Arc::new(projected)));
+    }
+    if columns.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let projection = Type::group_type_builder(schema.name())
+        .with_fields(columns.iter().map(|(_, t)| t.clone()).collect())
+        .build()
+        .map_err(|e| format!("cannot read its path columns: {e}"))?;
+    let rows = reader
+        .get_row_iter(Some(projection))
+        .map_err(|e| format!("cannot read its path columns: {e}"))?;
+    let (mut adds, mut sidecars) = (Vec::new(), Vec::new());
+    for row in rows {
+        let row = row.map_err(|e| format!("a checkpoint row cannot be read: {e}"))?;
+        for (i, (action, _)) in columns.iter().enumerate() {
+            // A row holds one action; the others are null.
+            if let Ok(path) = row.get_group(i).and_then(|g| g.get_string(0).cloned()) {
+                if *action == "add" {
+                    adds.push(path);
+                } else {
+                    sidecars.push(path);
+                }
+            }
+        }
+    }
+    Ok((adds, sidecars))
 }
 
 /// Applies one commit's actions to the set of live data files.
@@ -113,11 +170,31 @@ async fn check(table: &Place, version: &str) -> Result<Probe, String> {
             )))
         }
     };
+    let mut live = BTreeSet::new();
     let first = match start {
         Replay::FromStart => 0,
-        Replay::FromCheckpoint(c) => c + 1,
+        Replay::FromCheckpoint(c) => {
+            let mut parts: Vec<String> = log
+                .checkpoints
+                .get(&c)
+                .into_iter()
+                .flatten()
+                .map(|p| format!("_delta_log/{p}"))
+                .collect();
+            while let Some(part) = parts.pop() {
+                let name = table.join(&part);
+                let shown = table.show(&name);
+                let bytes = read(table, &name)
+                    .await?
+                    .ok_or_else(|| format!("{shown} is gone: the checkpoint cannot be read"))?;
+                let (adds, sidecars) =
+                    checkpoint_files(bytes).map_err(|e| format!("{shown}: {e}"))?;
+                live.extend(adds);
+                parts.extend(sidecars.iter().map(|p| format!("_delta_log/_sidecars/{p}")));
+            }
+            c + 1
+        }
     };
-    let mut live = BTreeSet::new();
     for n in first..=v {
         let name = table.join(&format!("_delta_log/{n:020}.json"));
         let shown = table.show(&name);
@@ -141,9 +218,9 @@ async fn check(table: &Place, version: &str) -> Result<Probe, String> {
     }
     Ok(Probe::Present(match start {
         Replay::FromStart => format!("Delta version {v}: in the log, its {n} data files present"),
-        Replay::FromCheckpoint(c) => format!(
-            "Delta version {v}: in the log from checkpoint {c}; the {n} data files added after the checkpoint are present (those the checkpoint lists are not checked)"
-        ),
+        Replay::FromCheckpoint(c) => {
+            format!("Delta version {v}: in the log from checkpoint {c}, its {n} data files present")
+        }
     }))
 }
 
@@ -163,20 +240,26 @@ mod tests {
             "7.json",
         ]);
         assert_eq!(log.commits, BTreeSet::from([0, 1]));
-        assert_eq!(log.checkpoints, BTreeSet::from([2, 3]));
+        assert_eq!(
+            log.checkpoints.keys().copied().collect::<Vec<_>>(),
+            vec![2, 3]
+        );
     }
 
     #[test]
     fn a_version_is_covered_from_the_start_or_a_checkpoint() {
         let log = Log {
             commits: BTreeSet::from([0, 1, 2]),
-            checkpoints: BTreeSet::new(),
+            checkpoints: BTreeMap::new(),
         };
         assert_eq!(log.start(2), Some(Replay::FromStart));
         // Commits 0–9 cleaned up after checkpoint 10.
         let log = Log {
             commits: BTreeSet::from([10, 11, 12]),
-            checkpoints: BTreeSet::from([10]),
+            checkpoints: BTreeMap::from([(
+                10,
+                vec!["00000000000000000010.checkpoint.parquet".into()],
+            )]),
         };
         assert_eq!(log.start(12), Some(Replay::FromCheckpoint(10)));
         assert_eq!(log.start(10), Some(Replay::FromCheckpoint(10)));
