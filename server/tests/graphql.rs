@@ -146,6 +146,41 @@ async fn which_models_break_changes_when_a_model_is_retrained(db: Db) {
             .len(),
         2
     );
+    // Lists of plain objects are answered in one pass; a selection with fragments or directives
+    // goes field by field. Both give the same answer, aliases and __typename included.
+    let one_pass = app.graphql(
+        "{ lineage(nodeId: \"dataset:models:churn\", direction: UPSTREAM) { nodes { __typename key: id kind namespace name datasetType } edges { source to: target } } \
+           impact(nodeId: \"dataset:wh:orders_raw\") { affected { node { id name kind } distance path } } }",
+        json!({}),
+    ).await;
+    let per_item = app.graphql(
+        "{ lineage(nodeId: \"dataset:models:churn\", direction: UPSTREAM) { nodes { ... on LineageNode { __typename key: id kind } namespace name datasetType } edges { source to: target @include(if: true) } } \
+           impact(nodeId: \"dataset:wh:orders_raw\") { affected { node { ... N } distance path } } } \
+         fragment N on LineageNode { id name kind }",
+        json!({}),
+    ).await;
+    assert!(one_pass["errors"].is_null(), "{one_pass}");
+    assert_eq!(one_pass, per_item);
+    let first = &one_pass["data"]["lineage"]["nodes"][0];
+    assert_eq!(first["__typename"], "LineageNode", "{one_pass}");
+    assert!(
+        first["key"].as_str().unwrap().starts_with("dataset:")
+            || first["key"].as_str().unwrap().starts_with("job:")
+    );
+    assert!(
+        matches!(first["kind"].as_str(), Some("DATASET" | "JOB")),
+        "{one_pass}"
+    );
+    assert!(
+        one_pass["data"]["lineage"]["edges"][0]["to"].is_string(),
+        "{one_pass}"
+    );
+    let hop = &one_pass["data"]["impact"]["affected"][0];
+    assert!(
+        hop["distance"].is_i64() && hop["path"].is_array(),
+        "{one_pass}"
+    );
+
     let path = app
         .graphql(
             "{ path(from: \"dataset:wh:orders_raw\", to: \"dataset:models:ltv\") }",

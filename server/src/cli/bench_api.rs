@@ -142,6 +142,18 @@ async fn measure(config: &Config, url: &str, args: &ApiArgs) -> anyhow::Result<(
         },
         Question {
             what: format!(
+                "GraphQL impact of a hub, whole closure ({hub_size} nodes), ids, per-item resolvers"
+            ),
+            method: "POST",
+            path: "/api/v1/graphql".into(),
+            body: gql(format!(
+                r#"{{ impact(nodeId: "{}") {{ affected {{ node {{ ... on LineageNode {{ id }} }} }} }} }}"#,
+                id(hub)
+            )),
+            cte: Some((down(""), store_id(hub))),
+        },
+        Question {
+            what: format!(
                 "GraphQL impact of the hub with distance, path and names ({hub_size} nodes)"
             ),
             method: "POST",
@@ -181,6 +193,20 @@ async fn measure(config: &Config, url: &str, args: &ApiArgs) -> anyhow::Result<(
             path: "/api/v1/graphql".into(),
             body: gql(format!(
                 r#"{{ lineage(nodeId: "{}", direction: DOWNSTREAM, depth: 20) {{ nodes {{ id }} edges {{ source target }} }} }}"#,
+                id(wide)
+            )),
+            cte: Some((down("WHERE d.depth < 40"), store_id(wide))),
+        },
+        Question {
+            // The same answer, resolved item by item (a fragment takes the one-pass answer
+            // away): what the one-pass answer saves, in the same run.
+            what: format!(
+                "GraphQL lineage DOWNSTREAM, depth 20 ({wide_size} nodes), nodes and edges, per-item resolvers"
+            ),
+            method: "POST",
+            path: "/api/v1/graphql".into(),
+            body: gql(format!(
+                r#"{{ lineage(nodeId: "{}", direction: DOWNSTREAM, depth: 20) {{ nodes {{ ... on LineageNode {{ id }} }} edges {{ ... on LineageEdge {{ source target }} }} }} }}"#,
                 id(wide)
             )),
             cte: Some((down("WHERE d.depth < 40"), store_id(wide))),

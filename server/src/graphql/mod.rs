@@ -5,14 +5,17 @@ use std::sync::Arc;
 
 mod catalog;
 pub mod guard;
+mod plain;
 
+use async_graphql::parser::types::SelectionSet;
 use async_graphql::{
-    Context, EmptySubscription, Enum, ErrorExtensions, MergedObject, Object, Schema, SimpleObject,
-    ID,
+    Context, EmptySubscription, Enum, ErrorExtensions, MergedObject, Name, Object, Schema,
+    SimpleObject, Value, ID,
 };
 
 pub use catalog::{CatalogQuery, Mutation};
 use chrono::{DateTime, Utc};
+use plain::{Plain, PlainObject, Plan};
 
 use crate::graph::{
     Direction as GraphDirection, LineageIndex, NodeKind as GraphNodeKind, TraverseOptions,
@@ -126,11 +129,49 @@ pub struct LineageEdge {
     pub target: ID,
 }
 
+impl PlainObject for LineageNode {
+    const TYPE_NAME: &'static str = "LineageNode";
+
+    fn has(field: &str) -> bool {
+        matches!(field, "id" | "kind" | "namespace" | "name" | "datasetType")
+    }
+
+    fn value(&self, field: &str, _: Option<&Plan>) -> Value {
+        match field {
+            "id" => Value::String(self.id.to_string()),
+            "kind" => Value::Enum(Name::new(match self.kind {
+                NodeKind::Dataset => "DATASET",
+                NodeKind::Job => "JOB",
+            })),
+            "namespace" => Value::String(self.namespace.clone()),
+            "name" => Value::String(self.name.clone()),
+            "datasetType" => self.dataset_type.clone().map_or(Value::Null, Value::String),
+            _ => Value::Null,
+        }
+    }
+}
+
+impl PlainObject for LineageEdge {
+    const TYPE_NAME: &'static str = "LineageEdge";
+
+    fn has(field: &str) -> bool {
+        matches!(field, "source" | "target")
+    }
+
+    fn value(&self, field: &str, _: Option<&Plan>) -> Value {
+        match field {
+            "source" => Value::String(self.source.to_string()),
+            "target" => Value::String(self.target.to_string()),
+            _ => Value::Null,
+        }
+    }
+}
+
 /// Nodes and edges around a node.
 #[derive(SimpleObject)]
 pub struct LineageGraph {
-    pub nodes: Vec<LineageNode>,
-    pub edges: Vec<LineageEdge>,
+    pub nodes: Plain<LineageNode>,
+    pub edges: Plain<LineageEdge>,
     pub truncated: bool,
 }
 
@@ -161,10 +202,36 @@ pub struct AffectedField {
     pub distance: i32,
 }
 
+impl PlainObject for Affected {
+    const TYPE_NAME: &'static str = "Affected";
+
+    fn has(field: &str) -> bool {
+        matches!(field, "node" | "distance" | "path")
+    }
+
+    fn nested_plan(field: &str, selection: &SelectionSet) -> Option<Plan> {
+        (field == "node").then(|| Plan::nested::<LineageNode>(selection))?
+    }
+
+    fn value(&self, field: &str, nested: Option<&Plan>) -> Value {
+        match (field, nested) {
+            ("node", Some(plan)) => plan.answer(&self.node),
+            ("distance", _) => Value::Number(self.distance.into()),
+            ("path", _) => Value::List(
+                self.path
+                    .iter()
+                    .map(|id| Value::String(id.to_string()))
+                    .collect(),
+            ),
+            _ => Value::Null,
+        }
+    }
+}
+
 /// Everything downstream of a node.
 #[derive(SimpleObject)]
 pub struct Impact {
-    pub affected: Vec<Affected>,
+    pub affected: Plain<Affected>,
     pub truncated: bool,
 }
 
@@ -237,15 +304,16 @@ impl LineageQuery {
             },
         );
         Ok(LineageGraph {
-            nodes: g.nodes.iter().map(|n| node(&index, *n)).collect(),
-            edges: g
-                .edges
-                .iter()
-                .map(|(a, b)| LineageEdge {
-                    source: ID(index.node(*a).key.id()),
-                    target: ID(index.node(*b).key.id()),
-                })
-                .collect(),
+            nodes: Plain(g.nodes.iter().map(|n| node(&index, *n)).collect()),
+            edges: Plain(
+                g.edges
+                    .iter()
+                    .map(|(a, b)| LineageEdge {
+                        source: ID(index.node(*a).key.id()),
+                        target: ID(index.node(*b).key.id()),
+                    })
+                    .collect(),
+            ),
             truncated: g.truncated,
         })
     }
@@ -334,7 +402,7 @@ impl LineageQuery {
             })
             .collect();
         Ok(Impact {
-            affected,
+            affected: Plain(affected),
             truncated: result.truncated,
         })
     }
