@@ -220,7 +220,15 @@ pub fn open(location: &str) -> Result<Place, String> {
             return Err(format!("'{location}' names no bucket"));
         }
         tls();
+        // A gate and a page wait seconds, not object_store's default three minutes of retries,
+        // for a store that does not answer.
+        let retry = object_store::RetryConfig {
+            max_retries: 2,
+            retry_timeout: std::time::Duration::from_secs(20),
+            ..Default::default()
+        };
         let store = object_store::aws::AmazonS3Builder::from_env()
+            .with_retry(retry)
             .with_bucket_name(bucket)
             .build()
             .map_err(|e| format!("cannot reach the S3 bucket '{bucket}': {e}"))?;
