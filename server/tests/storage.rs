@@ -311,6 +311,34 @@ async fn the_gate_asks_delta_and_iceberg_whether_their_snapshots_still_exist() {
         .await;
     assert_eq!(none["state"], "none", "{none}");
 
+    // And GraphQL, on any version.
+    let g = app
+        .graphql(
+            "query($id: ID!) { dataset(id: $id) { versions { edges { node { producerVersion snapshot { state detail } } } } } }",
+            json!({"id": format!("dataset:file:{delta_path}")}),
+        )
+        .await;
+    let states: std::collections::BTreeMap<String, String> = g["data"]["dataset"]["versions"]
+        ["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{g}"))
+        .iter()
+        .map(|e| {
+            let n = &e["node"];
+            (
+                n["producerVersion"].as_str().unwrap().to_string(),
+                n["snapshot"]["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [("0", "gone"), ("1", "gone"), ("2", "present")]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .into(),
+        "{g}"
+    );
+
     // A version the pipeline never wrote, and a dataset whose tool is unknown, fail too.
     let never = format!("file:{}#9", written["delta"]["name"].as_str().unwrap());
     let (srv, end) = (server.clone(), moto.1.clone());

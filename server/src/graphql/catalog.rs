@@ -212,6 +212,8 @@ fn version_of(versions: &Versions, v: &store::DatasetVersion) -> DatasetVersion 
         facets: Json(v.facets.clone()),
         output_facets: Json(v.io_facets.clone()),
         created_by_run_id: v.created_by_run.clone(),
+        namespace: versions.dataset.namespace.clone(),
+        name: versions.dataset.name.clone(),
     }
 }
 
@@ -314,10 +316,45 @@ pub struct DatasetVersion {
     pub output_facets: Json<Map<String, Value>>,
     #[graphql(skip)]
     pub created_by_run_id: Option<String>,
+    #[graphql(skip)]
+    pub namespace: String,
+    #[graphql(skip)]
+    pub name: String,
+}
+
+/// Whether a version's snapshot can still be read where the data lives.
+#[derive(SimpleObject)]
+pub struct SnapshotState {
+    /// `present`, `gone`, `unchecked` (the storage could not be asked) or `none` (no snapshot
+    /// id, or a tool other than Delta, Iceberg, DVC and lakeFS).
+    pub state: String,
+    /// What was found, or why not.
+    pub detail: String,
 }
 
 #[ComplexObject]
 impl DatasetVersion {
+    /// Asks the storage whether this version's snapshot can still be read: the Delta log and
+    /// data files, the Iceberg snapshot and manifest list, the DVC object, the lakeFS commit (as
+    /// `tributary check --storage`).
+    async fn snapshot(&self) -> SnapshotState {
+        use crate::snapshots::{probe_facets, state_of, Sources};
+        let facets = [&self.facets.0, &self.output_facets.0];
+        let probe = probe_facets(
+            &Sources::discover(Vec::new()),
+            &self.namespace,
+            &self.name,
+            self.producer_version.as_deref(),
+            &facets,
+        )
+        .await;
+        let (state, detail) = state_of(probe);
+        SnapshotState {
+            state: state.into(),
+            detail,
+        }
+    }
+
     /// The run that wrote this version.
     async fn created_by_run(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Run>> {
         let Some(id) = self

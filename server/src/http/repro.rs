@@ -7,7 +7,6 @@ use serde_json::json;
 use super::shapes::version_json;
 use super::{ApiError, AppState};
 use crate::repro::{self, Versions, MAX_MANIFEST_DEPTH};
-use crate::snapshots::Probe;
 
 type Res = Result<HttpResponse, ApiError>;
 
@@ -77,15 +76,8 @@ async fn snapshot(path: web::Path<(String, String, String)>, state: web::Data<Ap
     let versions = Versions::of(store, repro::find_dataset(store, &ns, &name).await?).await?;
     let v = versions.get(&version)?;
     let sources = crate::snapshots::Sources::discover(Vec::new());
-    let (state, detail) = match crate::snapshots::probe_version(&sources, &ns, &name, v).await {
-        None => (
-            "none",
-            "no snapshot the storage can be asked about was recorded".to_string(),
-        ),
-        Some(Probe::Present(what)) => ("present", what),
-        Some(Probe::Gone(why)) => ("gone", why),
-        Some(Probe::Unknown(why)) => ("unchecked", why),
-    };
+    let (state, detail) =
+        crate::snapshots::state_of(crate::snapshots::probe_version(&sources, &ns, &name, v).await);
     Ok(HttpResponse::Ok().json(json!({
         "version": v.id,
         "producerVersion": v.producer_version,

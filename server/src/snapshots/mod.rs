@@ -167,8 +167,26 @@ pub async fn probe_version(
     name: &str,
     version: &crate::store::DatasetVersion,
 ) -> Option<Probe> {
-    let kind = kind_of(namespace, &[&version.facets, &version.io_facets]);
-    let producer_version = version.producer_version.as_deref();
+    let facets = [&version.facets, &version.io_facets];
+    probe_facets(
+        sources,
+        namespace,
+        name,
+        version.producer_version.as_deref(),
+        &facets,
+    )
+    .await
+}
+
+/// `probe_version` from a version's parts: its snapshot id and its facets.
+pub async fn probe_facets(
+    sources: &Sources,
+    namespace: &str,
+    name: &str,
+    producer_version: Option<&str>,
+    facets: &[&Map<String, Value>],
+) -> Option<Probe> {
+    let kind = kind_of(namespace, facets);
     if kind == "other" || producer_version.is_none() {
         return None;
     }
@@ -179,6 +197,19 @@ pub async fn probe_version(
         kind,
     };
     Some(probe(sources, &target).await)
+}
+
+/// A probe's answer as the API says it: `present`, `gone`, `unchecked` or `none`, and the detail.
+pub fn state_of(probe: Option<Probe>) -> (&'static str, String) {
+    match probe {
+        None => (
+            "none",
+            "no snapshot the storage can be asked about was recorded".to_string(),
+        ),
+        Some(Probe::Present(what)) => ("present", what),
+        Some(Probe::Gone(why)) => ("gone", why),
+        Some(Probe::Unknown(why)) => ("unchecked", why),
+    }
 }
 
 /// HTTPS (S3, lakeFS) on ring, as everywhere in the binary: installed once as the process's
