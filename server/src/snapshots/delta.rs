@@ -210,9 +210,14 @@ async fn check(table: &Place, version: &str) -> Result<Probe, String> {
     let n = paths.len();
     let gone = missing(table, paths).await?;
     if !gone.is_empty() {
+        let (count, verb) = match (gone.len(), n) {
+            (1, 1) => ("the one data file".to_string(), "is"),
+            (g, n) if g == n => (format!("all {n} data files"), "are"),
+            (1, n) => (format!("1 of the {n} data files"), "is"),
+            (g, n) => (format!("{g} of the {n} data files"), "are"),
+        };
         return Ok(Probe::Gone(format!(
-            "{} of the {n} data files of version {v} are gone (removed by VACUUM?): {}",
-            gone.len(),
+            "{count} of version {v} {verb} gone (removed by VACUUM?): {}",
             some(table, &gone)
         )));
     }

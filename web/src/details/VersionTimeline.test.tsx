@@ -13,7 +13,7 @@ describe('VersionTimeline snapshots', () => {
   it('says when a tagged version is gone at its source, and asks only about tagged versions', async () => {
     const base = '/api/v1/namespaces/file/datasets/%2Flake%2Forders/versions';
     const { calls } = mockFetch({
-      [`${base}/v-old/snapshot`]: { version: 'v-old', producerVersion: '0', state: 'gone', detail: '1 of the 1 data files of version 0 are gone (removed by VACUUM?)' },
+      [`${base}/v-old/snapshot`]: { version: 'v-old', producerVersion: '0', state: 'gone', detail: 'the one data file of version 0 is gone (removed by VACUUM?)' },
       [`${base}/v-mid/snapshot`]: { version: 'v-mid', producerVersion: '1', state: 'present', detail: 'Delta version 1: in the log' },
     });
     render(
