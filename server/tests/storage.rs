@@ -150,19 +150,21 @@ async fn the_gate_asks_delta_and_iceberg_whether_their_snapshots_still_exist() {
             })
             .collect()
     };
-    let (delta, iceberg, s3, checkpointed) = (
+    let (delta, iceberg, s3, checkpointed, s3_iceberg) = (
         expectations("delta"),
         expectations("iceberg"),
         expectations("s3delta"),
         expectations("checkpointed"),
+        expectations("s3iceberg"),
     );
     assert_eq!((delta.len(), s3.len()), (3, 3), "{written}");
-    assert!(iceberg.len() >= 3, "{written}");
+    assert!(iceberg.len() >= 3 && s3_iceberg.len() >= 3, "{written}");
     let all: Vec<String> = [
         delta.clone(),
         iceberg.clone(),
         s3.clone(),
         checkpointed.clone(),
+        s3_iceberg.clone(),
     ]
     .concat();
 
@@ -270,14 +272,18 @@ async fn the_gate_asks_delta_and_iceberg_whether_their_snapshots_still_exist() {
         let l = line(&text, gone);
         assert!(l.starts_with("MISSING") && l.contains("VACUUM"), "{l}");
     }
-    let (current, expired) = iceberg.split_last().unwrap();
-    for gone in expired {
-        let l = line(&text, gone);
-        assert!(l.starts_with("MISSING") && l.contains("expired"), "{l}");
+    let mut expired_count = 0;
+    for table in [&iceberg, &s3_iceberg] {
+        let (current, expired) = table.split_last().unwrap();
+        for gone in expired {
+            let l = line(&text, gone);
+            assert!(l.starts_with("MISSING") && l.contains("expired"), "{l}");
+        }
+        assert!(line(&text, current).starts_with("ok"), "{text}");
+        expired_count += expired.len();
     }
-    assert!(line(&text, current).starts_with("ok"), "{text}");
     let misses = text.lines().filter(|l| l.starts_with("MISSING")).count();
-    assert_eq!(misses, 6 + expired.len(), "{text}");
+    assert_eq!(misses, 6 + expired_count, "{text}");
 
     // verify --storage and retention's dry run name the versions depended on that went.
     let gone_tagged = format!("GONE     file:{delta_path}#0 (tagged 'v0')");

@@ -1,8 +1,9 @@
 """Real Delta and Iceberg tables for the snapshot checks (server/tests/storage.rs).
 
     tables.py write WORKDIR OPENLINEAGE_URL [S3_ENDPOINT]
-        writes a Delta table (locally, and on the S3 endpoint when given), one whose early log the
-        clean-up took (read from its checkpoint), and an Iceberg table
+        writes a Delta table and an Iceberg table, locally and on the S3 endpoint when given, and a
+        Delta table whose early log the clean-up took (read from its checkpoint); the Iceberg
+        tables
         (SQL catalog on SQLite, local warehouse), three versions each, and for every version
         sends the OpenLineage event of the run that wrote it (the `version` and `storage`
         dataset facets) through openlineage-python's HTTP transport; prints what it wrote as
@@ -70,6 +71,29 @@ def catalog(work):
                       warehouse=f"file://{work}/iceberg/warehouse")
 
 
+def s3_catalog(work, endpoint):
+    return SqlCatalog("s3", uri=f"sqlite:///{work}/iceberg/s3-catalog.db", warehouse="s3://lake/iceberg",
+                      **{"s3.endpoint": endpoint, "s3.access-key-id": "testing",
+                         "s3.secret-access-key": "testing", "s3.region": "us-east-1"})
+
+
+def iceberg_snapshots(cat):
+    """Two appends and an overwrite: four snapshots (the overwrite deletes, then appends)."""
+    cat.create_namespace("lake")
+    table = cat.create_table("lake.events", schema=batch(0).schema)
+    table.append(batch(0))
+    table.append(batch(3))
+    table.overwrite(batch(6))
+    return table.location(), [str(s.snapshot_id) for s in table.refresh().snapshots()]
+
+
+def expire_all_but_current(cat):
+    table = cat.load_table("lake.events")
+    current = table.current_snapshot().snapshot_id
+    old = [s.snapshot_id for s in table.snapshots() if s.snapshot_id != current]
+    table.maintenance.expire_snapshots().by_ids(old).commit()
+
+
 def s3_bucket(endpoint):
     import boto3
     s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing",
@@ -99,14 +123,8 @@ def write(work, url, endpoint=None):
     for v in out["checkpointed"]["versions"]:
         emit(client, "load_checkpointed", "file", path, v, "delta")
 
-    cat = catalog(work)
-    cat.create_namespace("lake")
-    table = cat.create_table("lake.events", schema=batch(0).schema)
-    table.append(batch(0))
-    table.append(batch(3))
-    table.overwrite(batch(6))
-    location = table.location().removeprefix("file://")
-    snapshots = [str(s.snapshot_id) for s in table.refresh().snapshots()]
+    location, snapshots = iceberg_snapshots(catalog(work))
+    location = location.removeprefix("file://")
     out["iceberg"] = {"namespace": "file", "name": location, "versions": snapshots}
     for s in snapshots:
         emit(client, "load_events", "file", location, s, "iceberg")
@@ -118,6 +136,11 @@ def write(work, url, endpoint=None):
         out["s3delta"] = {"namespace": "s3://lake", "name": "orders", "versions": versions}
         for v in versions:
             emit(client, "load_s3_orders", "s3://lake", "orders", v, "delta")
+        location, snapshots = iceberg_snapshots(s3_catalog(work, endpoint))
+        name = location.removeprefix("s3://lake/")
+        out["s3iceberg"] = {"namespace": "s3://lake", "name": name, "versions": snapshots}
+        for v in snapshots:
+            emit(client, "load_s3_events", "s3://lake", name, v, "iceberg")
     print(json.dumps(out))
 
 
@@ -127,11 +150,9 @@ def prune(work, endpoint=None):
     path = f"{work}/delta/checkpointed"
     write_deltalake(path, batch(12), mode="overwrite")
     DeltaTable(path).vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False)
-    table = catalog(work).load_table("lake.events")
-    current = table.current_snapshot().snapshot_id
-    old = [s.snapshot_id for s in table.snapshots() if s.snapshot_id != current]
-    table.maintenance.expire_snapshots().by_ids(old).commit()
+    expire_all_but_current(catalog(work))
     if endpoint:
+        expire_all_but_current(s3_catalog(work, endpoint))
         DeltaTable("s3://lake/orders", storage_options=dict(S3, AWS_ENDPOINT_URL=endpoint)).vacuum(
             retention_hours=0, dry_run=False, enforce_retention_duration=False)
 
