@@ -138,7 +138,7 @@ impl PlainObject for LineageNode {
 
     fn value(&self, field: &str, _: Option<&Plan>) -> Value {
         match field {
-            "id" => Value::String(self.id.to_string()),
+            "id" => Value::String(self.id.0.clone()),
             "kind" => Value::Enum(Name::new(match self.kind {
                 NodeKind::Dataset => "DATASET",
                 NodeKind::Job => "JOB",
@@ -160,8 +160,8 @@ impl PlainObject for LineageEdge {
 
     fn value(&self, field: &str, _: Option<&Plan>) -> Value {
         match field {
-            "source" => Value::String(self.source.to_string()),
-            "target" => Value::String(self.target.to_string()),
+            "source" => Value::String(self.source.0.clone()),
+            "target" => Value::String(self.target.0.clone()),
             _ => Value::Null,
         }
     }
@@ -220,7 +220,7 @@ impl PlainObject for Affected {
             ("path", _) => Value::List(
                 self.path
                     .iter()
-                    .map(|id| Value::String(id.to_string()))
+                    .map(|id| Value::String(id.0.clone()))
                     .collect(),
             ),
             _ => Value::Null,
