@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::model::access::AuditEntry;
 use crate::model::time::{now_micros, parse_duration};
 use crate::repro::{parse_expectation, Expectation};
-use crate::snapshots::{self, kind_of, Probe, Sources, Target};
+use crate::snapshots::{self, Probe, Sources, Target};
 use crate::startup::open_store;
 
 /// A server named by URL (`http://127.0.0.1:5000`, `https://lineage.example.com/tributary`),
@@ -127,9 +127,12 @@ pub async fn manifest(
 }
 
 /// Looks one expectation up; `Err` carries why it is missing.
+/// With `version_body`, a dataset named without a reference is answered with its current
+/// version's own body (snapshot id and facets), for the storage to be asked.
 async fn check_one(
     server: &Server,
     e: &Expectation,
+    version_body: bool,
 ) -> anyhow::Result<Result<(String, Value), String>> {
     let base = format!(
         "/api/v1/namespaces/{}/datasets/{}",
@@ -172,8 +175,7 @@ async fn check_one(
         }
     }
     let found = format!("version {version}");
-    if reference.is_none() && version != "none" {
-        // The dataset's answer: its current version's own (with the snapshot id and facets).
+    if version_body && reference.is_none() && version != "none" {
         let r = server
             .get(&format!("{base}/versions/{}", segment(version)))
             .await?;
@@ -189,13 +191,12 @@ async fn at_source(sources: &Sources, version: &Value) -> Probe {
     let text = |k: &str| version.get(k).and_then(Value::as_str);
     let empty = serde_json::Map::new();
     let facets = |k: &str| version.get(k).and_then(Value::as_object).unwrap_or(&empty);
-    let namespace = text("namespace").unwrap_or_default();
-    let target = Target {
-        namespace,
-        name: text("name").unwrap_or_default(),
-        producer_version: text("producerVersion"),
-        kind: kind_of(namespace, &[facets("facets"), facets("outputFacets")]),
-    };
+    let target = Target::of(
+        text("namespace").unwrap_or_default(),
+        text("name").unwrap_or_default(),
+        text("producerVersion"),
+        &[facets("facets"), facets("outputFacets")],
+    );
     snapshots::probe(sources, &target).await
 }
 
@@ -252,7 +253,7 @@ pub async fn check(
     }
     let mut missing = 0;
     for e in &wanted {
-        let (found, version) = match check_one(&server, e).await? {
+        let (found, version) = match check_one(&server, e, storage.is_some()).await? {
             Ok(found) => found,
             Err(why) => {
                 missing += 1;

@@ -338,10 +338,10 @@ impl DatasetVersion {
     /// data files, the Iceberg snapshot and manifest list, the DVC object, the lakeFS commit (as
     /// `tributary check --storage`).
     async fn snapshot(&self) -> SnapshotState {
-        use crate::snapshots::{probe_facets, state_of, Sources};
+        use crate::snapshots::{for_server, probe_facets, state_of};
         let facets = [&self.facets.0, &self.output_facets.0];
         let probe = probe_facets(
-            &Sources::discover(Vec::new()),
+            for_server(),
             &self.namespace,
             &self.name,
             self.producer_version.as_deref(),

@@ -210,7 +210,7 @@ impl PlainObject for Affected {
     }
 
     fn nested_plan(field: &str, selection: &SelectionSet) -> Option<Plan> {
-        (field == "node").then(|| Plan::nested::<LineageNode>(selection))?
+        (field == "node").then(|| Plan::of::<LineageNode>(selection))?
     }
 
     fn value(&self, field: &str, nested: Option<&Plan>) -> Value {

@@ -20,7 +20,7 @@ pub struct Plan(Vec<(Name, String, Option<Plan>)>);
 
 impl Plan {
     /// The plan of a selection on `T`, or `None` when it is not plain.
-    fn of<T: PlainObject>(selection: &SelectionSet) -> Option<Plan> {
+    pub fn of<T: PlainObject>(selection: &SelectionSet) -> Option<Plan> {
         let mut plan = Vec::with_capacity(selection.items.len());
         for item in &selection.items {
             let Selection::Field(field) = &item.node else {
@@ -42,11 +42,6 @@ impl Plan {
             plan.push((f.response_key().node.clone(), name.to_string(), nested));
         }
         Some(Plan(plan))
-    }
-
-    /// The nested plan of a plain object field of type `U`.
-    pub fn nested<U: PlainObject>(selection: &SelectionSet) -> Option<Plan> {
-        Plan::of::<U>(selection)
     }
 
     /// One item's answer.

@@ -20,7 +20,7 @@ use crate::ingest::lakefs::{paths, Hook};
 use crate::ingest::prepare_event;
 use crate::model::time::{iso, now_micros};
 use crate::repro::{self, parse_expectation, Expectation, ReproError, Versions};
-use crate::snapshots::{self, kind_of, Probe, Sources, Target};
+use crate::snapshots::{self, Probe, Sources, Target};
 
 /// The query of the webhook's URL (lakeFS sends an action's `query_params` there).
 #[derive(Debug, Default)]
@@ -181,12 +181,12 @@ async fn expected(
     let Some(sources) = sources else {
         return Ok(Ok(found));
     };
-    let target = Target {
-        namespace: &e.namespace,
-        name: &e.name,
-        producer_version: version.producer_version.as_deref(),
-        kind: kind_of(&e.namespace, &[&version.facets, &version.io_facets]),
-    };
+    let target = Target::of(
+        &e.namespace,
+        &e.name,
+        version.producer_version.as_deref(),
+        &[&version.facets, &version.io_facets],
+    );
     Ok(match snapshots::probe(sources, &target).await {
         Probe::Present(what) => Ok(format!("{found}; {what}")),
         Probe::Gone(why) => Err(format!("{found} is gone at its source: {why}")),
@@ -209,10 +209,10 @@ async fn gate(state: &AppState, query: &Query) -> Result<HttpResponse, ApiError>
             parse_expectation(e).map_err(|m| ApiError::bad("expect", m))?,
         ));
     }
-    let sources = query.storage.then(|| Sources::discover(Vec::new()));
+    let sources = query.storage.then(snapshots::for_server);
     let (mut met, mut missing) = (Vec::new(), Vec::new());
     for (text, e) in &wanted {
-        match expected(state, e, sources.as_ref()).await? {
+        match expected(state, e, sources).await? {
             Ok(found) => met.push(json!({"expect": text, "found": found})),
             Err(reason) => missing.push(json!({"expect": text, "reason": reason})),
         }

@@ -75,9 +75,9 @@ async fn snapshot(path: web::Path<(String, String, String)>, state: web::Data<Ap
     let store = state.store.as_ref();
     let versions = Versions::of(store, repro::find_dataset(store, &ns, &name).await?).await?;
     let v = versions.get(&version)?;
-    let sources = crate::snapshots::Sources::discover(Vec::new());
+    let sources = crate::snapshots::for_server();
     let (state, detail) =
-        crate::snapshots::state_of(crate::snapshots::probe_version(&sources, &ns, &name, v).await);
+        crate::snapshots::state_of(crate::snapshots::probe_version(sources, &ns, &name, v).await);
     Ok(HttpResponse::Ok().json(json!({
         "version": v.id,
         "producerVersion": v.producer_version,

@@ -87,19 +87,17 @@ impl Sources {
     /// those of the DVC repository in the working directory (its cache and its remotes); lakeFS
     /// from lakectl's environment variables.
     pub fn discover(dvc_stores: Vec<String>) -> Sources {
-        let from_env = || -> Vec<String> {
-            std::env::var("TRIBUTARY_DVC_STORES")
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect()
-        };
+        let from_env: Vec<String> = std::env::var("TRIBUTARY_DVC_STORES")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
         let dvc_stores = if !dvc_stores.is_empty() {
             dvc_stores
-        } else if !from_env().is_empty() {
-            from_env()
+        } else if !from_env.is_empty() {
+            from_env
         } else {
             dvc::stores_of_repo(std::path::Path::new("."))
         };
@@ -108,6 +106,13 @@ impl Sources {
             lakefs: lakefs::LakeFs::from_env(),
         }
     }
+}
+
+/// The server's sources, discovered once (its environment and working directory do not change
+/// while it runs): every request that asks a storage shares them.
+pub fn for_server() -> &'static Sources {
+    static SOURCES: std::sync::OnceLock<Sources> = std::sync::OnceLock::new();
+    SOURCES.get_or_init(|| Sources::discover(Vec::new()))
 }
 
 /// One dataset version to look for at its source.
@@ -120,6 +125,23 @@ pub struct Target<'a> {
     pub producer_version: Option<&'a str>,
     /// From `kind_of`.
     pub kind: &'a str,
+}
+
+impl<'a> Target<'a> {
+    /// A stored version's target: the tool told by its namespace and facets.
+    pub fn of(
+        namespace: &'a str,
+        name: &'a str,
+        producer_version: Option<&'a str>,
+        facets: &[&Map<String, Value>],
+    ) -> Target<'a> {
+        Target {
+            namespace,
+            name,
+            producer_version,
+            kind: kind_of(namespace, facets),
+        }
+    }
 }
 
 /// Asks the storage whether `target`'s snapshot can still be read.
@@ -186,16 +208,10 @@ pub async fn probe_facets(
     producer_version: Option<&str>,
     facets: &[&Map<String, Value>],
 ) -> Option<Probe> {
-    let kind = kind_of(namespace, facets);
-    if kind == "other" || producer_version.is_none() {
+    let target = Target::of(namespace, name, producer_version, facets);
+    if target.kind == "other" || producer_version.is_none() {
         return None;
     }
-    let target = Target {
-        namespace,
-        name,
-        producer_version,
-        kind,
-    };
     Some(probe(sources, &target).await)
 }
 
