@@ -8,9 +8,10 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use crate::graph::{GraphLoader, LineageIndex};
+use crate::model::graph::GraphChange;
 use crate::model::graph::{HistoryFrom, NodeKey};
 use crate::node_data::NodeDataCache;
-use crate::store::{GraphChange, GraphNotice, Store, StoreError};
+use crate::store::{GraphNotice, Store, StoreError};
 
 /// The graph and where it comes from.
 pub struct Lineage {

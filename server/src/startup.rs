@@ -224,7 +224,7 @@ fn schedule_retention(lineage: Arc<Lineage>, older_than: i64, interval: i64) {
                     // Jobs that lost runs: their latest run may be another one now.
                     let jobs = r.jobs.clone();
                     lineage
-                        .update(crate::store::GraphChange {
+                        .update(crate::model::graph::GraphChange {
                             jobs,
                             ..Default::default()
                         })

@@ -10,9 +10,10 @@ use super::events::page;
 use super::shapes::{self, namespace_json, source_json, version_json};
 use super::{ApiError, AppState};
 use crate::ingest::Deletion;
+use crate::model::graph::GraphChange;
 use crate::model::time::{iso, parse_event_time, to_micros};
 use crate::repro::Versions;
-use crate::store::{Dataset, GraphChange, Job, SearchQuery, TagTarget};
+use crate::store::{Dataset, Job, SearchQuery, TagTarget};
 
 type Res = Result<HttpResponse, ApiError>;
 

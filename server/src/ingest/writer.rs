@@ -10,7 +10,8 @@ use tokio::task::JoinHandle;
 
 use super::PreparedEvent;
 use crate::lineage::Lineage;
-use crate::store::{GraphChange, Ingested, Store, StoreError};
+use crate::model::graph::GraphChange;
+use crate::store::{Ingested, Store, StoreError};
 
 /// Why events could not be stored.
 #[derive(Debug, thiserror::Error)]

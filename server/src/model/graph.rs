@@ -1,9 +1,11 @@
 //! The lineage graph's vocabulary, shared by the store (which keeps it) and the in-memory graph
-//! (which walks it): node keys, edge intervals, a job's versions as stored, and the interface a
-//! whole load is handed through. Knows nothing of SQL or of petgraph.
+//! (which walks it): node keys, edge intervals, a job's versions as stored, what a commit
+//! changed, and the interface a whole load is handed through. Knows nothing of SQL or of petgraph.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::model::prepared::PreparedEvent;
 use crate::model::time::Micros;
 use crate::model::NodeId;
 
@@ -181,6 +183,132 @@ pub trait GraphSink: Send {
     fn version(&mut self, id: &str, job_id: &str, valid_from: Micros);
     /// A version's input (`direction` `in`) or output (`out`).
     fn edge(&mut self, version_id: &str, direction: &str, dataset_id: &str);
+}
+
+/// The jobs and datasets a batch of events touched: what a graph must read back.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GraphChange {
+    pub jobs: Vec<(String, String)>,
+    pub datasets: Vec<(String, String)>,
+    /// The store instance that committed it (a server skips its own announcements).
+    #[serde(default)]
+    pub origin: String,
+    /// From when on each history changed, where the committing store knows; a job or dataset
+    /// it does not name is read back whole. Not announced to replicas.
+    #[serde(skip)]
+    pub cuts: Cuts,
+}
+
+/// From when on histories changed in a commit: per job the earliest `valid_from` of its
+/// versions written or removed, per dataset the earliest `created_at` of its versions whose
+/// column lineage (or being current) changed; `Micros::MAX` when none did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Cuts {
+    pub jobs: HashMap<(String, String), Micros>,
+    pub columns: HashMap<(String, String), Micros>,
+}
+
+impl Cuts {
+    /// Where a job's history is to be read from: its cut, or the beginning when unknown.
+    pub fn job(&self, key: &(String, String)) -> Micros {
+        self.jobs.get(key).copied().unwrap_or(Micros::MIN)
+    }
+
+    /// Where a dataset's column lineage is to be read from; `None` when it did not change.
+    pub fn columns(&self, key: &(String, String)) -> Option<Micros> {
+        match self.columns.get(key).copied() {
+            Some(Micros::MAX) => None,
+            Some(t) => Some(t),
+            None => Some(Micros::MIN),
+        }
+    }
+}
+
+impl GraphChange {
+    /// A change of one dataset.
+    pub fn dataset(namespace: &str, name: &str) -> Self {
+        GraphChange {
+            datasets: vec![(namespace.to_string(), name.to_string())],
+            ..Default::default()
+        }
+    }
+
+    /// A change of one job.
+    pub fn job(namespace: &str, name: &str) -> Self {
+        GraphChange {
+            jobs: vec![(namespace.to_string(), name.to_string())],
+            ..Default::default()
+        }
+    }
+
+    /// Adds `more`, keeping each job and dataset once; a history either side reads whole stays
+    /// whole, else it is read from the earlier cut.
+    pub fn merge(&mut self, more: GraphChange) {
+        fn side(
+            list: &[(String, String)],
+            cuts: &HashMap<(String, String), Micros>,
+            key: &(String, String),
+        ) -> Option<Micros> {
+            if list.contains(key) {
+                cuts.get(key).copied()
+            } else {
+                Some(Micros::MAX)
+            }
+        }
+        let mut cuts = Cuts::default();
+        for (list, more_list, mine, theirs, into) in [
+            (
+                &self.jobs,
+                &more.jobs,
+                &self.cuts.jobs,
+                &more.cuts.jobs,
+                &mut cuts.jobs,
+            ),
+            (
+                &self.datasets,
+                &more.datasets,
+                &self.cuts.columns,
+                &more.cuts.columns,
+                &mut cuts.columns,
+            ),
+        ] {
+            for key in list.iter().chain(more_list) {
+                if let (Some(a), Some(b)) = (side(list, mine, key), side(more_list, theirs, key)) {
+                    into.insert(key.clone(), a.min(b));
+                }
+            }
+        }
+        self.cuts = cuts;
+        for (list, extra) in [
+            (&mut self.jobs, more.jobs),
+            (&mut self.datasets, more.datasets),
+        ] {
+            list.extend(extra);
+            list.sort();
+            list.dedup();
+        }
+    }
+
+    /// What a batch of events touched.
+    pub fn of<'a>(events: impl IntoIterator<Item = &'a PreparedEvent>) -> Self {
+        let mut jobs = std::collections::BTreeSet::new();
+        let mut datasets = std::collections::BTreeSet::new();
+        for p in events {
+            let e = &p.event;
+            if let Some(j) = &e.job {
+                jobs.insert((j.namespace.clone(), j.name.clone()));
+            }
+            for d in e.inputs.iter().chain(&e.outputs).chain(&e.dataset) {
+                datasets.insert((d.namespace.clone(), d.name.clone()));
+            }
+        }
+        GraphChange {
+            jobs: jobs.into_iter().collect(),
+            datasets: datasets.into_iter().collect(),
+            origin: String::new(),
+            cuts: Cuts::default(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod facets;
 pub mod graph;
 pub mod ids;
 pub mod node_id;
+pub mod normalize;
 pub mod prepared;
 pub mod run_state;
 pub mod time;

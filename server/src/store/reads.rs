@@ -159,7 +159,7 @@ pub(super) async fn dataset_versions(
 
 pub(super) fn version_from(r: VersionRow) -> DatasetVersion {
     let facets = FacetState::from_stored(Some(&r.facets));
-    let recomputed = super::apply::checksum_of(
+    let recomputed = crate::model::normalize::checksum_of(
         &r.id,
         &r.dataset_id,
         &r.created_by_run,

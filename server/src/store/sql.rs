@@ -26,7 +26,7 @@ use super::{
 };
 use crate::error::Cause;
 use crate::model::access::{AuditEntry, KeyRecord};
-use crate::model::graph::{GraphJob, GraphSink, HistoryFrom};
+use crate::model::graph::{GraphChange, GraphJob, GraphSink, HistoryFrom};
 use crate::model::prepared::PreparedEvent;
 use crate::model::time::Micros;
 use std::collections::HashMap;
@@ -164,7 +164,7 @@ impl SqlStore {
     /// changed; delivered when its transaction commits.
     fn notice(
         &self,
-        mut change: super::GraphChange,
+        mut change: GraphChange,
     ) -> Option<sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments<'static>>> {
         if self.backend != Backend::Postgres {
             return None;
@@ -178,11 +178,11 @@ impl SqlStore {
     }
 
     /// The change naming one job (`table` is `jobs`) or dataset.
-    fn change_of(table: &str, (namespace, name): (String, String)) -> super::GraphChange {
+    fn change_of(table: &str, (namespace, name): (String, String)) -> GraphChange {
         if table == "jobs" {
-            super::GraphChange::job(&namespace, &name)
+            GraphChange::job(&namespace, &name)
         } else {
-            super::GraphChange::dataset(&namespace, &name)
+            GraphChange::dataset(&namespace, &name)
         }
     }
 
@@ -300,7 +300,7 @@ impl SqlStore {
         let cuts = apply::apply(&mut tx, self.backend, &fresh).await?;
         // What the graph must read back: what the new events name, and the datasets their
         // names resolved to.
-        let mut change = super::GraphChange::of(fresh.iter().copied());
+        let mut change = GraphChange::of(fresh.iter().copied());
         change.jobs.extend(cuts.jobs.keys().cloned());
         change.datasets.extend(cuts.columns.keys().cloned());
         for list in [&mut change.jobs, &mut change.datasets] {
@@ -328,7 +328,7 @@ impl SqlStore {
             // Events stored before change nothing, but what they name is read back whole: a
             // graph that missed them (another server wrote them, on a store that announces
             // nothing) catches up when they are sent again.
-            change.merge(super::GraphChange::of(known));
+            change.merge(GraphChange::of(known));
         }
         let applied = started.elapsed();
         tx.commit().await?;
@@ -472,7 +472,7 @@ impl Store for SqlStore {
             Err(StoreError::Disconnected(cause)) => {
                 tracing::warn!(cause = %cause, "connection cut during ingest; trying once more");
                 let mut done = self.ingest_batch(batch).await?;
-                done.change = super::GraphChange::of(batch);
+                done.change = GraphChange::of(batch);
                 Ok(done)
             }
             // The database is away: trying again now would only make the client wait longer.
@@ -747,7 +747,7 @@ impl Store for SqlStore {
             loop {
                 let notice = match listener.try_recv().await {
                     Ok(Some(n)) if n.payload() == "*" => super::GraphNotice::Resync,
-                    Ok(Some(n)) => match serde_json::from_str::<super::GraphChange>(n.payload()) {
+                    Ok(Some(n)) => match serde_json::from_str::<GraphChange>(n.payload()) {
                         Ok(change) if change.origin == me => continue,
                         Ok(change) => super::GraphNotice::Changed(change),
                         Err(_) => super::GraphNotice::Resync,
@@ -855,7 +855,7 @@ impl Store for SqlStore {
         let report = report?;
         // The other servers forget the rendered data of jobs whose latest run may have gone.
         for chunk in report.jobs.chunks(100) {
-            let change = super::GraphChange {
+            let change = GraphChange {
                 jobs: chunk.to_vec(),
                 ..Default::default()
             };
