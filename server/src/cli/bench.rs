@@ -34,7 +34,8 @@ pub enum BenchCommand {
     /// HTTP ingest of the same events.
     Kafka(super::bench_kafka::KafkaArgs),
     /// Prepares realistic events as ingest does (parse, hash, validate, model), with no server
-    /// and no database: a fixed amount of work, for instruction counts under callgrind.
+    /// and no database: a fixed amount of work, for instruction counts under callgrind. With
+    /// `--normalize`, also normalizes them in batches into in-memory tables.
     Prepare(PrepareArgs),
 }
 
@@ -47,12 +48,19 @@ pub struct PrepareArgs {
     /// two runs is the cost of preparing.
     #[arg(long)]
     pub generate_only: bool,
+    /// Then normalize the prepared events in batches of this many, each against the state the
+    /// batches before it left (as the writer does; the stored rows handed over in memory), so
+    /// that the difference to a run without it is the cost of normalizing.
+    #[arg(long)]
+    pub normalize: Option<usize>,
 }
 
-/// Builds `events` realistic events and, unless `generate_only`, prepares each as ingest does.
+/// Builds `events` realistic events and, unless `generate_only`, prepares each as ingest does
+/// (and normalizes them, with `--normalize`).
 fn prepare(args: PrepareArgs) -> ExitCode {
     let validator = crate::ingest::Validator::new(crate::ingest::ValidationMode::Lenient);
-    let mut prepared = 0;
+    let mut prepared = Vec::new();
+    let mut count = 0;
     for i in 0..args.events {
         let event = realistic_event(i);
         let body = event.to_string().into_bytes();
@@ -62,8 +70,12 @@ fn prepare(args: PrepareArgs) -> ExitCode {
         }
         match crate::ingest::prepare_event(&validator, event, body, 0) {
             Ok(p) => {
-                std::hint::black_box(p);
-                prepared += 1;
+                count += 1;
+                if args.normalize.is_some() {
+                    prepared.push(p);
+                } else {
+                    std::hint::black_box(p);
+                }
             }
             Err(r) => {
                 eprintln!("event {i} refused: {}", r.summary());
@@ -71,7 +83,17 @@ fn prepare(args: PrepareArgs) -> ExitCode {
             }
         }
     }
-    println!("prepared {prepared} of {} events", args.events);
+    println!("prepared {count} of {} events", args.events);
+    if let Some(batch) = args.normalize {
+        let mut tables = crate::model::normalize::MemoryTables::default();
+        let mut rows = 0;
+        for chunk in prepared.chunks(batch.max(1)) {
+            let events: Vec<&crate::model::LineageEvent> = chunk.iter().map(|p| &p.event).collect();
+            let set = tables.store(crate::model::time::now_micros(), &events);
+            rows += set.datasets.len() + set.versions.len() + set.jobs.len() + set.runs.len();
+        }
+        println!("normalized them in batches of {batch}: {rows} dataset, version, job and run rows written");
+    }
     ExitCode::SUCCESS
 }
 

@@ -868,6 +868,131 @@ impl Normalizer {
     }
 }
 
+/// The model's tables in memory, kept as the store keeps them: rows replaced whole on upsert,
+/// `DO NOTHING` where the store says so, replaced job versions removed (or their `valid_from`
+/// recomputed) as the store does. What the property tests and `bench prepare --normalize` store
+/// into; each version is kept with its checksum.
+#[derive(Debug, Default, PartialEq)]
+pub struct MemoryTables {
+    /// By name key: `(namespace, name, dataset id, symlink type)`.
+    pub names: BTreeMap<String, NewName>,
+    pub namespaces: BTreeSet<String>,
+    pub sources: BTreeMap<String, Option<String>>,
+    pub datasets: BTreeMap<String, DatasetState>,
+    pub versions: BTreeMap<String, (VersionState, String)>,
+    pub jobs: BTreeMap<String, JobState>,
+    pub job_versions: BTreeMap<String, JobVersionState>,
+    pub runs: BTreeMap<String, RunEntry>,
+    pub io: BTreeMap<IoKey, IoState>,
+}
+
+impl MemoryTables {
+    /// Stores one batch the way the store does: names, then the touched rows, then the
+    /// settled job versions, then the change set's writes.
+    pub fn store(&mut self, now: Micros, events: &[&LineageEvent]) -> ChangeSet {
+        let known: Vec<(String, String, String)> = name_keys(events)
+            .iter()
+            .filter_map(|key| self.names.get(key))
+            .map(|(ns, n, id, _)| (ns.clone(), n.clone(), id.clone()))
+            .collect();
+        let mut n = Normalizer::new(now, known, events);
+        let w = n.wanted();
+        fn rows<T: Clone>(table: &BTreeMap<String, T>, ids: &[String]) -> Vec<T> {
+            ids.iter().filter_map(|id| table.get(id).cloned()).collect()
+        }
+        let mut io = Vec::new();
+        for run in &w.runs {
+            let from = (run.clone(), "", String::new());
+            io.extend(
+                self.io
+                    .range(from..)
+                    .take_while(|(k, _)| &k.0 == run)
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            );
+        }
+        let stored = Stored {
+            versions: w
+                .versions
+                .iter()
+                .filter_map(|id| self.versions.get(id).map(|v| v.0.clone()))
+                .collect(),
+            datasets: rows(&self.datasets, &w.datasets),
+            jobs: rows(&self.jobs, &w.jobs),
+            runs: rows(&self.runs, &w.runs),
+            io,
+        };
+        n.merge_stored(stored);
+        let jv_ids = n.settle_job_versions();
+        let stored_jvs = jv_ids
+            .iter()
+            .filter_map(|id| self.job_versions.get(id))
+            .map(|jv| StoredJobVersion {
+                id: jv.id.clone(),
+                valid_from: jv.valid_from,
+                defined_by_event: jv.defined_by_event,
+                created_at: jv.created_at,
+            })
+            .collect();
+        let set = n.finish(stored_jvs);
+        self.write(&set);
+        set
+    }
+
+    fn write(&mut self, set: &ChangeSet) {
+        for (ns, n, id, ty) in &set.new_names {
+            self.names
+                .entry(ids::dataset_id(ns, n).to_string())
+                .or_insert((ns.clone(), n.clone(), id.clone(), ty.clone()));
+        }
+        self.namespaces.extend(set.namespaces.iter().cloned());
+        for (name, uri) in &set.sources {
+            self.sources.entry(name.clone()).or_insert(uri.clone());
+        }
+        for d in set.datasets.values() {
+            self.datasets.insert(d.id.clone(), d.clone());
+        }
+        for v in set.versions.values() {
+            let stored = VersionState {
+                may_be_current: false,
+                ..v.clone()
+            };
+            self.versions.insert(v.id.clone(), (stored, v.checksum()));
+        }
+        for j in set.jobs.values() {
+            self.jobs.insert(j.id.clone(), j.clone());
+        }
+        for jv in set.job_versions.values() {
+            self.job_versions.insert(jv.id.clone(), jv.clone());
+        }
+        for r in set.runs.values() {
+            self.runs.insert(r.uuid.clone(), r.clone());
+        }
+        for (k, io) in set.io.iter().filter(|(_, io)| io.dirty) {
+            let stored = IoState {
+                dirty: false,
+                ..io.clone()
+            };
+            self.io.insert(k.clone(), stored);
+        }
+        for old in &set.replaced_job_versions {
+            let first = self
+                .runs
+                .values()
+                .filter(|r| r.job_version_id.as_deref() == Some(old.as_str()))
+                .filter_map(|r| r.timeline.first_event)
+                .min();
+            match (self.job_versions.get_mut(old), first) {
+                (Some(jv), _) if jv.defined_by_event => {}
+                (Some(_), None) => {
+                    self.job_versions.remove(old);
+                }
+                (Some(jv), Some(first)) => jv.valid_from = first,
+                (None, _) => {}
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! The normalizer's promises, without a database: an in-memory table set plays the store
@@ -880,135 +1005,6 @@ mod tests {
     use proptest::prelude::*;
 
     const NOW: Micros = 1_900_000_000_000_000;
-
-    /// The model's tables, as the store keeps them.
-    #[derive(Debug, Default, PartialEq)]
-    struct Tables {
-        names: BTreeMap<(String, String), (String, Option<String>)>,
-        namespaces: BTreeSet<String>,
-        sources: BTreeMap<String, Option<String>>,
-        datasets: BTreeMap<String, DatasetState>,
-        versions: BTreeMap<String, (VersionState, String)>,
-        jobs: BTreeMap<String, JobState>,
-        job_versions: BTreeMap<String, JobVersionState>,
-        runs: BTreeMap<String, RunEntry>,
-        io: BTreeMap<IoKey, IoState>,
-    }
-
-    impl Tables {
-        /// Stores one batch the way the store does: names, then the touched rows, then the
-        /// settled job versions, then the change set's writes.
-        fn store(&mut self, events: &[LineageEvent]) -> ChangeSet {
-            let events: Vec<&LineageEvent> = events.iter().collect();
-            let keys: BTreeSet<String> = name_keys(&events).into_iter().collect();
-            let known: Vec<(String, String, String)> = self
-                .names
-                .iter()
-                .filter(|((ns, n), _)| keys.contains(&ids::dataset_id(ns, n).to_string()))
-                .map(|((ns, n), (id, _))| (ns.clone(), n.clone(), id.clone()))
-                .collect();
-            let mut n = Normalizer::new(NOW, known, &events);
-            let w = n.wanted();
-            let pick = |ids: &[String], f: &dyn Fn(&String) -> Option<_>| {
-                ids.iter().filter_map(f).collect::<Vec<_>>()
-            };
-            let stored = Stored {
-                versions: pick(&w.versions, &|id| {
-                    self.versions.get(id).map(|v| v.0.clone())
-                }),
-                datasets: w
-                    .datasets
-                    .iter()
-                    .filter_map(|id| self.datasets.get(id).cloned())
-                    .collect(),
-                jobs: w
-                    .jobs
-                    .iter()
-                    .filter_map(|id| self.jobs.get(id).cloned())
-                    .collect(),
-                runs: w
-                    .runs
-                    .iter()
-                    .filter_map(|id| self.runs.get(id).cloned())
-                    .collect(),
-                io: self
-                    .io
-                    .iter()
-                    .filter(|(k, _)| w.runs.contains(&k.0))
-                    .map(|(k, io)| (k.clone(), io.clone()))
-                    .collect(),
-            };
-            n.merge_stored(stored);
-            let jv_ids = n.settle_job_versions();
-            let stored_jvs = jv_ids
-                .iter()
-                .filter_map(|id| self.job_versions.get(id))
-                .map(|jv| StoredJobVersion {
-                    id: jv.id.clone(),
-                    valid_from: jv.valid_from,
-                    defined_by_event: jv.defined_by_event,
-                    created_at: jv.created_at,
-                })
-                .collect();
-            let set = n.finish(stored_jvs);
-            self.write(&set);
-            set
-        }
-
-        fn write(&mut self, set: &ChangeSet) {
-            for (ns, n, id, ty) in &set.new_names {
-                self.names
-                    .entry((ns.clone(), n.clone()))
-                    .or_insert((id.clone(), ty.clone()));
-            }
-            self.namespaces.extend(set.namespaces.iter().cloned());
-            for (name, uri) in &set.sources {
-                self.sources.entry(name.clone()).or_insert(uri.clone());
-            }
-            for d in set.datasets.values() {
-                self.datasets.insert(d.id.clone(), d.clone());
-            }
-            for v in set.versions.values() {
-                let stored = VersionState {
-                    may_be_current: false,
-                    ..v.clone()
-                };
-                self.versions.insert(v.id.clone(), (stored, v.checksum()));
-            }
-            for j in set.jobs.values() {
-                self.jobs.insert(j.id.clone(), j.clone());
-            }
-            for jv in set.job_versions.values() {
-                self.job_versions.insert(jv.id.clone(), jv.clone());
-            }
-            for r in set.runs.values() {
-                self.runs.insert(r.uuid.clone(), r.clone());
-            }
-            for (k, io) in set.io.iter().filter(|(_, io)| io.dirty) {
-                let stored = IoState {
-                    dirty: false,
-                    ..io.clone()
-                };
-                self.io.insert(k.clone(), stored);
-            }
-            for old in &set.replaced_job_versions {
-                let first = self
-                    .runs
-                    .values()
-                    .filter(|r| r.job_version_id.as_deref() == Some(old.as_str()))
-                    .filter_map(|r| r.timeline.first_event)
-                    .min();
-                match (self.job_versions.get_mut(old), first) {
-                    (Some(jv), _) if jv.defined_by_event => {}
-                    (Some(_), None) => {
-                        self.job_versions.remove(old);
-                    }
-                    (Some(jv), Some(first)) => jv.valid_from = first,
-                    (None, _) => {}
-                }
-            }
-        }
-    }
 
     /// One generated event: what kind, which run/job/dataset, when, and what it carries.
     #[derive(Debug, Clone)]
@@ -1126,9 +1122,9 @@ mod tests {
         LineageEvent::parse(value.as_object().expect("object")).expect("a valid event")
     }
 
-    fn stored_at_once(events: &[LineageEvent]) -> Tables {
-        let mut t = Tables::default();
-        t.store(events);
+    fn stored_at_once(events: &[LineageEvent]) -> MemoryTables {
+        let mut t = MemoryTables::default();
+        t.store(NOW, &events.iter().collect::<Vec<_>>());
         t
     }
 
@@ -1151,17 +1147,17 @@ mod tests {
         order: &[usize],
         twice: &[usize],
         cuts: Vec<usize>,
-    ) -> Tables {
+    ) -> MemoryTables {
         let mut sent: Vec<LineageEvent> = order.iter().map(|&i| events[i].clone()).collect();
         sent.extend(twice.iter().map(|&i| events[i].clone()));
         let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(sent.len())).collect();
         cuts.push(sent.len());
         cuts.sort();
-        let mut t = Tables::default();
+        let mut t = MemoryTables::default();
         let mut from = 0;
         for to in cuts {
             if to > from {
-                t.store(&sent[from..to]);
+                t.store(NOW, &sent[from..to].iter().collect::<Vec<_>>());
                 from = to;
             }
         }
@@ -1169,7 +1165,7 @@ mod tests {
     }
 
     /// Where two table sets differ, line by line (their whole text is too long to read).
-    fn differences(got: &Tables, expected: &Tables) -> String {
+    fn differences(got: &MemoryTables, expected: &MemoryTables) -> String {
         let (a, b) = (format!("{got:#?}"), format!("{expected:#?}"));
         let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
         let mut out = String::new();
@@ -1187,7 +1183,7 @@ mod tests {
     /// defined holds from (a run's partial view can make it hold earlier, and the store keeps no
     /// record of the JobEvents' own times to recompute it from) and, unless `current`, which
     /// version is each dataset's current one.
-    fn settled(mut t: Tables, current: bool) -> Tables {
+    fn settled(mut t: MemoryTables, current: bool) -> MemoryTables {
         for d in t.datasets.values_mut().filter(|_| !current) {
             d.current = None;
         }
@@ -1272,11 +1268,11 @@ mod tests {
             producer_version: None,
             sql: 0,
         };
-        let mut t = Tables::default();
-        t.store(&[event(&spec(0, 1, 0))]);
+        let mut t = MemoryTables::default();
+        t.store(NOW, &[&event(&spec(0, 1, 0))]);
         let partial: Vec<String> = t.job_versions.keys().cloned().collect();
         assert_eq!(partial.len(), 1);
-        let set = t.store(&[event(&spec(2, 2, 2))]);
+        let set = t.store(NOW, &[&event(&spec(2, 2, 2))]);
         assert_eq!(set.replaced_job_versions, partial);
         let jv = t.job_versions.values().next().expect("one job version");
         assert_eq!(t.job_versions.len(), 1, "the START's version went");
