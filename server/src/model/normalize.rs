@@ -587,6 +587,10 @@ pub fn name_keys(events: &[&LineageEvent]) -> Vec<String> {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Wanted {
     pub versions: Vec<String>,
+    /// Datasets whose current version the batch may change, each with its versions in the
+    /// batch: the store answers each one's best stored candidate among its other versions (see
+    /// [`Stored::candidates`]).
+    pub current_of: Vec<(String, Vec<String>)>,
     pub datasets: Vec<String>,
     pub jobs: Vec<String>,
     /// The runs, and every input and output each has.
@@ -603,6 +607,10 @@ pub struct Stored {
     /// Runs with the job version each pointed at.
     pub runs: Vec<RunEntry>,
     pub io: Vec<(IoKey, IoState)>,
+    /// For each dataset of [`Wanted::current_of`] that has one: the stored version that may be
+    /// current with the greatest `(created_at, id)` among those the batch does not touch, as
+    /// `(dataset id, (created_at, version id))`.
+    pub candidates: Vec<(String, (Micros, String))>,
 }
 
 /// What [`Normalizer::finish`] needs of a stored job version.
@@ -619,6 +627,9 @@ pub struct Normalizer {
     set: ChangeSet,
     /// Each stored run's job version before this batch.
     stored_job_versions: BTreeMap<String, Option<String>>,
+    /// The best stored candidate for current version of each dataset the batch has versions of,
+    /// among those it does not touch.
+    candidates: BTreeMap<String, (Micros, String)>,
 }
 
 impl Normalizer {
@@ -642,6 +653,7 @@ impl Normalizer {
         Normalizer {
             set,
             stored_job_versions: BTreeMap::new(),
+            candidates: BTreeMap::new(),
         }
     }
 
@@ -649,6 +661,13 @@ impl Normalizer {
     pub fn wanted(&self) -> Wanted {
         Wanted {
             versions: self.set.versions.keys().cloned().collect(),
+            current_of: {
+                let mut of: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+                for v in self.set.versions.values() {
+                    of.entry(&v.dataset_id).or_default().push(v.id.clone());
+                }
+                of.into_iter().map(|(d, v)| (d.to_string(), v)).collect()
+            },
             datasets: self.set.datasets.keys().cloned().collect(),
             jobs: self.set.jobs.keys().cloned().collect(),
             runs: self.set.runs.keys().cloned().collect(),
@@ -657,6 +676,7 @@ impl Normalizer {
 
     /// Merges in the stored state of the rows the batch touches.
     pub fn merge_stored(&mut self, stored: Stored) {
+        self.candidates.extend(stored.candidates);
         let b = &mut self.set;
         for r in stored.versions {
             let Some(v) = b.versions.get_mut(&r.id) else {
@@ -669,6 +689,7 @@ impl Normalizer {
             io_facets.merge_state(&v.io_facets);
             v.io_facets = io_facets;
             v.created_at = v.created_at.min(r.created_at);
+            v.may_be_current |= r.may_be_current;
             v.created_by_run = match (v.created_by_run.take(), r.created_by_run) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -796,30 +817,52 @@ impl Normalizer {
             }
         }
 
-        // Each dataset's current version: the newest a run wrote or an event described.
+        // Each dataset's current version: of the versions that may be current (a run wrote it or
+        // an event described it), the one with the greatest (created_at, id), counting the best
+        // stored one the batch does not touch; only when there is none at all, the greatest of
+        // the others.
         let stored_current: BTreeMap<String, Option<(Micros, String)>> = b
             .datasets
             .values()
             .map(|d| (d.id.clone(), d.current.clone()))
             .collect();
-        for ds in b.datasets.values_mut() {
-            // The current version seen at an earlier time than before: its pointer says so too.
-            if let Some((t, id)) = &mut ds.current {
-                if let Some(v) = b.versions.get(id.as_str()) {
-                    *t = v.created_at;
+        type Best<'a> = BTreeMap<&'a str, (bool, (Micros, &'a str))>;
+        fn offer<'a>(best: &mut Best<'a>, dataset: &'a str, may: bool, at: Micros, id: &'a str) {
+            let offer = (may, (at, id));
+            let e = best.entry(dataset).or_insert(offer);
+            if offer > *e {
+                *e = offer;
+            }
+        }
+        let mut best = Best::new();
+        for v in b.versions.values() {
+            offer(
+                &mut best,
+                &v.dataset_id,
+                v.may_be_current,
+                v.created_at,
+                &v.id,
+            );
+        }
+        for (dataset, (at, id)) in &self.candidates {
+            offer(&mut best, dataset, true, *at, id);
+        }
+        for (dataset, current) in &stored_current {
+            // A stored current version the batch does not touch and that may not be current
+            // (the dataset had no other): it stays, unless something better comes.
+            if let Some((at, id)) = current {
+                if best.contains_key(dataset.as_str()) && !b.versions.contains_key(id) {
+                    offer(&mut best, dataset, false, *at, id);
                 }
             }
         }
-        for v in b.versions.values() {
-            let Some(ds) = b.datasets.get_mut(&v.dataset_id) else {
-                continue;
-            };
-            if !v.may_be_current && ds.current.is_some() {
-                continue;
-            }
-            let candidate = (v.created_at, v.id.clone());
-            if ds.current.as_ref().is_none_or(|c| candidate > *c) {
-                ds.current = Some(candidate);
+        let settled: Vec<(String, (Micros, String))> = best
+            .into_iter()
+            .map(|(d, (_, (at, id)))| (d.to_string(), (at, id.to_string())))
+            .collect();
+        for (dataset, current) in settled {
+            if let Some(ds) = b.datasets.get_mut(&dataset) {
+                ds.current = Some(current);
             }
         }
 
@@ -910,7 +953,20 @@ impl MemoryTables {
                     .map(|(k, v)| (k.clone(), v.clone())),
             );
         }
+        let mut candidates = Vec::new();
+        for (dataset, touched) in &w.current_of {
+            let best = self
+                .versions
+                .values()
+                .map(|(v, _)| v)
+                .filter(|v| &v.dataset_id == dataset && v.may_be_current)
+                .filter(|v| !touched.contains(&v.id))
+                .map(|v| (v.created_at, v.id.clone()))
+                .max();
+            candidates.extend(best.map(|b| (dataset.clone(), b)));
+        }
         let stored = Stored {
+            candidates,
             versions: w
                 .versions
                 .iter()
@@ -952,11 +1008,8 @@ impl MemoryTables {
             self.datasets.insert(d.id.clone(), d.clone());
         }
         for v in set.versions.values() {
-            let stored = VersionState {
-                may_be_current: false,
-                ..v.clone()
-            };
-            self.versions.insert(v.id.clone(), (stored, v.checksum()));
+            self.versions
+                .insert(v.id.clone(), (v.clone(), v.checksum()));
         }
         for j in set.jobs.values() {
             self.jobs.insert(j.id.clone(), j.clone());
@@ -1181,12 +1234,8 @@ mod tests {
 
     /// The tables without what only the whole history can settle: when a job version a JobEvent
     /// defined holds from (a run's partial view can make it hold earlier, and the store keeps no
-    /// record of the JobEvents' own times to recompute it from) and, unless `current`, which
-    /// version is each dataset's current one.
-    fn settled(mut t: MemoryTables, current: bool) -> MemoryTables {
-        for d in t.datasets.values_mut().filter(|_| !current) {
-            d.current = None;
-        }
+    /// record of the JobEvents' own times to recompute it from).
+    fn settled(mut t: MemoryTables) -> MemoryTables {
         for jv in t.job_versions.values_mut().filter(|jv| jv.defined_by_event) {
             jv.valid_from = 0;
         }
@@ -1221,8 +1270,7 @@ mod tests {
     proptest! {
         #![proptest_config(config())]
 
-        /// Any order, any duplication, any cut into batches: the same tables — except which
-        /// version is a dataset's current one, see the next property.
+        /// Any order, any duplication, any cut into batches: the same tables.
         #[test]
         fn order_duplicates_and_batches_do_not_matter(
             (specs, order, twice, cuts) in scenario()
@@ -1230,17 +1278,14 @@ mod tests {
             let events: Vec<LineageEvent> = specs.iter().map(event).collect();
             let expected = stored_at_once(&events);
             let got = stored_in_batches(&events, &order, &twice, cuts);
-            let (got, expected) = (settled(got, false), settled(expected, false));
+            let (got, expected) = (settled(got), settled(expected));
             prop_assert!(got == expected, "{}", differences(&got, &expected));
         }
 
         /// Events in time order (as emitters send them), duplicated and cut into batches any
-        /// way: the same tables, current versions included. Out of time order across batches
-        /// the current version can differ: a version stored as current and then seen at an
-        /// earlier time keeps its place over another stored version now newer than it, because
-        /// the store keeps no record of which stored versions may be current (issue 11's note).
+        /// way: the same tables (the case most stores meet, so it gets its own cases).
         #[test]
-        fn in_time_order_batches_keep_the_current_version(
+        fn in_time_order_any_batches_give_the_same_tables(
             (specs, _, twice, cuts) in scenario()
         ) {
             let events: Vec<LineageEvent> = specs.iter().map(event).collect();
@@ -1250,7 +1295,7 @@ mod tests {
             twice.sort_by_key(|&i| events[i].event_time);
             let expected = stored_at_once(&events);
             let got = stored_in_batches(&events, &order, &twice, cuts);
-            let (got, expected) = (settled(got, true), settled(expected, true));
+            let (got, expected) = (settled(got), settled(expected));
             prop_assert!(got == expected, "{}", differences(&got, &expected));
         }
     }

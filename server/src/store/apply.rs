@@ -186,8 +186,50 @@ pub(super) async fn apply(
             created_at: r.created_at,
             facets: FacetState::from_stored(Some(&r.facets)),
             io_facets: FacetState::from_stored(Some(&r.io_facets)),
-            may_be_current: false,
+            may_be_current: r.may_be_current != 0,
         });
+    }
+    // Per dataset the batch has versions of, the best stored version that may be current among
+    // those the batch does not touch: one index probe each (`dataset_versions_current_candidates`),
+    // whatever the dataset's history.
+    let mut pending = wanted.current_of.iter().peekable();
+    while pending.peek().is_some() {
+        let mut args: Vec<Arg> = Vec::new();
+        let mut selects = Vec::new();
+        while let Some((dataset, touched)) = pending.peek() {
+            if !selects.is_empty() && args.len() + 1 + touched.len() > MAX_PARAMS {
+                break;
+            }
+            pending.next();
+            let d = args.len() + 1;
+            args.push(dataset.as_str().into());
+            let first = args.len() + 1;
+            args.extend(touched.iter().map(|v| Arg::from(v.as_str())));
+            let not_in: Vec<String> = (first..args.len() + 1).map(|i| format!("${i}")).collect();
+            let best = |col: &str| {
+                format!(
+                    "(SELECT v.{col} FROM dataset_versions v WHERE v.dataset_id = ${d} \
+                     AND v.may_be_current = 1 AND v.id NOT IN ({}) \
+                     ORDER BY v.created_at DESC, v.id DESC LIMIT 1)",
+                    not_in.join(", ")
+                )
+            };
+            selects.push(format!(
+                "SELECT ${d}, {}, {}",
+                best("id"),
+                best("created_at")
+            ));
+        }
+        let sql = selects.join(" UNION ALL ");
+        let rows: Vec<(String, Option<String>, Option<i64>)> =
+            bind_all_as(sqlx::query_as(&sql), &args)
+                .fetch_all(&mut *tx)
+                .await?;
+        for (dataset, id, at) in rows {
+            if let (Some(id), Some(at)) = (id, at) {
+                stored.candidates.push((dataset, (at, id)));
+            }
+        }
     }
     let sql = format!("SELECT {DATASET_COLS} FROM datasets");
     for r in load::<DatasetRow>(tx, &sql, "id", &wanted.datasets, lock).await? {
@@ -392,6 +434,7 @@ async fn write(
             v.facets.to_stored().into(),
             v.io_facets.to_stored().into(),
             checksum.into(),
+            i64::from(v.may_be_current).into(),
         ]);
     }
     w.add(
@@ -406,6 +449,7 @@ async fn write(
             "facets",
             "io_facets",
             "checksum",
+            "may_be_current",
         ],
         &["id"],
         true,

@@ -28,6 +28,7 @@ pub(super) struct VersionRow {
     pub facets: String,
     pub io_facets: String,
     pub checksum: String,
+    pub may_be_current: i64,
 }
 
 #[derive(Debug, FromRow)]
@@ -94,7 +95,8 @@ pub(super) const DATASET_COLS: &str =
     "id, namespace, name, source_name, dataset_type, facets, current_version_id, \
      current_version_time, created_at, updated_at, deleted_at";
 pub(super) const VERSION_COLS: &str =
-    "id, dataset_id, producer_version, created_by_run, created_at, updated_at, facets, io_facets, checksum";
+    "id, dataset_id, producer_version, created_by_run, created_at, updated_at, facets, io_facets, checksum, \
+     may_be_current";
 pub(super) const JOB_COLS: &str =
     "id, namespace, name, parent_job_id, job_type, facets, created_at, updated_at, deleted_at";
 pub(super) const JOB_VERSION_COLS: &str =
