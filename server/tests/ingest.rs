@@ -405,6 +405,63 @@ async fn an_input_binds_to_the_version_current_at_the_runs_time(db: Db) {
     assert_eq!(ds["fields"].as_array().unwrap().len(), 2);
 }
 
+/// A late START moves run A's version of `features` back before run B's: B's becomes current,
+/// as if the events had come in order, though each event is its own commit.
+async fn a_late_event_moves_the_current_version_as_in_order(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let write = |event_type: &str, run: &str, time: &str| {
+        run_event(
+            event_type,
+            time,
+            run,
+            "writer",
+            json!([]),
+            json!([dataset("db", "features", &[("a", "int")])]),
+        )
+    };
+    let current = || async {
+        app.get_json("/api/v1/namespaces/db/datasets/features")
+            .await["currentVersion"]
+            .clone()
+    };
+    let version_of = |versions: &Value, run: &str| {
+        versions["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["createdByRun"]["id"] == run)
+            .unwrap()["version"]
+            .clone()
+    };
+    app.ingest(&write("COMPLETE", RUN_B, "2024-01-05T00:00:00Z"))
+        .await;
+    app.ingest(&write("COMPLETE", RUN_A, "2024-01-09T00:00:00Z"))
+        .await;
+    let versions = app
+        .get_json("/api/v1/namespaces/db/datasets/features/versions")
+        .await;
+    let (a, b) = (version_of(&versions, RUN_A), version_of(&versions, RUN_B));
+    assert_eq!(current().await, a, "A's version is the newer one so far");
+    // A started on the 1st: its version dates from then, before B's.
+    app.ingest(&write("START", RUN_A, "2024-01-01T00:00:00Z"))
+        .await;
+    assert_eq!(current().await, b);
+    // A later run that only reads a named version of it does not take its place.
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-01-20T00:00:00Z",
+        RUN_C,
+        "reader",
+        json!([{"namespace": "db", "name": "features",
+                "facets": {"version": {"_producer": "p", "_schemaURL": "s", "datasetVersion": "v7"}}}]),
+        json!([]),
+    ))
+    .await;
+    assert_eq!(current().await, b);
+}
+
 async fn a_producer_supplied_version_is_honoured(db: Db) {
     let Some(app) = TestApp::spawn(db).await else {
         return;
@@ -653,6 +710,7 @@ on_both_backends!(
     out_of_order_events_give_the_in_order_state,
     the_same_events_give_the_same_ids_in_an_empty_store,
     an_input_binds_to_the_version_current_at_the_runs_time,
+    a_late_event_moves_the_current_version_as_in_order,
     a_producer_supplied_version_is_honoured,
     job_and_dataset_events_update_without_a_run,
     parents_link_runs_and_jobs,

@@ -35,6 +35,9 @@ pub struct DatasetState {
     pub name: String,
     pub facets: FacetState,
     pub current: Option<(Micros, String)>,
+    /// Whether the current version may be current (a run wrote it or an event described it),
+    /// rather than being the dataset's only kind of version; read with the row, not kept in it.
+    pub current_is_candidate: bool,
     pub created_at: Micros,
     pub deleted_at: Option<Micros>,
 }
@@ -252,6 +255,7 @@ impl ChangeSet {
                 name: d.name.clone(),
                 facets: FacetState::default(),
                 current: None,
+                current_is_candidate: false,
                 created_at: now,
                 deleted_at: None,
             })
@@ -587,10 +591,6 @@ pub fn name_keys(events: &[&LineageEvent]) -> Vec<String> {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Wanted {
     pub versions: Vec<String>,
-    /// Datasets whose current version the batch may change, each with its versions in the
-    /// batch: the store answers each one's best stored candidate among its other versions (see
-    /// [`Stored::candidates`]).
-    pub current_of: Vec<(String, Vec<String>)>,
     pub datasets: Vec<String>,
     pub jobs: Vec<String>,
     /// The runs, and every input and output each has.
@@ -607,10 +607,6 @@ pub struct Stored {
     /// Runs with the job version each pointed at.
     pub runs: Vec<RunEntry>,
     pub io: Vec<(IoKey, IoState)>,
-    /// For each dataset of [`Wanted::current_of`] that has one: the stored version that may be
-    /// current with the greatest `(created_at, id)` among those the batch does not touch, as
-    /// `(dataset id, (created_at, version id))`.
-    pub candidates: Vec<(String, (Micros, String))>,
 }
 
 /// What [`Normalizer::finish`] needs of a stored job version.
@@ -627,9 +623,9 @@ pub struct Normalizer {
     set: ChangeSet,
     /// Each stored run's job version before this batch.
     stored_job_versions: BTreeMap<String, Option<String>>,
-    /// The best stored candidate for current version of each dataset the batch has versions of,
-    /// among those it does not touch.
-    candidates: BTreeMap<String, (Micros, String)>,
+    /// For each dataset whose current version the batch moved back in time: the best stored
+    /// version it does not touch, `(may be current, created_at, id)`.
+    untouched: BTreeMap<String, (bool, Micros, String)>,
 }
 
 impl Normalizer {
@@ -653,7 +649,7 @@ impl Normalizer {
         Normalizer {
             set,
             stored_job_versions: BTreeMap::new(),
-            candidates: BTreeMap::new(),
+            untouched: BTreeMap::new(),
         }
     }
 
@@ -661,13 +657,6 @@ impl Normalizer {
     pub fn wanted(&self) -> Wanted {
         Wanted {
             versions: self.set.versions.keys().cloned().collect(),
-            current_of: {
-                let mut of: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-                for v in self.set.versions.values() {
-                    of.entry(&v.dataset_id).or_default().push(v.id.clone());
-                }
-                of.into_iter().map(|(d, v)| (d.to_string(), v)).collect()
-            },
             datasets: self.set.datasets.keys().cloned().collect(),
             jobs: self.set.jobs.keys().cloned().collect(),
             runs: self.set.runs.keys().cloned().collect(),
@@ -676,7 +665,6 @@ impl Normalizer {
 
     /// Merges in the stored state of the rows the batch touches.
     pub fn merge_stored(&mut self, stored: Stored) {
-        self.candidates.extend(stored.candidates);
         let b = &mut self.set;
         for r in stored.versions {
             let Some(v) = b.versions.get_mut(&r.id) else {
@@ -703,6 +691,7 @@ impl Normalizer {
             facets.merge_state(&d.facets);
             d.facets = facets;
             d.current = r.current;
+            d.current_is_candidate = r.current_is_candidate;
             d.created_at = r.created_at;
             // Named again by a new event: a soft-deleted dataset comes back (`deleted_at` stays
             // the batch's none).
@@ -755,6 +744,31 @@ impl Normalizer {
                 }
             }
         }
+    }
+
+    /// The datasets whose stored current version the batch has seen at an earlier time than
+    /// before, each with its versions in the batch: for these alone the store must say which of
+    /// the dataset's other versions is best ([`Normalizer::merge_untouched`]).
+    pub fn moved_back(&self) -> Vec<(String, Vec<String>)> {
+        let b = &self.set;
+        b.datasets
+            .values()
+            .filter(|d| {
+                d.current
+                    .as_ref()
+                    .is_some_and(|(at, id)| b.versions.get(id).is_some_and(|v| v.created_at < *at))
+            })
+            .map(|d| {
+                let touched = b.versions.values().filter(|v| v.dataset_id == d.id);
+                (d.id.clone(), touched.map(|v| v.id.clone()).collect())
+            })
+            .collect()
+    }
+
+    /// For datasets of [`Normalizer::moved_back`]: the best stored version the batch does not
+    /// touch, as `(dataset id, (may be current, created_at, version id))`, ordered by those three.
+    pub fn merge_untouched(&mut self, best: Vec<(String, (bool, Micros, String))>) {
+        self.untouched.extend(best);
     }
 
     /// Decides each touched run's job version from everything the run read and wrote (stored or
@@ -844,25 +858,27 @@ impl Normalizer {
                 &v.id,
             );
         }
-        for (dataset, (at, id)) in &self.candidates {
-            offer(&mut best, dataset, true, *at, id);
-        }
-        for (dataset, current) in &stored_current {
-            // A stored current version the batch does not touch and that may not be current
-            // (the dataset had no other): it stays, unless something better comes.
-            if let Some((at, id)) = current {
-                if best.contains_key(dataset.as_str()) && !b.versions.contains_key(id) {
-                    offer(&mut best, dataset, false, *at, id);
+        for d in b.datasets.values() {
+            // The stored current version is the best of the stored ones (every commit keeps it
+            // so): when the batch does not touch it, it competes as it is; when the batch moved
+            // it back in time, the best one the batch does not touch competes too.
+            if let Some((at, id)) = &d.current {
+                if best.contains_key(d.id.as_str()) && !b.versions.contains_key(id) {
+                    offer(&mut best, &d.id, d.current_is_candidate, *at, id);
                 }
             }
+            if let Some((may, at, id)) = self.untouched.get(&d.id) {
+                offer(&mut best, &d.id, *may, *at, id);
+            }
         }
-        let settled: Vec<(String, (Micros, String))> = best
+        let settled: Vec<(String, bool, (Micros, String))> = best
             .into_iter()
-            .map(|(d, (_, (at, id)))| (d.to_string(), (at, id.to_string())))
+            .map(|(d, (may, (at, id)))| (d.to_string(), may, (at, id.to_string())))
             .collect();
-        for (dataset, current) in settled {
+        for (dataset, may, current) in settled {
             if let Some(ds) = b.datasets.get_mut(&dataset) {
                 ds.current = Some(current);
+                ds.current_is_candidate = may;
             }
         }
 
@@ -953,20 +969,7 @@ impl MemoryTables {
                     .map(|(k, v)| (k.clone(), v.clone())),
             );
         }
-        let mut candidates = Vec::new();
-        for (dataset, touched) in &w.current_of {
-            let best = self
-                .versions
-                .values()
-                .map(|(v, _)| v)
-                .filter(|v| &v.dataset_id == dataset && v.may_be_current)
-                .filter(|v| !touched.contains(&v.id))
-                .map(|v| (v.created_at, v.id.clone()))
-                .max();
-            candidates.extend(best.map(|b| (dataset.clone(), b)));
-        }
         let stored = Stored {
-            candidates,
             versions: w
                 .versions
                 .iter()
@@ -978,6 +981,18 @@ impl MemoryTables {
             io,
         };
         n.merge_stored(stored);
+        let mut untouched = Vec::new();
+        for (dataset, touched) in n.moved_back() {
+            let best = self
+                .versions
+                .values()
+                .map(|(v, _)| v)
+                .filter(|v| v.dataset_id == dataset && !touched.contains(&v.id))
+                .map(|v| (v.may_be_current, v.created_at, v.id.clone()))
+                .max();
+            untouched.extend(best.map(|b| (dataset, b)));
+        }
+        n.merge_untouched(untouched);
         let jv_ids = n.settle_job_versions();
         let stored_jvs = jv_ids
             .iter()

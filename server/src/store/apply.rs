@@ -18,7 +18,7 @@ use crate::model::normalize::{
     StoredJobVersion, VersionState,
 };
 use crate::model::prepared::PreparedEvent;
-use crate::model::time;
+use crate::model::time::{self, Micros};
 use crate::model::{FacetState, RunTimeline};
 
 /// Tables derived from the event log; `rebuild` empties and refills them.
@@ -189,56 +189,20 @@ pub(super) async fn apply(
             may_be_current: r.may_be_current != 0,
         });
     }
-    // Per dataset the batch has versions of, the best stored version that may be current among
-    // those the batch does not touch: one index probe each (`dataset_versions_current_candidates`),
-    // whatever the dataset's history.
-    let mut pending = wanted.current_of.iter().peekable();
-    while pending.peek().is_some() {
-        let mut args: Vec<Arg> = Vec::new();
-        let mut selects = Vec::new();
-        while let Some((dataset, touched)) = pending.peek() {
-            if !selects.is_empty() && args.len() + 1 + touched.len() > MAX_PARAMS {
-                break;
-            }
-            pending.next();
-            let d = args.len() + 1;
-            args.push(dataset.as_str().into());
-            let first = args.len() + 1;
-            args.extend(touched.iter().map(|v| Arg::from(v.as_str())));
-            let not_in: Vec<String> = (first..args.len() + 1).map(|i| format!("${i}")).collect();
-            let best = |col: &str| {
-                format!(
-                    "(SELECT v.{col} FROM dataset_versions v WHERE v.dataset_id = ${d} \
-                     AND v.may_be_current = 1 AND v.id NOT IN ({}) \
-                     ORDER BY v.created_at DESC, v.id DESC LIMIT 1)",
-                    not_in.join(", ")
-                )
-            };
-            selects.push(format!(
-                "SELECT ${d}, {}, {}",
-                best("id"),
-                best("created_at")
-            ));
-        }
-        let sql = selects.join(" UNION ALL ");
-        let rows: Vec<(String, Option<String>, Option<i64>)> =
-            bind_all_as(sqlx::query_as(&sql), &args)
-                .fetch_all(&mut *tx)
-                .await?;
-        for (dataset, id, at) in rows {
-            if let (Some(id), Some(at)) = (id, at) {
-                stored.candidates.push((dataset, (at, id)));
-            }
-        }
-    }
-    let sql = format!("SELECT {DATASET_COLS} FROM datasets");
-    for r in load::<DatasetRow>(tx, &sql, "id", &wanted.datasets, lock).await? {
+    // With each dataset, whether its current version may be current (one primary-key probe).
+    let sql = format!(
+        "SELECT {DATASET_COLS}, (SELECT v.may_be_current FROM dataset_versions v \
+         WHERE v.id = datasets.current_version_id) AS current_may_be_current FROM datasets"
+    );
+    for r in load::<DatasetForWrite>(tx, &sql, "id", &wanted.datasets, lock).await? {
+        let (r, current_is_candidate) = (r.row, r.current_may_be_current.unwrap_or(0) != 0);
         stored.datasets.push(DatasetState {
             id: r.id,
             namespace: r.namespace,
             name: r.name,
             facets: FacetState::from_stored(Some(&r.facets)),
             current: r.current_version_time.zip(r.current_version_id),
+            current_is_candidate,
             created_at: r.created_at,
             deleted_at: r.deleted_at,
         });
@@ -294,7 +258,14 @@ pub(super) async fn apply(
     }
     n.merge_stored(stored);
 
-    // 3. The job versions the runs settle on, as far as they are stored.
+    // 3. Datasets whose current version a late event moved back in time (rare): the best of
+    //    their other versions, one index probe each, in one statement.
+    let moved = n.moved_back();
+    if !moved.is_empty() {
+        n.merge_untouched(best_untouched(tx, &moved).await?);
+    }
+
+    // 4. The job versions the runs settle on, as far as they are stored.
     let jv_ids = n.settle_job_versions();
     let sql = format!("SELECT {JOB_VERSION_COLS} FROM job_versions");
     let stored_jvs = load::<JobVersionRow>(tx, &sql, "id", &jv_ids, lock)
@@ -311,6 +282,55 @@ pub(super) async fn apply(
 
     write(tx, backend, &mut set).await?;
     Ok(set.cuts)
+}
+
+/// Per dataset, the best stored version (may be current, then created_at, then id) other than
+/// the given ones.
+async fn best_untouched(
+    tx: &mut AnyConnection,
+    datasets: &[(String, Vec<String>)],
+) -> Result<Vec<(String, (bool, Micros, String))>, StoreError> {
+    let mut out = Vec::new();
+    let mut pending = datasets.iter().peekable();
+    while pending.peek().is_some() {
+        let mut args: Vec<Arg> = Vec::new();
+        let mut selects = Vec::new();
+        while let Some((dataset, touched)) = pending.peek() {
+            if !selects.is_empty() && args.len() + 1 + touched.len() > MAX_PARAMS {
+                break;
+            }
+            pending.next();
+            let d = args.len() + 1;
+            args.push(dataset.as_str().into());
+            let first = args.len() + 1;
+            args.extend(touched.iter().map(|v| Arg::from(v.as_str())));
+            let not_in: Vec<String> = (first..args.len() + 1).map(|i| format!("${i}")).collect();
+            let best = |col: &str| {
+                format!(
+                    "(SELECT v.{col} FROM dataset_versions v WHERE v.dataset_id = ${d} \
+                     AND v.id NOT IN ({}) \
+                     ORDER BY v.may_be_current DESC, v.created_at DESC, v.id DESC LIMIT 1)",
+                    not_in.join(", ")
+                )
+            };
+            selects.push(format!(
+                "SELECT ${d}, {}, {}, {}",
+                best("may_be_current"),
+                best("created_at"),
+                best("id")
+            ));
+        }
+        type Best = (String, Option<i64>, Option<i64>, Option<String>);
+        let rows: Vec<Best> = bind_all_as(sqlx::query_as(&selects.join(" UNION ALL ")), &args)
+            .fetch_all(&mut *tx)
+            .await?;
+        for (dataset, may, at, id) in rows {
+            if let (Some(may), Some(at), Some(id)) = (may, at, id) {
+                out.push((dataset, (may != 0, at, id)));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Writes a change set; a replaced job version no longer referred to goes, and its span with it

@@ -18,6 +18,15 @@ pub(super) struct DatasetRow {
     pub deleted_at: Option<i64>,
 }
 
+/// A dataset as the write path reads it: the row, and whether its current version may be
+/// current (from that version's row).
+#[derive(Debug, FromRow)]
+pub(super) struct DatasetForWrite {
+    #[sqlx(flatten)]
+    pub row: DatasetRow,
+    pub current_may_be_current: Option<i64>,
+}
+
 #[derive(Debug, FromRow)]
 pub(super) struct VersionRow {
     pub id: String,
