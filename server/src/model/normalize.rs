@@ -51,8 +51,8 @@ pub struct VersionState {
     pub created_at: Micros,
     pub facets: FacetState,
     pub io_facets: FacetState,
-    /// Only versions a run wrote, a DatasetEvent described, or that the dataset has no other
-    /// version than, may become the dataset's current version.
+    /// Whether a run wrote it or an event described it (rather than only reading it): only such
+    /// versions become the dataset's current one, unless the dataset has none of them.
     pub may_be_current: bool,
 }
 
