@@ -34,6 +34,17 @@ fn simple(event_type: &str, time: &str) -> Value {
     )
 }
 
+/// The version a run created, from a `/versions` answer.
+fn version_by_run(versions: &Value, run: &str) -> Value {
+    versions["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["createdByRun"]["id"] == run)
+        .unwrap()["version"]
+        .clone()
+}
+
 /// A run's answer without the fields that record when we happened to see it.
 async fn run_view(app: &TestApp, run: &str) -> Value {
     let mut r = app.get_json(&format!("/api/v1/jobs/runs/{run}")).await;
@@ -383,16 +394,10 @@ async fn an_input_binds_to_the_version_current_at_the_runs_time(db: Db) {
     let versions = app
         .get_json("/api/v1/namespaces/db/datasets/features/versions")
         .await;
-    let by_run = |run: &str| {
-        versions["versions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|v| v["createdByRun"]["id"] == run)
-            .unwrap()["version"]
-            .clone()
-    };
-    let (v1, v2) = (by_run(RUN_A), by_run(RUN_B));
+    let (v1, v2) = (
+        version_by_run(&versions, RUN_A),
+        version_by_run(&versions, RUN_B),
+    );
     let train = run_view(&app, RUN_C).await;
     assert_eq!(
         train["inputDatasetVersions"][0]["datasetVersionId"]["version"],
@@ -426,15 +431,6 @@ async fn a_late_event_moves_the_current_version_as_in_order(db: Db) {
             .await["currentVersion"]
             .clone()
     };
-    let version_of = |versions: &Value, run: &str| {
-        versions["versions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|v| v["createdByRun"]["id"] == run)
-            .unwrap()["version"]
-            .clone()
-    };
     app.ingest(&write("COMPLETE", RUN_B, "2024-01-05T00:00:00Z"))
         .await;
     app.ingest(&write("COMPLETE", RUN_A, "2024-01-09T00:00:00Z"))
@@ -442,7 +438,10 @@ async fn a_late_event_moves_the_current_version_as_in_order(db: Db) {
     let versions = app
         .get_json("/api/v1/namespaces/db/datasets/features/versions")
         .await;
-    let (a, b) = (version_of(&versions, RUN_A), version_of(&versions, RUN_B));
+    let (a, b) = (
+        version_by_run(&versions, RUN_A),
+        version_by_run(&versions, RUN_B),
+    );
     assert_eq!(current().await, a, "A's version is the newer one so far");
     // A started on the 1st: its version dates from then, before B's.
     app.ingest(&write("START", RUN_A, "2024-01-01T00:00:00Z"))

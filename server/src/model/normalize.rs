@@ -190,8 +190,7 @@ fn producer_version(d: &DatasetRef) -> Option<String> {
 }
 
 /// The version a run's output gets when its producer names none.
-fn written_by(run: &str, dataset: &str) -> String {
-    let run = run.parse().expect("run uuids are uuids");
+fn written_by(run: uuid::Uuid, dataset: &str) -> String {
     ids::dataset_version_id(
         dataset.parse().expect("dataset ids are uuids"),
         VersionKey::WrittenBy(run),
@@ -204,11 +203,10 @@ impl IoState {
     /// named wins over the one a run's output gets without a name (`written_by`); between two
     /// named versions (a run that wrote one dataset twice) the greater id, whatever the order.
     fn bind_version(&mut self, version: Option<String>, written_by: Option<&str>) {
-        let rank = |v: &Option<String>| {
-            v.as_ref()
-                .map(|id| (Some(id.as_str()) != written_by, id.clone()))
-        };
-        if rank(&version) > rank(&self.version_id) {
+        fn rank<'a>(v: &'a Option<String>, written_by: Option<&str>) -> Option<(bool, &'a str)> {
+            v.as_deref().map(|id| (Some(id) != written_by, id))
+        }
+        if rank(&version, written_by) > rank(&self.version_id, written_by) {
             self.version_id = version;
         }
     }
@@ -461,7 +459,11 @@ impl ChangeSet {
                 v.created_by_run = Some(uuid.clone());
             }
             let vid = v.id.clone();
-            let written_by = written_by(&uuid, id);
+            // The version a run's output gets without a producer's name: this one, unless named.
+            let written_by = match pv {
+                None => vid.clone(),
+                Some(_) => written_by(run.uuid, id),
+            };
             let io = self.io(&uuid, "out", id, t);
             io.facets.merge(t, &d.io_facets);
             io.bind_version(Some(vid), Some(&written_by));
@@ -735,7 +737,8 @@ impl Normalizer {
                     facets.merge_state(&io.facets);
                     io.facets = facets;
                     io.bind_time = io.bind_time.min(r.bind_time);
-                    let written_by = (key.1 == "out").then(|| written_by(&key.0, &key.2));
+                    let written_by = (key.1 == "out")
+                        .then(|| written_by(key.0.parse().expect("run uuids are uuids"), &key.2));
                     io.bind_version(r.version_id, written_by.as_deref());
                 }
                 None => {
