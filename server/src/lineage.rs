@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use crate::graph::{GraphLoader, LineageIndex};
-use crate::model::graph::GraphChange;
+use crate::model::graph::{GraphChange, GraphDelta};
 use crate::model::graph::{HistoryFrom, NodeKey};
 use crate::node_data::NodeDataCache;
 use crate::store::{GraphNotice, Store, StoreError};
@@ -122,6 +122,45 @@ impl Lineage {
     /// change is kept and a background task applies it as soon as it can; meanwhile `health`
     /// says the graph is behind. The named nodes' rendered data is forgotten at once.
     pub async fn update(self: &Arc<Self>, change: GraphChange) {
+        self.forget(&change);
+        self.read_back(change).await;
+    }
+
+    /// Brings a commit of this server's writer into the graph: what its delta says, without
+    /// reading the store; the rest (see [`LineageIndex::apply_delta`]) read back as `update`
+    /// does. A graph that is behind, or a commit without a delta, reads all of it back.
+    pub async fn update_committed(
+        self: &Arc<Self>,
+        change: GraphChange,
+        delta: Option<GraphDelta>,
+    ) {
+        let Some(delta) = delta else {
+            return self.update(change).await;
+        };
+        if self.health() != GraphHealth::InStep {
+            return self.update(change).await;
+        }
+        self.forget(&change);
+        let rest = {
+            let mut index = self.index.write().expect("lineage index lock");
+            if let Some(missed) = self.resyncing.lock().expect("resync record").as_mut() {
+                // A reload is reading the store meanwhile: it may have read before this commit.
+                missed.merge(change);
+            }
+            index.apply_delta(delta)
+        };
+        tracing::debug!(
+            jobs = rest.jobs.len(),
+            datasets = rest.datasets.len(),
+            "commit taken into the graph; read back the rest"
+        );
+        if !(rest.jobs.is_empty() && rest.datasets.is_empty()) {
+            self.read_back(rest).await;
+        }
+    }
+
+    /// Forgets the rendered data of what a change names.
+    fn forget(&self, change: &GraphChange) {
         let keys: Vec<NodeKey> = change
             .jobs
             .iter()
@@ -134,6 +173,11 @@ impl Lineage {
             )
             .collect();
         self.node_data.forget(&keys);
+    }
+
+    /// Reads a change back into the graph; when that fails a few times, the repair task takes
+    /// it over.
+    async fn read_back(self: &Arc<Self>, change: GraphChange) {
         let mut wait = Duration::from_millis(20);
         for attempt in 1..=ATTEMPTS {
             match self.apply_change(&change).await {

@@ -718,15 +718,7 @@ async fn the_live_graph_equals_one_loaded_whole(db: Db) {
             json!([out("e", &[("a", "x")])])
         ),
     ]);
-    let r = app
-        .request(
-            "POST",
-            "/api/v1/lineage/batch",
-            &[],
-            batch.to_string().as_bytes(),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.json());
+    app.ingest_batch(&batch).await;
 
     let times = [
         "2024-02-25T00:00:00Z",
@@ -758,9 +750,132 @@ async fn the_live_graph_equals_one_loaded_whole(db: Db) {
     );
 }
 
+/// Commits in time order reach the graph from what the store says they did, without reading it
+/// back, where that gives the same graph: new versions after a job's last one, a version a run
+/// repeats, a job going back to an earlier version, datasets that never had column lineage. The
+/// rest is read back: two versions starting at the same instant, a version without a
+/// `columnLineage` facet becoming current where there was column lineage, column lineage that
+/// changes. Either way the live graph must equal one loaded whole.
+async fn commits_in_time_order_keep_the_graph_as_loaded_whole(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let ns = "stream";
+    let ds = |name: &str| json!({"namespace": ns, "name": name});
+    let with_columns = |name: &str, from: &str, field: &str| {
+        json!({"namespace": ns, "name": name, "facets": {"columnLineage": {
+            "_producer": "https://example.com/tests",
+            "_schemaURL": "https://openlineage.io/spec/facets/1-2-0/ColumnLineageDatasetFacet.json",
+            "fields": {"x": {"inputFields": [{"namespace": ns, "name": from, "field": field}]}}}}})
+    };
+    let run = |n: u32| format!("0191f7c2-0000-7000-9000-{n:012}");
+    let at = |hour: u32| format!("2024-04-01T{hour:02}:00:00Z");
+    let complete = |n: u32, hour: u32, job: &str, inputs: Value, outputs: Value| {
+        run_event("COMPLETE", &at(hour), &run(n), job, inputs, outputs)
+    };
+    // One request each: every commit after the first appends to what the graph holds.
+    let singles = [
+        complete(1, 1, "load", json!([ds("raw")]), json!([ds("clean")])),
+        // The same version again (a repeated run): no change to the job's history.
+        complete(2, 2, "load", json!([ds("raw")]), json!([ds("clean")])),
+        complete(
+            3,
+            3,
+            "load",
+            json!([ds("raw"), ds("ref")]),
+            json!([ds("clean")]),
+        ),
+        // Back to the first version's content: that version began at 01:00 and stays as it was.
+        complete(4, 4, "load", json!([ds("raw")]), json!([ds("clean")])),
+        // Column lineage appears, then changes, then a version without it becomes current.
+        complete(
+            5,
+            5,
+            "model",
+            json!([ds("clean")]),
+            json!([with_columns("features", "clean", "a")]),
+        ),
+        complete(
+            6,
+            6,
+            "model",
+            json!([ds("clean")]),
+            json!([with_columns("features", "clean", "b")]),
+        ),
+        complete(
+            7,
+            7,
+            "model",
+            json!([ds("clean"), ds("ref")]),
+            json!([ds("features")]),
+        ),
+        // A run that reads and writes nothing yet: a version with no edges.
+        run_event("START", &at(8), &run(8), "load", json!([]), json!([])),
+        complete(9, 9, "load", json!([ds("ref")]), json!([ds("clean")])),
+    ];
+    for e in &singles {
+        app.ingest(e).await;
+    }
+    // Two versions of one job starting at the same instant, and two new versions in one commit.
+    let batch = json!([
+        complete(
+            10,
+            10,
+            "load",
+            json!([ds("raw")]),
+            json!([ds("clean"), ds("side")])
+        ),
+        complete(
+            11,
+            11,
+            "report",
+            json!([ds("features")]),
+            json!([ds("dash")])
+        ),
+        complete(
+            12,
+            12,
+            "report",
+            json!([ds("features"), ds("side")]),
+            json!([ds("dash")])
+        ),
+    ]);
+    app.ingest_batch(&batch).await;
+    app.ingest(&complete(
+        13,
+        10,
+        "load",
+        json!([ds("ref"), ds("raw")]),
+        json!([ds("clean")]),
+    ))
+    .await;
+
+    let times: Vec<String> = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+        .iter()
+        .map(|h| format!("2024-04-01T{h:02}:30:00Z"))
+        .collect();
+    let times: Vec<&str> = times.iter().map(String::as_str).collect();
+    let fresh = TestApp::start(common::TestDb::borrowed(&app.db.url), |_| {}).await;
+    for node in [
+        format!("dataset:{ns}:clean"),
+        format!("dataset:{ns}:features"),
+        format!("dataset:{ns}:dash"),
+        "job:tests:load".to_string(),
+    ] {
+        let live = everything_about(&app, &node, &times).await;
+        assert!(live.len() > 20, "{node}: {live:?}");
+        assert_eq!(
+            live,
+            everything_about(&fresh, &node, &times).await,
+            "{node}"
+        );
+    }
+}
+
 on_both_backends!(
     node_data_follows_every_change,
     the_live_graph_equals_one_loaded_whole,
+    commits_in_time_order_keep_the_graph_as_loaded_whole,
     column_lineage_in_marquez_shape,
     a_retrained_model_changes_its_lineage_but_not_its_history,
     lineage_errors_are_clear,

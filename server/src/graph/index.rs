@@ -16,6 +16,7 @@ use petgraph::Direction as PgDirection;
 pub use crate::model::graph::{
     column_edges, ColumnEdge, DatasetNames, EdgeSpan, GraphJob, NodeKey, NodeKind,
 };
+use crate::model::graph::{ColumnDelta, GraphChange, GraphDelta};
 use crate::model::time::Micros;
 use crate::model::{NodeId, NodeIdKind};
 
@@ -290,6 +291,12 @@ pub struct LineageIndex {
     pub(super) columns_in: HashMap<NodeIndex, Vec<ColumnSource>>,
     /// The same edges from the input side: (dataset, field) → the fields made from it.
     pub(super) columns_out: HashMap<Field, Vec<ColumnUse>>,
+    /// When each job's latest version began, as far as the graph knows (never earlier than
+    /// that): versions that begin after it can be appended without reading the store.
+    pub(super) job_last: foldhash::HashMap<NodeIndex, Micros>,
+    /// When the latest version in each dataset's column history was created, and whether no
+    /// other there was created at the same instant, where the graph knows it exactly.
+    column_last: foldhash::HashMap<NodeIndex, (Micros, bool)>,
 }
 
 impl LineageIndex {
@@ -403,6 +410,108 @@ impl LineageIndex {
         }
     }
 
+    /// Whether `job` (a commit's versions of a job, from `since` on) begins after every version
+    /// the graph holds of that job, so that [`Self::replace_job`] gives what reading the job
+    /// back from `since` would. A job whose versions did not change (`since == Micros::MAX`)
+    /// always does.
+    pub fn appends(&self, job: &GraphJob) -> bool {
+        if job.since == Micros::MAX {
+            return true;
+        }
+        let last = self
+            .find(&NodeKey::job(&job.namespace, &job.name))
+            .and_then(|j| self.job_last.get(&j).copied())
+            .unwrap_or(Micros::MIN);
+        job.since > last
+    }
+
+    /// Takes a commit's delta: its datasets and the jobs it appended to as they are; answers
+    /// what must still be read back (the delta's own `read_back`, jobs whose new versions do
+    /// not come after everything the graph holds of them, and column histories the graph
+    /// holds lineage in).
+    pub fn apply_delta(&mut self, delta: GraphDelta) -> GraphChange {
+        let GraphDelta {
+            datasets,
+            jobs,
+            columns,
+            mut read_back,
+        } = delta;
+        for (key, ty, deleted) in datasets {
+            self.upsert_node(key, ty, deleted);
+        }
+        let mut more = GraphChange::default();
+        for job in jobs {
+            if self.appends(&job) {
+                self.replace_job(&job);
+            } else {
+                let key = (job.namespace, job.name);
+                more.cuts.jobs.insert(key.clone(), job.since);
+                more.jobs.push(key);
+            }
+        }
+        for c in columns {
+            if !self.extend_columns(&c) {
+                let key = (c.namespace, c.name);
+                more.cuts.columns.insert(key.clone(), c.cut);
+                more.datasets.push(key);
+            }
+        }
+        read_back.merge(more);
+        read_back
+    }
+
+    /// Takes a commit's column history of a dataset where that gives what reading it back
+    /// would: when neither the graph nor the commit has column lineage for it, or when the
+    /// commit's versions all come after the version that was current, which was the latest in
+    /// the history, alone at its instant, and had column lineage (so it keeps its place, and
+    /// holds until the first of them). Whether it did.
+    fn extend_columns(&mut self, c: &ColumnDelta) -> bool {
+        let key = NodeKey::dataset(&c.namespace, &c.name);
+        let node = self.find(&key);
+        let held = node.is_some_and(|n| self.columns_in.contains_key(&n));
+        if !held && c.entries.iter().all(|(_, facet)| facet.is_none()) {
+            // No edge before or after: only when its last version was is no longer known.
+            if let Some(n) = node {
+                self.column_last.remove(&n);
+            }
+            return true;
+        }
+        let Some(first) = c.entries.first().map(|e| e.0) else {
+            return false;
+        };
+        let takes = match c.previous {
+            None => !held,
+            Some(previous) => {
+                first > previous
+                    && node.is_some_and(|n| {
+                        self.column_last.get(&n) == Some(&(previous, true))
+                            && self
+                                .columns_in
+                                .get(&n)
+                                .is_some_and(|list| list.iter().any(|e| e.3.to == Micros::MAX))
+                    })
+            }
+        };
+        if takes {
+            let history = c
+                .entries
+                .iter()
+                .map(|(t, facet)| {
+                    let edges = facet.as_ref().map(|f| column_edges(f.get()));
+                    (*t, edges.unwrap_or_default())
+                })
+                .collect();
+            self.set_column_history(&key, first, history);
+        }
+        takes
+    }
+
+    /// Whether the graph holds column lineage into a dataset.
+    pub fn has_columns(&self, dataset: &NodeKey) -> bool {
+        self.find(dataset)
+            .is_some_and(|d| self.columns_in.contains_key(&d))
+    }
+
     /// Brings a job's edges in line with its versions from `job.since` on: what held before
     /// `since` stays (the version open at `since` now ends where the first one read back
     /// begins), everything from `since` on is replaced. `Micros::MIN` replaces the whole history.
@@ -417,6 +526,11 @@ impl LineageIndex {
             return;
         }
         let j = self.upsert_node(key, None, job.deleted_at);
+        // Where nothing was read back from `since` on, the latest start known stays: no earlier
+        // than the true one.
+        if let Some(last) = job.versions.iter().map(|v| v.0.from).max() {
+            self.job_last.insert(j, last);
+        }
         let next = job.versions.first().map_or(Micros::MAX, |v| v.0.from);
         let old: Vec<(EdgeIndex, NodeIndex, NodeIndex)> = self
             .graph
@@ -519,6 +633,18 @@ impl LineageIndex {
                     .entry((out_field, input, input_field))
                     .or_default()
                     .push(kept);
+            }
+        }
+        // What the graph knows of the history's latest version from now on.
+        match history.iter().map(|(t, _)| *t).max() {
+            Some(last) => {
+                let alone = history.iter().filter(|(t, _)| *t == last).count() == 1;
+                self.column_last.insert(out, (last, alone));
+            }
+            None => {
+                if self.column_last.get(&out).is_some_and(|(t, _)| *t >= since) {
+                    self.column_last.remove(&out);
+                }
             }
         }
         let starts: Vec<Micros> = history.iter().map(|(t, _)| *t).collect();
@@ -695,6 +821,47 @@ impl LineageIndex {
 }
 
 #[cfg(test)]
+impl LineageIndex {
+    /// Every edge with its intervals and every column edge, by names: what tests compare.
+    pub(crate) fn picture(&self) -> Vec<String> {
+        let ix = self;
+        let mut out: Vec<String> = ix
+            .graph
+            .edge_indices()
+            .map(|e| {
+                let (a, b) = ix.graph.edge_endpoints(e).unwrap();
+                format!(
+                    "{} -> {} {:?}",
+                    ix.node(a).key.id(),
+                    ix.node(b).key.id(),
+                    ix.graph[e].as_slice()
+                )
+            })
+            .collect();
+        for (n, list) in &ix.columns_in {
+            for (f, i, g, s) in list {
+                out.push(format!(
+                    "{}.{f} <- {}.{g} {s:?}",
+                    ix.node(*n).key.id(),
+                    ix.node(*i).key.id()
+                ));
+            }
+        }
+        for ((i, g), list) in &ix.columns_out {
+            for (n, f, s) in list {
+                out.push(format!(
+                    "{}.{g} => {}.{f} {s:?}",
+                    ix.node(*i).key.id(),
+                    ix.node(*n).key.id()
+                ));
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -841,43 +1008,6 @@ mod tests {
         }
     }
 
-    /// Every edge with its intervals and every column edge, by names.
-    fn picture(ix: &LineageIndex) -> Vec<String> {
-        let mut out: Vec<String> = ix
-            .graph
-            .edge_indices()
-            .map(|e| {
-                let (a, b) = ix.graph.edge_endpoints(e).unwrap();
-                format!(
-                    "{} -> {} {:?}",
-                    ix.node(a).key.id(),
-                    ix.node(b).key.id(),
-                    ix.graph[e].as_slice()
-                )
-            })
-            .collect();
-        for (n, list) in &ix.columns_in {
-            for (f, i, g, s) in list {
-                out.push(format!(
-                    "{}.{f} <- {}.{g} {s:?}",
-                    ix.node(*n).key.id(),
-                    ix.node(*i).key.id()
-                ));
-            }
-        }
-        for ((i, g), list) in &ix.columns_out {
-            for (n, f, s) in list {
-                out.push(format!(
-                    "{}.{g} => {}.{f} {s:?}",
-                    ix.node(*i).key.id(),
-                    ix.node(*n).key.id()
-                ));
-            }
-        }
-        out.sort();
-        out
-    }
-
     #[test]
     fn a_history_read_back_from_a_cut_equals_the_history_read_whole() {
         const NAMES: [&str; 4] = ["a", "b", "c", "d"];
@@ -914,8 +1044,8 @@ mod tests {
             whole.replace_job(&versions_from(Micros::MIN, &before));
             whole.replace_job(&versions_from(Micros::MIN, &after));
             assert_eq!(
-                picture(&spliced),
-                picture(&whole),
+                spliced.picture(),
+                whole.picture(),
                 "round {round}: {before:?} then from {cut}: {after:?}"
             );
 
@@ -948,8 +1078,8 @@ mod tests {
             whole.set_column_history(&out, Micros::MIN, history(Micros::MIN, &before));
             whole.set_column_history(&out, Micros::MIN, history(Micros::MIN, &after));
             assert_eq!(
-                picture(&spliced),
-                picture(&whole),
+                spliced.picture(),
+                whole.picture(),
                 "columns, round {round}: {before:?} then from {cut}: {after:?}"
             );
         }

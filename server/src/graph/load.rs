@@ -82,6 +82,10 @@ impl GraphLoader {
             .map(|(id, v)| (v.job, v.span.from, *id))
             .collect();
         order.sort_unstable();
+        for &(job, from, _) in &order {
+            // Sorted by start: the last one of each job stays.
+            self.index.job_last.insert(job, from);
+        }
         for pair in order.windows(2) {
             let ((job, _, id), (next_job, next_from, _)) = (pair[0], pair[1]);
             if job == next_job {
@@ -94,7 +98,11 @@ impl GraphLoader {
     }
 
     /// The index: one edge for each pair of nodes, with every interval in which it held.
-    pub fn finish(self) -> LineageIndex {
+    pub fn finish(mut self) -> LineageIndex {
+        if !self.settled {
+            // No version read or wrote anything: no edges, but the versions' starts count.
+            self.settle_versions();
+        }
         let GraphLoader {
             mut index,
             mut edges,

@@ -1,7 +1,8 @@
 //! The write path's one owner. Events: group commit — requests hand their events to one writer
 //! task, which takes everything waiting, stores it in one transaction, and answers each request
-//! when that transaction has committed and the graph shows it (reading a batch back into the
-//! graph overlaps with storing the next). Deletes: commit, then the graph, then the answer.
+//! when that transaction has committed and the graph shows it (taking a batch into the graph —
+//! from what the store says the commit did, reading back only what it cannot say — overlaps
+//! with storing the next). Deletes: commit, then the graph, then the answer.
 
 use std::sync::Arc;
 
@@ -182,7 +183,9 @@ async fn run(
                 acknowledging = Some(tokio::spawn(async move {
                     if let Some(lineage) = &lineage {
                         // The graph takes it now, or its repair task as soon as it can.
-                        lineage.update(committed.change).await;
+                        lineage
+                            .update_committed(committed.change, committed.delta)
+                            .await;
                     }
                     batch.answer(committed.results);
                 }));
@@ -268,7 +271,9 @@ async fn failed(store: &dyn Store, batch: Batch, e: StoreError, lineage: Option<
                     Ok(committed) => {
                         count(&committed.results);
                         if let Some(lineage) = lineage {
-                            lineage.update(committed.change).await;
+                            lineage
+                                .update_committed(committed.change, committed.delta)
+                                .await;
                         }
                         Ok(committed.results)
                     }

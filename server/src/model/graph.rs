@@ -160,6 +160,46 @@ pub fn column_edges(facet: &str) -> Vec<ColumnEdge> {
     out
 }
 
+/// A dataset as a graph node: key, `datasetType`, deletion time.
+pub type GraphDataset = (NodeKey, Option<String>, Option<Micros>);
+
+/// What a commit did to the graph, said by the change set itself, so that the graph takes it
+/// without reading the store back. Only the graph can tell whether a job's new versions come
+/// after everything it holds of that job (then they are appended as they are), so each job is
+/// offered as the read-back from its cut would give it if they do; what cannot be said without
+/// the store is in `read_back`.
+#[derive(Debug, Clone, Default)]
+pub struct GraphDelta {
+    /// Every dataset the commit wrote, as it now is.
+    pub datasets: Vec<GraphDataset>,
+    /// Every job the commit wrote whose versions it did not move or replace, with the versions
+    /// it added (`since`: the first one's start; `Micros::MAX` when it added none).
+    pub jobs: Vec<GraphJob>,
+    /// Datasets to which the commit gave a new current version that is the latest of the
+    /// versions it wrote: their column history, if it comes after everything the graph holds.
+    pub columns: Vec<ColumnDelta>,
+    /// What must be read back anyway: jobs whose stored versions moved or went, column histories
+    /// changed otherwise, what already-stored events name.
+    pub read_back: GraphChange,
+}
+
+/// A dataset's column history as a commit extended it: the commit's versions of the dataset
+/// that carry a `columnLineage` facet, and its new current version, by time (the current one
+/// last).
+#[derive(Debug, Clone)]
+pub struct ColumnDelta {
+    pub namespace: String,
+    pub name: String,
+    /// From when on the history changed: where it is read back from if the graph cannot take
+    /// `entries` as they are.
+    pub cut: Micros,
+    /// When the version that was current before the commit was created; `None` when the
+    /// dataset had no version.
+    pub previous: Option<Micros>,
+    /// `(created_at, columnLineage facet text)`, sorted, the new current version last.
+    pub entries: Vec<(Micros, Option<Box<serde_json::value::RawValue>>)>,
+}
+
 /// A job or dataset whose history is to be read back from a time on: `(namespace, name,
 /// since)`, with `Micros::MIN` for the whole history.
 pub type HistoryFrom = (String, String, Micros);

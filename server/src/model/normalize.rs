@@ -23,7 +23,9 @@ use serde_json::{json, Value};
 
 use crate::model::canonical::{canonical, sha256_hex};
 use crate::model::event::{DatasetRef, EventKind, LineageEvent};
-use crate::model::graph::Cuts;
+use crate::model::graph::{
+    ColumnDelta, Cuts, DatasetNames, EdgeSpan, GraphDelta, GraphJob, NodeKey,
+};
 use crate::model::ids::{self, VersionKey};
 use crate::model::time::Micros;
 use crate::model::{FacetState, RunTimeline};
@@ -133,6 +135,13 @@ pub struct ChangeSet {
     pub replaced_job_versions: Vec<String>,
     /// From when on the graph's histories changed.
     pub cuts: Cuts,
+    /// Job versions new in this batch (not stored before).
+    pub new_job_versions: BTreeSet<String>,
+    /// Jobs whose stored versions this batch moved (to an earlier start) or replaced: only the
+    /// store knows what their histories now are.
+    pub reshaped_jobs: BTreeSet<String>,
+    /// Each touched dataset's current version before the batch: `(created_at, id)`.
+    pub previous_current: BTreeMap<String, Option<(Micros, String)>>,
 }
 
 fn symlinks(d: &DatasetRef) -> Vec<(String, String, Option<String>)> {
@@ -213,6 +222,133 @@ impl IoState {
 }
 
 impl ChangeSet {
+    /// What this change set, as written, does to the graph (see [`GraphDelta`]); `cuts` must be
+    /// final (the store lowers them for the versions it removed).
+    pub fn graph_delta(&self) -> GraphDelta {
+        let mut delta = GraphDelta {
+            datasets: self
+                .datasets
+                .values()
+                .map(|d| {
+                    (
+                        NodeKey::dataset(&d.namespace, &d.name),
+                        d.facets.string("datasetType", "datasetType"),
+                        d.deleted_at,
+                    )
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let mut added: BTreeMap<&str, Vec<&JobVersionState>> = BTreeMap::new();
+        for id in &self.new_job_versions {
+            if let Some(jv) = self.job_versions.get(id) {
+                added.entry(jv.job_id.as_str()).or_default().push(jv);
+            }
+        }
+        let names = |ids: &[String]| -> Option<DatasetNames> {
+            ids.iter()
+                .map(|id| {
+                    let d = self.datasets.get(id)?;
+                    Some((d.namespace.clone(), d.name.clone()))
+                })
+                .collect()
+        };
+        let read_back = &mut delta.read_back;
+        for job in self.jobs.values() {
+            let key = (job.namespace.clone(), job.name.clone());
+            let cut = self.cuts.job(&key);
+            let mut versions = added.remove(job.id.as_str()).unwrap_or_default();
+            // As the store orders them: by start, then id.
+            versions.sort_by(|a, b| (a.valid_from, &a.id).cmp(&(b.valid_from, &b.id)));
+            let spans: Option<Vec<_>> = if self.reshaped_jobs.contains(&job.id) {
+                None
+            } else {
+                versions
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        let to = versions.get(i + 1).map_or(Micros::MAX, |n| n.valid_from);
+                        let span = EdgeSpan {
+                            from: v.valid_from,
+                            to,
+                        };
+                        Some((span, names(&v.inputs)?, names(&v.outputs)?))
+                    })
+                    .collect()
+            };
+            match spans {
+                Some(versions) => delta.jobs.push(GraphJob {
+                    namespace: job.namespace.clone(),
+                    name: job.name.clone(),
+                    deleted_at: job.deleted_at,
+                    since: versions.first().map_or(Micros::MAX, |v| v.0.from),
+                    versions,
+                }),
+                None => {
+                    read_back.cuts.jobs.insert(key.clone(), cut);
+                    read_back.jobs.push(key);
+                }
+            }
+        }
+        // Each dataset's versions that enter its column history: those with column lineage.
+        let mut entries: BTreeMap<&str, Vec<&VersionState>> = BTreeMap::new();
+        for v in self.versions.values() {
+            if v.facets.raw("columnLineage").is_some() {
+                entries.entry(v.dataset_id.as_str()).or_default().push(v);
+            }
+        }
+        for d in self.datasets.values() {
+            let key = (d.namespace.clone(), d.name.clone());
+            let Some(cut) = self.cuts.columns(&key) else {
+                continue;
+            };
+            let mut list = entries.remove(d.id.as_str()).unwrap_or_default();
+            let previous = self.previous_current.get(&d.id).cloned().flatten();
+            // The new current version enters it too, and goes last.
+            let current = d
+                .current
+                .as_ref()
+                .filter(|(_, id)| previous.as_ref().is_none_or(|p| &p.1 != id))
+                .and_then(|(_, id)| self.versions.get(id));
+            let extended = match current {
+                Some(current) => {
+                    if !list.iter().any(|v| v.id == current.id) {
+                        list.push(current);
+                    }
+                    list.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+                    // The version current before keeps its place only if the commit did not
+                    // touch it.
+                    list.last().is_some_and(|last| last.id == current.id)
+                        && previous
+                            .as_ref()
+                            .is_none_or(|p| !self.versions.contains_key(&p.1))
+                }
+                None => false,
+            };
+            if extended {
+                delta.columns.push(ColumnDelta {
+                    namespace: key.0,
+                    name: key.1,
+                    cut,
+                    previous: previous.map(|p| p.0),
+                    entries: list
+                        .iter()
+                        .map(|v| {
+                            (
+                                v.created_at,
+                                v.facets.raw("columnLineage").map(RawValue::to_owned),
+                            )
+                        })
+                        .collect(),
+                });
+            } else {
+                read_back.cuts.columns.insert(key.clone(), cut);
+                read_back.datasets.push(key);
+            }
+        }
+        delta
+    }
+
     /// The dataset a reference names: a known name or alias, else an alias from its `symlinks`
     /// facet, else a new dataset under its own name.
     fn resolve(&mut self, d: &DatasetRef) -> String {
@@ -818,19 +954,42 @@ impl Normalizer {
     /// graph's cuts.
     pub fn finish(mut self, stored: Vec<StoredJobVersion>) -> ChangeSet {
         let b = &mut self.set;
+        // A version whose start the batch does not move is, for the graph, as it was (its id
+        // says what it read and wrote): only new and moved versions change a job's history.
+        let mut unmoved = BTreeSet::new();
         for r in stored {
             if let Some(jv) = b.job_versions.get_mut(&r.id) {
+                if jv.valid_from >= r.valid_from {
+                    unmoved.insert(r.id.clone());
+                } else {
+                    b.reshaped_jobs.insert(jv.job_id.clone());
+                }
                 jv.valid_from = jv.valid_from.min(r.valid_from);
                 jv.defined_by_event |= r.defined_by_event;
                 jv.created_at = r.created_at;
             }
         }
+        b.new_job_versions = b
+            .job_versions
+            .keys()
+            .filter(|id| !unmoved.contains(*id))
+            .cloned()
+            .collect();
+        // Where a run left a version, that version may go or start later: its job's history
+        // changes from no later than the run's first event (where the version began if this run
+        // began it).
+        let mut left_at: Vec<(String, Micros)> = Vec::new();
         for (uuid, old) in &self.stored_job_versions {
             let (Some(old), Some(run)) = (old, b.runs.get(uuid)) else {
                 continue;
             };
             if run.job_version_id.as_deref() != Some(old.as_str()) {
                 b.replaced_job_versions.push(old.clone());
+                b.reshaped_jobs.insert(run.job_id.clone());
+                left_at.push((
+                    run.job_id.clone(),
+                    run.timeline.first_event.unwrap_or(b.now),
+                ));
             }
         }
 
@@ -891,13 +1050,18 @@ impl Normalizer {
             cuts.jobs
                 .insert((j.namespace.clone(), j.name.clone()), Micros::MAX);
         }
-        for jv in b.job_versions.values() {
-            if let Some(j) = b.jobs.get(&jv.job_id) {
+        let changed = b
+            .new_job_versions
+            .iter()
+            .filter_map(|id| b.job_versions.get(id))
+            .map(|jv| (&jv.job_id, jv.valid_from));
+        for (job, from) in changed.chain(left_at.iter().map(|(j, t)| (j, *t))) {
+            if let Some(j) = b.jobs.get(job) {
                 let cut = cuts
                     .jobs
                     .entry((j.namespace.clone(), j.name.clone()))
                     .or_insert(Micros::MAX);
-                *cut = (*cut).min(jv.valid_from);
+                *cut = (*cut).min(from);
             }
         }
         for d in b.datasets.values() {
@@ -926,6 +1090,7 @@ impl Normalizer {
             }
         }
         b.cuts = cuts;
+        b.previous_current = stored_current;
         self.set
     }
 }
@@ -1072,6 +1237,7 @@ mod tests {
     //! with duplicates, split into batches any way.
 
     use super::*;
+    use crate::graph::LineageIndex;
     use crate::model::time;
     use proptest::prelude::*;
 
@@ -1135,9 +1301,17 @@ mod tests {
             "dataSource": {"_producer": "p", "_schemaURL": "s", "name": "warehouse",
                            "uri": "postgres://warehouse"},
         });
-        if let (true, Some(v)) = (output, s.producer_version) {
+        // Inputs name a version too, sometimes: one no run may have written (it is only read).
+        if let (true, Some(v)) = (output || s.sql == 1, s.producer_version) {
             facets["version"] =
                 json!({"_producer": "p", "_schemaURL": "s", "datasetVersion": format!("v{v}")});
+        }
+        if s.schema > 0 {
+            // Column lineage from another dataset's field, different across specs.
+            let from = json!({"namespace": "db", "name": format!("t{}", (i + s.schema) % 5),
+                              "field": format!("c{}", s.sql)});
+            facets["columnLineage"] = json!({"_producer": "p", "_schemaURL": "s",
+                "fields": {"c0": {"inputFields": [from]}}});
         }
         let mut d = json!({"namespace": "db", "name": format!("t{i}"), "facets": facets});
         if output {
@@ -1315,6 +1489,166 @@ mod tests {
             let got = stored_in_batches(&events, &order, &twice, cuts);
             let (got, expected) = (settled(got), settled(expected));
             prop_assert!(got == expected, "{}", differences(&got, &expected));
+        }
+    }
+
+    /// The graph a whole load of the tables gives (as the store's whole read does).
+    fn whole_graph(t: &MemoryTables) -> LineageIndex {
+        let mut ix = LineageIndex::new();
+        for d in t.datasets.values() {
+            ix.upsert_node(
+                NodeKey::dataset(&d.namespace, &d.name),
+                d.facets.string("datasetType", "datasetType"),
+                d.deleted_at,
+            );
+        }
+        for j in t.jobs.values() {
+            let job = job_whole(t, j);
+            // A job with no version is not in the graph.
+            if !job.versions.is_empty() {
+                ix.replace_job(&job);
+            }
+        }
+        for d in t.datasets.values() {
+            let history = columns_whole(t, d);
+            if history.iter().any(|(_, edges)| !edges.is_empty()) {
+                ix.set_column_history(
+                    &NodeKey::dataset(&d.namespace, &d.name),
+                    Micros::MIN,
+                    history,
+                );
+            }
+        }
+        ix
+    }
+
+    /// A job's whole history as the store reads it: versions by start, then id.
+    fn job_whole(t: &MemoryTables, j: &JobState) -> GraphJob {
+        let mut versions: Vec<&JobVersionState> = t
+            .job_versions
+            .values()
+            .filter(|v| v.job_id == j.id)
+            .collect();
+        versions.sort_by(|a, b| (a.valid_from, &a.id).cmp(&(b.valid_from, &b.id)));
+        let names = |ids: &[String]| -> DatasetNames {
+            ids.iter()
+                .map(|id| {
+                    (
+                        t.datasets[id].namespace.clone(),
+                        t.datasets[id].name.clone(),
+                    )
+                })
+                .collect()
+        };
+        GraphJob {
+            namespace: j.namespace.clone(),
+            name: j.name.clone(),
+            deleted_at: j.deleted_at,
+            since: Micros::MIN,
+            versions: versions
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let to = versions.get(i + 1).map_or(Micros::MAX, |n| n.valid_from);
+                    let span = EdgeSpan {
+                        from: v.valid_from,
+                        to,
+                    };
+                    (span, names(&v.inputs), names(&v.outputs))
+                })
+                .collect(),
+        }
+    }
+
+    /// A dataset's whole column history as the store reads it: the versions with a
+    /// `columnLineage` facet by time, then id, the current one last.
+    fn columns_whole(
+        t: &MemoryTables,
+        d: &DatasetState,
+    ) -> Vec<(Micros, Vec<crate::model::graph::ColumnEdge>)> {
+        let current = d.current.as_ref().map(|c| c.1.as_str());
+        let mut versions: Vec<&VersionState> = t
+            .versions
+            .values()
+            .map(|v| &v.0)
+            .filter(|v| v.dataset_id == d.id)
+            .filter(|v| v.facets.raw("columnLineage").is_some() || Some(v.id.as_str()) == current)
+            .collect();
+        versions.sort_by_key(|v| (Some(v.id.as_str()) == current, v.created_at, v.id.clone()));
+        versions
+            .iter()
+            .map(|v| {
+                let facet = v.facets.raw("columnLineage");
+                let edges = facet.map(|f| crate::model::graph::column_edges(f.get()));
+                (v.created_at, edges.unwrap_or_default())
+            })
+            .collect()
+    }
+
+    /// Stores the batches one after the other, taking each commit into a live graph from its
+    /// delta (what the delta leaves to read back is read whole from the tables); answers the
+    /// live graph and the final tables.
+    fn live_graph(
+        events: &[LineageEvent],
+        order: &[usize],
+        cuts: Vec<usize>,
+    ) -> (LineageIndex, MemoryTables) {
+        let sent: Vec<&LineageEvent> = order.iter().map(|&i| &events[i]).collect();
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(sent.len())).collect();
+        cuts.push(sent.len());
+        cuts.sort();
+        let mut t = MemoryTables::default();
+        let mut live = LineageIndex::new();
+        let mut from = 0;
+        for to in cuts {
+            if to <= from {
+                continue;
+            }
+            let set = t.store(NOW, &sent[from..to]);
+            from = to;
+            let rest = live.apply_delta(set.graph_delta());
+            for (namespace, name) in &rest.jobs {
+                if let Some(j) = t
+                    .jobs
+                    .values()
+                    .find(|j| (&j.namespace, &j.name) == (namespace, name))
+                {
+                    live.replace_job(&job_whole(&t, j));
+                }
+            }
+            for (namespace, name) in &rest.datasets {
+                if let Some(d) = t
+                    .datasets
+                    .values()
+                    .find(|d| (&d.namespace, &d.name) == (namespace, name))
+                {
+                    live.set_column_history(
+                        &NodeKey::dataset(namespace, name),
+                        Micros::MIN,
+                        columns_whole(&t, d),
+                    );
+                }
+            }
+        }
+        (live, t)
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Commits taken into the graph from their deltas (reading back only what a delta leaves)
+        /// give the graph a whole load gives, in time order and in any order.
+        #[test]
+        fn the_graph_from_deltas_equals_the_graph_loaded_whole(
+            (specs, order, _, cuts) in scenario()
+        ) {
+            let events: Vec<LineageEvent> = specs.iter().map(event).collect();
+            let mut in_time: Vec<usize> = (0..events.len()).collect();
+            in_time.sort_by_key(|&i| events[i].event_time);
+            for order in [in_time, order] {
+                let (live, tables) = live_graph(&events, &order, cuts.clone());
+                prop_assert_eq!(live.picture(), whole_graph(&tables).picture());
+            }
         }
     }
 

@@ -11,7 +11,7 @@ use super::dialect::{
 use super::rows::*;
 use super::StoreError;
 use crate::model::event::LineageEvent;
-use crate::model::graph::Cuts;
+use crate::model::graph::{Cuts, GraphDelta};
 use crate::model::ids;
 use crate::model::normalize::{
     self, ChangeSet, DatasetState, IoState, JobState, Normalizer, RunEntry, Stored,
@@ -150,14 +150,14 @@ impl<'a> Upserts<'a> {
 }
 
 /// Applies new events (already in the raw log) to the model; answers from when on the graph's
-/// histories changed.
+/// histories changed, and what the commit does to the graph.
 pub(super) async fn apply(
     tx: &mut AnyConnection,
     backend: Backend,
     events: &[&PreparedEvent],
-) -> Result<Cuts, StoreError> {
+) -> Result<(Cuts, GraphDelta), StoreError> {
     if events.is_empty() {
-        return Ok(Cuts::default());
+        return Ok((Cuts::default(), GraphDelta::default()));
     }
     let lock = backend.lock_rows();
     let events: Vec<&LineageEvent> = events.iter().map(|p| &p.event).collect();
@@ -281,7 +281,8 @@ pub(super) async fn apply(
     let mut set = n.finish(stored_jvs);
 
     write(tx, backend, &mut set).await?;
-    Ok(set.cuts)
+    let delta = set.graph_delta();
+    Ok((set.cuts, delta))
 }
 
 /// Per dataset, the best stored version (may be current, then created_at, then id) other than

@@ -11,7 +11,9 @@ use super::dialect::{bind_all_as, list, Arg};
 use super::reads::{self, runs_where, Dataset, Job, Run};
 use super::rows::{DatasetRow, JobRow, DATASET_COLS, JOB_COLS};
 use super::StoreError;
-use crate::model::graph::{column_edges, ColumnEdge, EdgeSpan, GraphJob, HistoryFrom, NodeKey};
+use crate::model::graph::{
+    column_edges, ColumnEdge, EdgeSpan, GraphDataset, GraphJob, HistoryFrom, NodeKey,
+};
 use crate::model::time::{now_micros, Micros};
 
 /// A namespace.
@@ -820,9 +822,6 @@ pub(super) async fn graph_datasets(
         .collect())
 }
 
-/// A dataset as a graph node: key, `datasetType`, deletion time.
-pub type GraphDataset = (NodeKey, Option<String>, Option<Micros>);
-
 /// A dataset's column lineage over time from a time on: `(dataset, since, [(from, edges)])`,
 /// oldest first (no edges where a version had no `columnLineage` facet).
 pub type ColumnHistory = (NodeKey, Micros, Vec<(Micros, Vec<ColumnEdge>)>);
@@ -838,7 +837,8 @@ struct ColumnRow {
     current: i64,
 }
 
-/// The versions that carry a `columnLineage` facet, and the current one.
+/// The versions that may carry a `columnLineage` facet (a text match, narrowed when read), and
+/// the current one.
 const HAS_COLUMN_LINEAGE: &str =
     "(v.id = d.current_version_id OR v.facets LIKE '%\"columnLineage\"%')";
 
@@ -863,9 +863,12 @@ fn column_histories(rows: Vec<ColumnRow>) -> (Vec<ColumnHistory>, Vec<HistoryFro
         let (Some(created_at), Some(facets)) = (r.created_at, r.facets) else {
             continue;
         };
-        let facet = crate::model::FacetState::raw_in_stored(&facets, "columnLineage")
-            .map(|raw| column_edges(raw.get()))
-            .unwrap_or_default();
+        let facet = crate::model::FacetState::raw_in_stored(&facets, "columnLineage");
+        if r.current == 0 && facet.is_none() {
+            // The text filter matched the name elsewhere, or a deleted facet: not an entry.
+            continue;
+        }
+        let facet = facet.map(|raw| column_edges(raw.get())).unwrap_or_default();
         if r.current != 0 {
             current = Some((created_at, facet));
             continue;

@@ -19,8 +19,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 pub use catalog::{
-    ColumnHistory, DatasetTags, GraphDataset, JobSummary, Namespace, SearchHit, SearchQuery,
-    Source, StatsKind, Tag, TagTarget,
+    ColumnHistory, DatasetTags, JobSummary, Namespace, SearchHit, SearchQuery, Source, StatsKind,
+    Tag, TagTarget,
 };
 pub use dialect::Backend;
 pub use keep::{Mismatch, RetentionReport, VerifyReport, VersionTag};
@@ -29,7 +29,8 @@ pub use sql::SqlStore;
 
 use crate::error::Cause;
 use crate::model::access::{AuditEntry, KeyRecord};
-use crate::model::graph::{GraphChange, GraphJob, GraphSink, HistoryFrom};
+pub use crate::model::graph::GraphDataset;
+use crate::model::graph::{GraphChange, GraphDelta, GraphJob, GraphSink, HistoryFrom};
 use crate::model::prepared::PreparedEvent;
 use crate::model::time::Micros;
 
@@ -133,7 +134,11 @@ fn database_is_away(e: &sqlx::Error) -> bool {
 #[derive(Debug, Clone, Default)]
 pub struct Committed {
     pub results: Vec<Ingested>,
+    /// What the commit touched (what the other servers hear, and what a graph that cannot take
+    /// `delta` reads back).
     pub change: GraphChange,
+    /// The same, said without reading the store back, where the store knows it.
+    pub delta: Option<GraphDelta>,
 }
 
 /// What a replica hears about graph changes made by any server sharing its database.

@@ -297,7 +297,7 @@ impl SqlStore {
             .into_iter()
             .partition(|p| inserted.contains(p.hash.as_slice()));
         let logged = started.elapsed();
-        let cuts = apply::apply(&mut tx, self.backend, &fresh).await?;
+        let (cuts, mut delta) = apply::apply(&mut tx, self.backend, &fresh).await?;
         // What the graph must read back: what the new events name, and the datasets their
         // names resolved to.
         let mut change = GraphChange::of(fresh.iter().copied());
@@ -328,7 +328,8 @@ impl SqlStore {
             // Events stored before change nothing, but what they name is read back whole: a
             // graph that missed them (another server wrote them, on a store that announces
             // nothing) catches up when they are sent again.
-            change.merge(GraphChange::of(known));
+            change.merge(GraphChange::of(known.iter().copied()));
+            delta.read_back.merge(GraphChange::of(known));
         }
         let applied = started.elapsed();
         tx.commit().await?;
@@ -349,7 +350,11 @@ impl SqlStore {
                 }
             })
             .collect();
-        Ok(Committed { results, change })
+        Ok(Committed {
+            results,
+            change,
+            delta: Some(delta),
+        })
     }
 
     async fn insert_raw(
@@ -473,6 +478,7 @@ impl Store for SqlStore {
                 tracing::warn!(cause = %cause, "connection cut during ingest; trying once more");
                 let mut done = self.ingest_batch(batch).await?;
                 done.change = GraphChange::of(batch);
+                done.delta = None;
                 Ok(done)
             }
             // The database is away: trying again now would only make the client wait longer.

@@ -200,6 +200,15 @@ impl TestApp {
         assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     }
 
+    /// Posts events to the batch endpoint; every one must be accepted.
+    pub async fn ingest_batch(&self, events: &Value) {
+        let body = events.to_string();
+        let r = self
+            .request("POST", "/api/v1/lineage/batch", &[], body.as_bytes())
+            .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.request("GET", path, &[], b"").await
     }
