@@ -34,6 +34,7 @@ pub struct Metrics {
     /// Lineage nodes whose REST data is held rendered, and its bytes.
     pub node_data_nodes: IntGauge,
     pub node_data_bytes: IntGauge,
+    pub node_data_warming: IntGauge,
     /// REST lineage node data looked up, by result: `hit` (rendered in memory) or `miss` (read
     /// from the store).
     pub node_data_lookups: IntCounterVec,
@@ -168,6 +169,14 @@ impl Metrics {
                 IntGauge::new(
                     "tributary_node_data_cache_bytes",
                     "Bytes of lineage node data held rendered in memory",
+                )
+                .expect("valid metric"),
+            ),
+            node_data_warming: register(
+                &r,
+                IntGauge::new(
+                    "tributary_node_data_warming",
+                    "1 while the node data of the graph is being rendered after a start",
                 )
                 .expect("valid metric"),
             ),

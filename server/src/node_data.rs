@@ -22,6 +22,8 @@ use crate::model::graph::NodeKey;
 pub struct NodeDataCache {
     inner: Mutex<Inner>,
     capacity: usize,
+    /// Whether the data of the whole graph is being rendered (after a start).
+    warming: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -57,7 +59,18 @@ impl NodeDataCache {
         NodeDataCache {
             inner: Mutex::new(Inner::default()),
             capacity,
+            warming: Default::default(),
         }
+    }
+
+    /// Says whether the data of the whole graph is being rendered.
+    pub fn set_warming(&self, on: bool) {
+        self.warming.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether the data of the whole graph is being rendered (after a start).
+    pub fn warming(&self) -> bool {
+        self.warming.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -121,6 +134,16 @@ impl NodeDataCache {
         inner.cleared = inner.generation;
         inner.entries.clear();
         inner.bytes = 0;
+    }
+
+    /// Whether it holds three quarters of what it may (where eviction would bring it back to).
+    pub fn nearly_full(&self) -> bool {
+        self.lock().bytes >= self.capacity / 4 * 3
+    }
+
+    /// Whether a node's data is held.
+    pub fn holds(&self, key: &NodeKey) -> bool {
+        self.lock().entries.contains_key(key)
     }
 
     /// Nodes and bytes held.

@@ -88,6 +88,9 @@ impl Application {
                 },
             )),
         });
+        if config.node_data_cache_mb > 0 {
+            http::lineage::warm_node_data(state.clone().into_inner());
+        }
         let origins = config.cors_origins.clone();
         let mut server = HttpServer::new(move || {
             App::new()

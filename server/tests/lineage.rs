@@ -872,7 +872,62 @@ async fn commits_in_time_order_keep_the_graph_as_loaded_whole(db: Db) {
     }
 }
 
+/// After a start the server renders every node's REST data in the background (most connected
+/// first), says so in `/readyz`, and answers from it what a server that renders on demand
+/// answers.
+async fn node_data_is_rendered_after_a_start(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let ds = |name: &str| json!({"namespace": "warm", "name": name});
+    let run = |n: u32| format!("0191f7c2-0000-7000-a000-{n:012}");
+    for (n, (job, inputs, outputs)) in [
+        ("load", vec!["raw"], vec!["clean"]),
+        ("model", vec!["clean", "ref"], vec!["features"]),
+        ("report", vec!["features"], vec!["dash"]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let inputs: Vec<Value> = inputs.into_iter().map(ds).collect();
+        let outputs: Vec<Value> = outputs.into_iter().map(ds).collect();
+        app.ingest(&run_event(
+            "COMPLETE",
+            "2024-05-01T10:00:00Z",
+            &run(n as u32),
+            job,
+            json!(inputs),
+            json!(outputs),
+        ))
+        .await;
+    }
+    let warm = TestApp::start(common::TestDb::borrowed(&app.db.url), |_| {}).await;
+    let mut ready = warm.get_json("/readyz").await;
+    for _ in 0..100 {
+        if ready["nodeData"]["warming"] == false {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        ready = warm.get_json("/readyz").await;
+    }
+    // Five datasets and three jobs, all rendered.
+    assert_eq!(ready["nodeData"]["warming"], false, "{ready}");
+    assert_eq!(ready["nodeData"]["nodes"], 8, "{ready}");
+    let cold = TestApp::start(common::TestDb::borrowed(&app.db.url), |c| {
+        c.node_data_cache_mb = 0
+    })
+    .await;
+    for node in ["dataset:warm:clean", "dataset:warm:dash", "job:tests:model"] {
+        let path = format!("/api/v1/lineage?nodeId={node}&depth=10");
+        let got = warm.get_json(&path).await;
+        assert_eq!(got, cold.get_json(&path).await, "{node}");
+        assert_eq!(got["graph"].as_array().unwrap().len(), 8, "{node}: {got}");
+    }
+    assert_eq!(warm.get_json("/readyz").await["nodeData"]["nodes"], 8);
+}
+
 on_both_backends!(
+    node_data_is_rendered_after_a_start,
     node_data_follows_every_change,
     the_live_graph_equals_one_loaded_whole,
     commits_in_time_order_keep_the_graph_as_loaded_whole,

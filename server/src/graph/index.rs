@@ -322,6 +322,23 @@ impl LineageIndex {
         (self.graph.node_count(), self.graph.edge_count())
     }
 
+    /// Every node, the most connected first (ties by index).
+    pub fn nodes_by_degree(&self) -> Vec<NodeIndex> {
+        let mut nodes: Vec<(usize, NodeIndex)> = self
+            .graph
+            .node_indices()
+            .map(|n| {
+                (
+                    self.graph.edges_directed(n, PgDirection::Incoming).count()
+                        + self.graph.edges_directed(n, PgDirection::Outgoing).count(),
+                    n,
+                )
+            })
+            .collect();
+        nodes.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        nodes.into_iter().map(|(_, n)| n).collect()
+    }
+
     /// The index of a node, if present.
     pub fn find(&self, key: &NodeKey) -> Option<NodeIndex> {
         self.nodes.get(key).copied()

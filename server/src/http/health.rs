@@ -25,6 +25,8 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let (held, bytes) = state.lineage.node_data().size();
     m.node_data_nodes.set(held as i64);
     m.node_data_bytes.set(bytes as i64);
+    m.node_data_warming
+        .set(i64::from(state.lineage.node_data().warming()));
     for pool in state.store.pools() {
         let in_use = pool.open.saturating_sub(pool.idle);
         m.db_connections
@@ -75,15 +77,20 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     };
     // The Kafka consumer's state is reported, but does not take HTTP out of service.
     let kafka = crate::kafka::status();
+    let cache = state.lineage.node_data();
+    let (held, bytes) = cache.size();
+    let node_data = json!({"nodes": held, "bytes": bytes, "warming": cache.warming()});
     let mut answer = match detail {
         None => json!({
             "status": if in_step { "ready" } else { "degraded" },
             "database": backend,
             "graph": graph,
+            "nodeData": node_data,
         }),
-        Some(detail) => {
-            json!({"status": "unavailable", "database": backend, "detail": detail, "graph": graph})
-        }
+        Some(detail) => json!({
+            "status": "unavailable", "database": backend, "detail": detail, "graph": graph,
+            "nodeData": node_data,
+        }),
     };
     if let Some(k) = kafka {
         answer["kafka"] = json!(k);

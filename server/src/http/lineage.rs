@@ -255,42 +255,7 @@ async fn node_data(state: &AppState, nodes: &[GraphNode]) -> Result<Vec<Arc<RawV
     if missing.is_empty() {
         return Ok(data.into_iter().flatten().collect());
     }
-    // Begun before the store is read: what a commit changes meanwhile is not kept.
-    let fill = cache.begin_fill();
-    let names = |kind: NodeKind| -> Vec<(String, String)> {
-        missing
-            .iter()
-            .filter(|n| n.key.kind == kind)
-            .map(|n| (n.key.namespace.to_string(), n.key.name.to_string()))
-            .collect()
-    };
-    let (datasets, jobs) = state
-        .store
-        .node_details(&names(NodeKind::Dataset), &names(NodeKind::Job))
-        .await?;
-    let ids: Vec<String> = datasets.iter().map(|d| d.id.clone()).collect();
-    let tags = state.store.dataset_tags(&ids).await?;
-    let render = |d: &NodeData<'_>| -> Arc<RawValue> {
-        Arc::from(serde_json::value::to_raw_value(d).expect("node data serialises"))
-    };
-    let mut rendered: HashMap<NodeKey, Arc<RawValue>> = datasets
-        .iter()
-        .map(|d| {
-            let shape = shapes::DatasetShape::of(d, tags.get(&d.id));
-            (
-                NodeKey::dataset(&d.namespace, &d.name),
-                render(&NodeData::Dataset(Box::new(shape))),
-            )
-        })
-        .chain(jobs.iter().map(|s| {
-            let shape = shapes::JobShape::of(s, None);
-            (
-                NodeKey::job(&s.job.namespace, &s.job.name),
-                render(&NodeData::Job(Box::new(shape))),
-            )
-        }))
-        .collect();
-    fill.offer(rendered.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let mut rendered = render_node_data(state, &missing).await?;
     for (slot, node) in data.iter_mut().zip(nodes) {
         if slot.is_some() {
             continue;
@@ -315,6 +280,108 @@ async fn node_data(state: &AppState, nodes: &[GraphNode]) -> Result<Vec<Arc<RawV
         });
     }
     Ok(data.into_iter().flatten().collect())
+}
+
+fn render(d: &NodeData<'_>) -> Arc<RawValue> {
+    Arc::from(serde_json::value::to_raw_value(d).expect("node data serialises"))
+}
+
+/// Reads these nodes from the store, renders each one's data and offers it to the cache.
+async fn render_node_data(
+    state: &AppState,
+    missing: &[&GraphNode],
+) -> Result<HashMap<NodeKey, Arc<RawValue>>, ApiError> {
+    let cache = state.lineage.node_data();
+    // Begun before the store is read: what a commit changes meanwhile is not kept.
+    let fill = cache.begin_fill();
+    let names = |kind: NodeKind| -> Vec<(String, String)> {
+        missing
+            .iter()
+            .filter(|n| n.key.kind == kind)
+            .map(|n| (n.key.namespace.to_string(), n.key.name.to_string()))
+            .collect()
+    };
+    let (datasets, jobs) = state
+        .store
+        .node_details(&names(NodeKind::Dataset), &names(NodeKind::Job))
+        .await?;
+    let ids: Vec<String> = datasets.iter().map(|d| d.id.clone()).collect();
+    let tags = state.store.dataset_tags(&ids).await?;
+    let rendered: HashMap<NodeKey, Arc<RawValue>> = datasets
+        .iter()
+        .map(|d| {
+            let shape = shapes::DatasetShape::of(d, tags.get(&d.id));
+            (
+                NodeKey::dataset(&d.namespace, &d.name),
+                render(&NodeData::Dataset(Box::new(shape))),
+            )
+        })
+        .chain(jobs.iter().map(|s| {
+            let shape = shapes::JobShape::of(s, None);
+            (
+                NodeKey::job(&s.job.namespace, &s.job.name),
+                render(&NodeData::Job(Box::new(shape))),
+            )
+        }))
+        .collect();
+    fill.offer(rendered.iter().map(|(k, v)| (k.clone(), v.clone())));
+    Ok(rendered)
+}
+
+/// Nodes rendered at a time while warming.
+const WARM_CHUNK: usize = 1_000;
+
+/// After a start, renders every node's data into the cache, the most connected nodes first,
+/// until the cache is three quarters full: so that the first lineage answers after a restart
+/// copy rendered bytes as every later one does, instead of reading thousands of rows. Each
+/// chunk waits for a read permit like any REST read, so warming never takes the CPU from
+/// requests; what commits change meanwhile is forgotten as usual.
+pub fn warm_node_data(state: Arc<AppState>) {
+    state.lineage.node_data().set_warming(true);
+    tokio::spawn(async move {
+        warm(&state).await;
+        state.lineage.node_data().set_warming(false);
+    });
+}
+
+async fn warm(state: &AppState) {
+    let started = std::time::Instant::now();
+    let nodes: Vec<GraphNode> = {
+        let index = state.lineage.read();
+        index
+            .nodes_by_degree()
+            .into_iter()
+            .map(|n| {
+                let data = index.node(n);
+                GraphNode {
+                    key: data.key.clone(),
+                    dataset_type: data.dataset_type.as_deref().map(str::to_string),
+                    deleted: data.deleted_at.is_some(),
+                }
+            })
+            .collect()
+    };
+    let cache = state.lineage.node_data();
+    let mut warmed = 0;
+    for chunk in nodes.chunks(WARM_CHUNK) {
+        if cache.nearly_full() {
+            break;
+        }
+        let Ok(_permit) = state.read_permits.acquire().await else {
+            return;
+        };
+        let missing: Vec<&GraphNode> = chunk.iter().filter(|n| !cache.holds(&n.key)).collect();
+        if let Err(e) = render_node_data(state, &missing).await {
+            tracing::warn!(error = %e, "warming the lineage node data stopped");
+            return;
+        }
+        warmed += missing.len();
+    }
+    tracing::info!(
+        nodes = warmed,
+        seconds = started.elapsed().as_secs_f64(),
+        "lineage node data warmed"
+    );
 }
 
 /// The `asOf` parameter: an ISO 8601 date-time, as microseconds.

@@ -11,7 +11,7 @@ pub mod guard;
 mod health;
 mod ingest;
 mod lakefs;
-mod lineage;
+pub(crate) mod lineage;
 mod marquez;
 pub mod openapi;
 mod repro;
