@@ -340,6 +340,27 @@ async fn replicas_on_one_postgres_stay_in_step() {
     assert_eq!(r.status, 200);
     let left = ["dataset:r:in", "job:tests:replicated"];
     lineage_within_a_second(&second, "dataset:r:in", &left, "hide the deleted dataset").await;
+    // A change larger than one notice (Postgres takes 8000 bytes) is announced as several.
+    let outputs: Vec<Value> = (0..150)
+        .map(|i| json!({"namespace": "r", "name": format!("wide_{i:03}_{}", "x".repeat(80))}))
+        .collect();
+    first
+        .ingest(&run_event(
+            "COMPLETE",
+            "2024-01-02T00:00:00Z",
+            "0191f7c2-0000-7000-8000-000000000f02",
+            "wide",
+            json!([{"namespace": "r", "name": "in"}]),
+            json!(outputs),
+        ))
+        .await;
+    within_a_second(&second, "job:tests:wide", "see a large change", |answer| {
+        let ids = answer["graph"].as_array().unwrap().iter();
+        ids.filter(|n| n["id"].as_str().unwrap().starts_with("dataset:r:wide_"))
+            .count()
+            == 150
+    })
+    .await;
 }
 
 /// Waits up to a second for a server's lineage of `node` to be `expected`.

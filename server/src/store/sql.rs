@@ -35,9 +35,52 @@ static PG_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 
 /// The channel graph changes are announced on, and the largest payload sent (Postgres allows
-/// 8000 bytes); a larger change is announced as `*`, "reload everything".
+/// 8000 bytes): a larger change goes as several notices; a single name too long for one is
+/// announced as `*` and the sender's instance, "reload everything" (for the other servers).
 const GRAPH_CHANNEL: &str = "tributary_graph";
 const NOTIFY_LIMIT: usize = 7_000;
+
+/// A change as the notices that announce it: each under `NOTIFY_LIMIT`, together naming every
+/// job and dataset of the change.
+fn notices(change: &GraphChange, origin: &str) -> Vec<String> {
+    let empty = || GraphChange {
+        origin: origin.to_string(),
+        ..Default::default()
+    };
+    let mut parts = vec![empty()];
+    let mut size = 0;
+    let entries = change
+        .jobs
+        .iter()
+        .map(|k| (true, k))
+        .chain(change.datasets.iter().map(|k| (false, k)));
+    for (job, key) in entries {
+        // Escaping at most doubles a name; a few bytes of JSON around each.
+        let len = 2 * (key.0.len() + key.1.len()) + 8;
+        if size + len > NOTIFY_LIMIT / 2 && size > 0 {
+            parts.push(empty());
+            size = 0;
+        }
+        size += len;
+        let part = parts.last_mut().expect("one part at least");
+        if job {
+            part.jobs.push(key.clone());
+        } else {
+            part.datasets.push(key.clone());
+        }
+    }
+    parts
+        .iter()
+        .map(|part| {
+            let payload = serde_json::to_string(part).expect("change serialises");
+            if payload.len() > NOTIFY_LIMIT {
+                format!("*{origin}")
+            } else {
+                payload
+            }
+        })
+        .collect()
+}
 
 /// Serialises writers across replicas sharing one Postgres (the argument is arbitrary).
 const WRITER_LOCK: i64 = 0x7472_6962;
@@ -153,28 +196,37 @@ impl SqlStore {
             tx.rollback().await?;
             return Ok(false);
         };
-        if let Some(notice) = self.notice(Self::change_of(table, key)) {
-            notice.execute(&mut *tx).await?;
-        }
+        self.announce(&mut *tx, &Self::change_of(table, key))
+            .await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    /// On Postgres, the statement that tells the other servers that these jobs and datasets
-    /// changed; delivered when its transaction commits.
-    fn notice(
+    /// On Postgres, tells the other servers that these jobs and datasets changed, delivered
+    /// when the transaction it runs in commits: one statement, however many notices the change
+    /// takes.
+    async fn announce<'c>(
         &self,
-        mut change: GraphChange,
-    ) -> Option<sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments<'static>>> {
+        conn: impl sqlx::Executor<'c, Database = sqlx::Any>,
+        change: &GraphChange,
+    ) -> Result<(), StoreError> {
         if self.backend != Backend::Postgres {
-            return None;
+            return Ok(());
         }
-        change.origin = self.instance.clone();
-        Some(
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(GRAPH_CHANNEL)
-                .bind(serde_json::to_string(&change).expect("change serialises")),
-        )
+        let payloads = notices(change, &self.instance);
+        let rows: Vec<String> = (0..payloads.len())
+            .map(|i| format!("(${})", i + 2))
+            .collect();
+        let sql = format!(
+            "SELECT pg_notify($1, p) FROM (VALUES {}) AS v(p)",
+            rows.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(GRAPH_CHANNEL);
+        for p in payloads {
+            q = q.bind(p);
+        }
+        q.execute(conn).await?;
+        Ok(())
     }
 
     /// The change naming one job (`table` is `jobs`) or dataset.
@@ -310,19 +362,7 @@ impl SqlStore {
         change.cuts = cuts;
         if self.backend == Backend::Postgres && !fresh.is_empty() {
             // Delivered to every listener when (and only if) the transaction commits.
-            let mut change = change.clone();
-            change.origin = self.instance.clone();
-            let payload = serde_json::to_string(&change).expect("change serialises");
-            let payload = if payload.len() > NOTIFY_LIMIT {
-                "*".to_string()
-            } else {
-                payload
-            };
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(GRAPH_CHANNEL)
-                .bind(payload)
-                .execute(&mut *tx)
-                .await?;
+            self.announce(&mut *tx, &change).await?;
         }
         if !known.is_empty() {
             // Events stored before change nothing, but what they name is read back whole: a
@@ -715,8 +755,9 @@ impl Store for SqlStore {
         .bind(id)
         .fetch_optional(&self.writes)
         .await?;
-        if let Some(notice) = key.and_then(|k| self.notice(Self::change_of(table, k))) {
-            notice.execute(&self.writes).await?;
+        if let Some(key) = key {
+            self.announce(&self.writes, &Self::change_of(table, key))
+                .await?;
         }
         Ok(())
     }
@@ -752,7 +793,13 @@ impl Store for SqlStore {
             };
             loop {
                 let notice = match listener.try_recv().await {
-                    Ok(Some(n)) if n.payload() == "*" => super::GraphNotice::Resync,
+                    // `*` and the sender: reload everything, unless this server sent it.
+                    Ok(Some(n)) if n.payload().starts_with('*') => {
+                        if n.payload()[1..] == *me {
+                            continue;
+                        }
+                        super::GraphNotice::Resync
+                    }
                     Ok(Some(n)) => match serde_json::from_str::<GraphChange>(n.payload()) {
                         Ok(change) if change.origin == me => continue,
                         Ok(change) => super::GraphNotice::Changed(change),
@@ -865,10 +912,8 @@ impl Store for SqlStore {
                 jobs: chunk.to_vec(),
                 ..Default::default()
             };
-            if let Some(notice) = self.notice(change) {
-                if let Err(e) = notice.execute(&self.writes).await {
-                    tracing::warn!(error = %e, "could not tell other servers what retention removed");
-                }
+            if let Err(e) = self.announce(&self.writes, &change).await {
+                tracing::warn!(error = %e, "could not tell other servers what retention removed");
             }
         }
         Ok(report)
@@ -936,5 +981,30 @@ mod tests {
         assert_eq!(name, "lineage_events_p202412");
         assert!(from <= t && t < to);
         assert_eq!(crate::model::time::iso(to), "2025-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn a_large_change_goes_as_several_notices_each_under_the_limit() {
+        let name = |i: usize| (format!("ns\"{i}"), format!("{i}-{}", "x".repeat(90)));
+        let change = GraphChange {
+            jobs: (0..40).map(name).collect(),
+            datasets: (40..200).map(name).collect(),
+            ..Default::default()
+        };
+        let sent = notices(&change, "me");
+        assert!(sent.len() > 4, "{}", sent.len());
+        let mut back = GraphChange::default();
+        for n in &sent {
+            assert!(n.len() <= NOTIFY_LIMIT, "{}", n.len());
+            let part: GraphChange = serde_json::from_str(n).unwrap();
+            assert_eq!(part.origin, "me");
+            back.jobs.extend(part.jobs);
+            back.datasets.extend(part.datasets);
+        }
+        assert_eq!((back.jobs, back.datasets), (change.jobs, change.datasets));
+        // One name too long for any notice: "reload everything", from whom.
+        let huge = GraphChange::dataset("ns", &"y".repeat(NOTIFY_LIMIT));
+        assert_eq!(notices(&huge, "me"), vec!["*me".to_string()]);
+        assert_eq!(notices(&GraphChange::default(), "me").len(), 1);
     }
 }
