@@ -131,8 +131,9 @@ async fn run(
     max_batch: usize,
     lineage: Option<Arc<Lineage>>,
 ) {
-    // How many requests the last batch held: the concurrency the writer has seen lately.
-    let mut last_requests = 0usize;
+    // How many requests the next batch may expect: those that waited while the last batch
+    // committed, and the last batch's own, whose answers are bringing their clients back.
+    let mut expected = 0usize;
     // The last committed batch, being read back into the graph and then answered.
     let mut acknowledging: Option<JoinHandle<()>> = None;
     while let Some(first) = rx.recv().await {
@@ -149,11 +150,11 @@ async fn run(
                     Err(_) => break,
                 }
             }
-            // Clients answered by the last commit are sending their next events right now: when
-            // far fewer requests wait than the last batch held, give them a moment to arrive, so
-            // that one commit takes them all instead of one commit each for a straggler and the
-            // rest. A lone client (a last batch of one) never waits.
-            if count >= max_batch || jobs.len() * 2 > last_requests {
+            // Clients answered by the last commit are sending their next events right now: give
+            // them a moment to arrive, so that one commit takes them and those that waited
+            // meanwhile, instead of the two groups taking turns in half-size commits. A lone
+            // client (a last batch of one, nobody else waiting) never waits.
+            if count >= max_batch || jobs.len() >= expected {
                 break;
             }
             match tokio::time::timeout_at(gather_until, rx.recv()).await {
@@ -164,10 +165,11 @@ async fn run(
                 Ok(None) | Err(_) => break,
             }
         }
-        last_requests = jobs.len();
+        let requests = jobs.len();
         let batch = Batch::of(jobs);
         let started = std::time::Instant::now();
         let outcome = store.ingest(&batch.events).await;
+        expected = rx.len() + requests;
         let m = crate::metrics::metrics();
         m.batch_size.observe(batch.events.len() as f64);
         m.commit_seconds.observe(started.elapsed().as_secs_f64());
