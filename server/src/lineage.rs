@@ -24,6 +24,10 @@ pub struct Lineage {
     resyncing: Mutex<Option<GraphChange>>,
     /// One whole reload at a time.
     resync_lock: tokio::sync::Mutex<()>,
+    /// One change taken into the graph at a time, a read-back held from its read to its
+    /// splice: a read-back that read the store before a commit must not land after that
+    /// commit's delta (it would take the commit's versions out again).
+    apply_lock: tokio::sync::Mutex<()>,
     /// Each node's data as REST lineage answers carry it, rendered.
     node_data: NodeDataCache,
 }
@@ -92,6 +96,7 @@ impl Lineage {
             behind: Mutex::new(Behind::default()),
             resyncing: Mutex::new(None),
             resync_lock: tokio::sync::Mutex::new(()),
+            apply_lock: tokio::sync::Mutex::new(()),
             node_data: NodeDataCache::new(NODE_DATA_BYTES),
         })
     }
@@ -142,6 +147,7 @@ impl Lineage {
         }
         self.forget(&change);
         let rest = {
+            let _turn = self.apply_lock.lock().await;
             let mut index = self.index.write().expect("lineage index lock");
             if let Some(missed) = self.resyncing.lock().expect("resync record").as_mut() {
                 // A reload is reading the store meanwhile: it may have read before this commit.
@@ -274,6 +280,7 @@ impl Lineage {
     /// Reads back the named jobs and datasets: of each history, only what changed (from the
     /// change's cuts on), or all of it where the change does not say.
     pub async fn apply_change(&self, change: &GraphChange) -> Result<(), StoreError> {
+        let _turn = self.apply_lock.lock().await;
         let jobs: Vec<HistoryFrom> = change
             .jobs
             .iter()

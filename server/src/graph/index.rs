@@ -523,12 +523,6 @@ impl LineageIndex {
         takes
     }
 
-    /// Whether the graph holds column lineage into a dataset.
-    pub fn has_columns(&self, dataset: &NodeKey) -> bool {
-        self.find(dataset)
-            .is_some_and(|d| self.columns_in.contains_key(&d))
-    }
-
     /// Brings a job's edges in line with its versions from `job.since` on: what held before
     /// `since` stays (the version open at `since` now ends where the first one read back
     /// begins), everything from `since` on is replaced. `Micros::MIN` replaces the whole history.

@@ -96,7 +96,7 @@ pub async fn lineage(
         let start = index
             .resolve(id)
             .ok_or_else(|| ApiError::NotFound(format!("node '{id}' not found")))?;
-        let g = index.lineage(
+        let mut g = index.lineage(
             start,
             TraverseOptions {
                 direction,
@@ -105,23 +105,34 @@ pub async fn lineage(
                 max_nodes: MAX_NODES,
             },
         );
+        // The same answer from every server, whatever order its graph took the changes in:
+        // nodes by id, then the edges' other ends by id, edges by their ends' places.
+        let by_key = |a: &NodeIndex, b: &NodeIndex| index.node(*a).key.cmp(&index.node(*b).key);
+        g.nodes.sort_unstable_by(by_key);
         let mut at: foldhash::HashMap<NodeIndex, u32> = g
             .nodes
             .iter()
             .enumerate()
             .map(|(i, n)| (*n, i as u32))
             .collect();
+        let mut outside: Vec<NodeIndex> = g
+            .edges
+            .iter()
+            .flat_map(|(a, b)| [*a, *b])
+            .filter(|n| !at.contains_key(n))
+            .collect();
+        outside.sort_unstable_by(by_key);
+        outside.dedup();
         let json_id = |n: NodeIndex| {
             serde_json::to_string(&index.node(n).key.id()).expect("an id serialises")
         };
         let mut ids: Vec<String> = g.nodes.iter().map(|n| json_id(*n)).collect();
-        let mut slot = |n: NodeIndex| {
-            *at.entry(n).or_insert_with(|| {
-                ids.push(json_id(n));
-                ids.len() as u32 - 1
-            })
-        };
-        let edges: Vec<(u32, u32)> = g.edges.iter().map(|(a, b)| (slot(*a), slot(*b))).collect();
+        for n in outside {
+            at.insert(n, ids.len() as u32);
+            ids.push(json_id(n));
+        }
+        let mut edges: Vec<(u32, u32)> = g.edges.iter().map(|(a, b)| (at[a], at[b])).collect();
+        edges.sort_unstable();
         // What the graph knows, then the guard is dropped before the store is asked for details.
         let nodes: Vec<GraphNode> = g
             .nodes
@@ -334,8 +345,8 @@ const WARM_CHUNK: usize = 1_000;
 /// After a start, renders every node's data into the cache, the most connected nodes first,
 /// until the cache is three quarters full: so that the first lineage answers after a restart
 /// copy rendered bytes as every later one does, instead of reading thousands of rows. Each
-/// chunk waits for a read permit like any REST read, so warming never takes the CPU from
-/// requests; what commits change meanwhile is forgotten as usual.
+/// chunk waits for a read permit like any REST read, so warming takes no more than one read's
+/// share of the server; what commits change meanwhile is forgotten as usual.
 pub fn warm_node_data(state: Arc<AppState>) {
     state.lineage.node_data().set_warming(true);
     tokio::spawn(async move {
@@ -367,10 +378,13 @@ async fn warm(state: &AppState) {
         if cache.nearly_full() {
             break;
         }
+        let missing: Vec<&GraphNode> = chunk.iter().filter(|n| !cache.holds(&n.key)).collect();
+        if missing.is_empty() {
+            continue;
+        }
         let Ok(_permit) = state.read_permits.acquire().await else {
             return;
         };
-        let missing: Vec<&GraphNode> = chunk.iter().filter(|n| !cache.holds(&n.key)).collect();
         if let Err(e) = render_node_data(state, &missing).await {
             tracing::warn!(error = %e, "warming the lineage node data stopped");
             return;
