@@ -39,6 +39,17 @@ struct GraphNode {
     deleted: bool,
 }
 
+impl GraphNode {
+    fn of(index: &crate::graph::LineageIndex, n: NodeIndex) -> Self {
+        let data = index.node(n);
+        GraphNode {
+            key: data.key.clone(),
+            dataset_type: data.dataset_type.as_deref().map(str::to_string),
+            deleted: data.deleted_at.is_some(),
+        }
+    }
+}
+
 /// The answer's shape, read under the graph's lock: its nodes, every node id as a JSON string
 /// (the nodes' first, then those of edge ends outside the answer), and its edges as positions in
 /// that list.
@@ -134,18 +145,7 @@ pub async fn lineage(
         let mut edges: Vec<(u32, u32)> = g.edges.iter().map(|(a, b)| (at[a], at[b])).collect();
         edges.sort_unstable();
         // What the graph knows, then the guard is dropped before the store is asked for details.
-        let nodes: Vec<GraphNode> = g
-            .nodes
-            .iter()
-            .map(|n| {
-                let data = index.node(*n);
-                GraphNode {
-                    key: data.key.clone(),
-                    dataset_type: data.dataset_type.as_deref().map(str::to_string),
-                    deleted: data.deleted_at.is_some(),
-                }
-            })
-            .collect();
+        let nodes: Vec<GraphNode> = g.nodes.iter().map(|n| GraphNode::of(&index, *n)).collect();
         Shape {
             nodes,
             ids,
@@ -362,14 +362,7 @@ async fn warm(state: &AppState) {
         index
             .nodes_by_degree()
             .into_iter()
-            .map(|n| {
-                let data = index.node(n);
-                GraphNode {
-                    key: data.key.clone(),
-                    dataset_type: data.dataset_type.as_deref().map(str::to_string),
-                    deleted: data.deleted_at.is_some(),
-                }
-            })
+            .map(|n| GraphNode::of(&index, n))
             .collect()
     };
     let cache = state.lineage.node_data();

@@ -161,6 +161,13 @@ impl FacetState {
         changed
     }
 
+    /// Puts the stored state under this one: the stored state with this one merged into it
+    /// (the same rule as `merge`, facet by facet).
+    pub fn merge_under(&mut self, mut stored: FacetState) {
+        stored.merge_state(self);
+        *self = stored;
+    }
+
     /// A live facet by name, parsed.
     pub fn get(&self, name: &str) -> Option<Value> {
         self.raw(name)

@@ -808,12 +808,8 @@ impl Normalizer {
             let Some(v) = b.versions.get_mut(&r.id) else {
                 continue;
             };
-            let mut facets = r.facets;
-            facets.merge_state(&v.facets);
-            v.facets = facets;
-            let mut io_facets = r.io_facets;
-            io_facets.merge_state(&v.io_facets);
-            v.io_facets = io_facets;
+            v.facets.merge_under(r.facets);
+            v.io_facets.merge_under(r.io_facets);
             v.created_at = v.created_at.min(r.created_at);
             v.may_be_current |= r.may_be_current;
             v.created_by_run = match (v.created_by_run.take(), r.created_by_run) {
@@ -825,9 +821,7 @@ impl Normalizer {
             let Some(d) = b.datasets.get_mut(&r.id) else {
                 continue;
             };
-            let mut facets = r.facets;
-            facets.merge_state(&d.facets);
-            d.facets = facets;
+            d.facets.merge_under(r.facets);
             d.current = r.current;
             d.current_is_candidate = r.current_is_candidate;
             d.created_at = r.created_at;
@@ -838,9 +832,7 @@ impl Normalizer {
             let Some(j) = b.jobs.get_mut(&r.id) else {
                 continue;
             };
-            let mut facets = r.facets;
-            facets.merge_state(&j.facets);
-            j.facets = facets;
+            j.facets.merge_under(r.facets);
             j.parent_job_id = j.parent_job_id.take().or(r.parent_job_id);
             j.created_at = r.created_at;
         }
@@ -851,12 +843,8 @@ impl Normalizer {
             let mut timeline = r.timeline;
             timeline.merge(&e.timeline);
             e.timeline = timeline;
-            let mut facets = r.facets;
-            facets.merge_state(&e.facets);
-            e.facets = facets;
-            let mut job_facets = r.job_facets;
-            job_facets.merge_state(&e.job_facets);
-            e.job_facets = job_facets;
+            e.facets.merge_under(r.facets);
+            e.job_facets.merge_under(r.job_facets);
             e.run_id = r.run_id;
             e.job_id = r.job_id;
             e.parent_run_uuid = e.parent_run_uuid.take().or(r.parent_run_uuid);
@@ -869,9 +857,7 @@ impl Normalizer {
             }
             match b.io.get_mut(&key) {
                 Some(io) => {
-                    let mut facets = r.facets;
-                    facets.merge_state(&io.facets);
-                    io.facets = facets;
+                    io.facets.merge_under(r.facets);
                     io.bind_time = io.bind_time.min(r.bind_time);
                     let written_by = (key.1 == "out")
                         .then(|| written_by(key.0.parse().expect("run uuids are uuids"), &key.2));

@@ -368,8 +368,9 @@ impl SqlStore {
             // Events stored before change nothing, but what they name is read back whole: a
             // graph that missed them (another server wrote them, on a store that announces
             // nothing) catches up when they are sent again.
-            change.merge(GraphChange::of(known.iter().copied()));
-            delta.read_back.merge(GraphChange::of(known));
+            let known = GraphChange::of(known);
+            change.merge(known.clone());
+            delta.read_back.merge(known);
         }
         let applied = started.elapsed();
         tx.commit().await?;
@@ -907,9 +908,9 @@ impl Store for SqlStore {
         self.partitions.lock().expect("partition cache").clear();
         let report = report?;
         // The other servers forget the rendered data of jobs whose latest run may have gone.
-        for chunk in report.jobs.chunks(100) {
+        if !report.jobs.is_empty() {
             let change = GraphChange {
-                jobs: chunk.to_vec(),
+                jobs: report.jobs.clone(),
                 ..Default::default()
             };
             if let Err(e) = self.announce(&self.writes, &change).await {
