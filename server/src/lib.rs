@@ -13,6 +13,7 @@ pub mod graph;
 pub mod graphql;
 pub mod http;
 pub mod ingest;
+pub mod json;
 pub mod kafka;
 pub mod lineage;
 pub mod metrics;

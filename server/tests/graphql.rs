@@ -512,10 +512,82 @@ async fn latest_run_states_for_the_jobs_drawn(db: Db) {
     );
 }
 
+/// Large lists are written as JSON text and spliced into the answer: names that need escaping,
+/// a name that looks like the text's stand-in, aliases of one list and the usual per-item way
+/// all give the same JSON.
+async fn written_lists_escape_names_and_answer_as_resolved_item_by_item(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let names = [
+        "quote \" and backslash \\",
+        "line\nbreak\ttab",
+        "non-ASCII é 漢字 🦀",
+        "tributary-raw-00000000000000000000000000000000-0",
+    ];
+    let outputs: Vec<Value> = names
+        .iter()
+        .map(|n| json!({"namespace": "ns:with:colons", "name": n}))
+        .collect();
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-05-01T10:00:00Z",
+        "0191f7c2-0000-7000-8000-000000000301",
+        "writer \"job\"",
+        json!([{"namespace": "db", "name": "src"}]),
+        Value::Array(outputs),
+    ))
+    .await;
+    let written = app
+        .graphql(
+            "{ lineage(nodeId: \"dataset:db:src\", direction: DOWNSTREAM) { a: nodes { id name namespace kind __typename } b: nodes { id } edges { source target } truncated } \
+               impact(nodeId: \"dataset:db:src\") { affected { distance path node { id name datasetType } } truncated } }",
+            json!({}),
+        )
+        .await;
+    let per_item = app
+        .graphql(
+            "{ lineage(nodeId: \"dataset:db:src\", direction: DOWNSTREAM) { a: nodes { ...N } b: nodes { ... on LineageNode { id } } edges { ... on LineageEdge { source target } } truncated } \
+               impact(nodeId: \"dataset:db:src\") { affected { distance path node { ... on LineageNode { id name datasetType } } } truncated } } \
+             fragment N on LineageNode { id name namespace kind __typename }",
+            json!({}),
+        )
+        .await;
+    assert!(written["errors"].is_null(), "{written}");
+    assert_eq!(written, per_item);
+    let ids: Vec<&str> = written["data"]["impact"]["affected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["node"]["id"].as_str().unwrap())
+        .collect();
+    for name in names {
+        let id = format!("dataset:ns:with:colons:{name}");
+        assert!(ids.contains(&id.as_str()), "{id} not in {ids:?}");
+    }
+    let jobs: Vec<&Value> = written["data"]["lineage"]["a"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "JOB")
+        .collect();
+    assert_eq!(jobs.len(), 1, "{written}");
+    assert_eq!(jobs[0]["name"], "writer \"job\"");
+    assert_eq!(jobs[0]["__typename"], "LineageNode");
+    assert_eq!(
+        written["data"]["lineage"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+}
+
 on_both_backends!(
     latest_run_states_for_the_jobs_drawn,
     which_models_break_changes_when_a_model_is_retrained,
     graphql_errors_carry_a_code,
     column_impact_follows_column_lineage,
     big_answers_travel_gzipped_and_paths_are_made_only_when_asked,
+    written_lists_escape_names_and_answer_as_resolved_item_by_item,
 );

@@ -142,6 +142,15 @@ async fn measure(config: &Config, url: &str, args: &ApiArgs) -> anyhow::Result<(
     let gql = |query: String| serde_json::json!({ "query": query }).to_string();
     let questions = [
         Question {
+            // What any answer costs on either side: one request and one statement that do
+            // nothing, each over its own connection.
+            what: "the floor: GraphQL `{ __typename }`, against `SELECT $1`".into(),
+            method: "POST",
+            path: "/api/v1/graphql".into(),
+            body: gql("{ __typename }".into()),
+            cte: Some(("SELECT $1::text".into(), store_id(hub))),
+        },
+        Question {
             what: format!("GraphQL impact of a hub, whole closure ({hub_size} nodes), ids"),
             method: "POST",
             path: "/api/v1/graphql".into(),

@@ -74,9 +74,11 @@ impl Connection {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
         head.push_str("\r\n");
+        // One write: head and body leave in one segment (no delayed-ACK wait on the second).
+        let mut request = head.into_bytes();
+        request.extend_from_slice(body);
         let s = self.stream.get_mut();
-        s.write_all(head.as_bytes()).await?;
-        s.write_all(body).await?;
+        s.write_all(&request).await?;
         s.flush().await?;
         self.read_response().await
     }

@@ -9,17 +9,21 @@ mod plain;
 
 use async_graphql::parser::types::SelectionSet;
 use async_graphql::{
-    Context, EmptySubscription, Enum, ErrorExtensions, MergedObject, Name, Object, Schema,
-    SimpleObject, Value, ID,
+    Context, EmptySubscription, Enum, ErrorExtensions, MergedObject, Object, Schema, SimpleObject,
+    ID,
 };
 
 pub use catalog::{CatalogQuery, Mutation};
 use chrono::{DateTime, Utc};
-use plain::{Plain, PlainObject, Plan};
+use petgraph::stable_graph::NodeIndex;
+pub use plain::RawParts;
+use plain::{Plain, PlainObject, Plan, WriteFields};
 
 use crate::graph::{
-    Direction as GraphDirection, LineageIndex, NodeKind as GraphNodeKind, TraverseOptions,
+    Direction as GraphDirection, ImpactResult, LineageIndex, NodeKey, NodeKind as GraphNodeKind,
+    TraverseOptions,
 };
+use crate::json;
 use crate::lineage::Lineage;
 use crate::model::time::to_micros;
 
@@ -135,20 +139,6 @@ impl PlainObject for LineageNode {
     fn has(field: &str) -> bool {
         matches!(field, "id" | "kind" | "namespace" | "name" | "datasetType")
     }
-
-    fn value(&self, field: &str, _: Option<&Plan>) -> Value {
-        match field {
-            "id" => Value::String(self.id.0.clone()),
-            "kind" => Value::Enum(Name::new(match self.kind {
-                NodeKind::Dataset => "DATASET",
-                NodeKind::Job => "JOB",
-            })),
-            "namespace" => Value::String(self.namespace.clone()),
-            "name" => Value::String(self.name.clone()),
-            "datasetType" => self.dataset_type.clone().map_or(Value::Null, Value::String),
-            _ => Value::Null,
-        }
-    }
 }
 
 impl PlainObject for LineageEdge {
@@ -157,14 +147,54 @@ impl PlainObject for LineageEdge {
     fn has(field: &str) -> bool {
         matches!(field, "source" | "target")
     }
+}
 
-    fn value(&self, field: &str, _: Option<&Plan>) -> Value {
+/// A node of the graph as it is written (a `LineageNode`).
+struct NodeView<'a>(&'a LineageIndex, NodeIndex);
+
+impl WriteFields for NodeView<'_> {
+    fn write_field(&self, field: &str, _: Option<&Plan>, out: &mut Vec<u8>) {
+        let d = self.0.node(self.1);
         match field {
-            "source" => Value::String(self.source.0.clone()),
-            "target" => Value::String(self.target.0.clone()),
-            _ => Value::Null,
+            "id" => write_id(&d.key, out),
+            "kind" => out.extend_from_slice(match d.key.kind {
+                GraphNodeKind::Dataset => b"\"DATASET\"",
+                GraphNodeKind::Job => b"\"JOB\"",
+            }),
+            "namespace" => json::write_str(out, &[&d.key.namespace]),
+            "name" => json::write_str(out, &[&d.key.name]),
+            "datasetType" => match &d.dataset_type {
+                Some(t) => json::write_str(out, &[t]),
+                None => out.extend_from_slice(b"null"),
+            },
+            _ => out.extend_from_slice(b"null"),
         }
     }
+}
+
+/// An edge of the graph as it is written (a `LineageEdge`).
+struct EdgeView<'a>(&'a LineageIndex, NodeIndex, NodeIndex);
+
+impl WriteFields for EdgeView<'_> {
+    fn write_field(&self, field: &str, _: Option<&Plan>, out: &mut Vec<u8>) {
+        match field {
+            "source" => write_id(&self.0.node(self.1).key, out),
+            "target" => write_id(&self.0.node(self.2).key, out),
+            _ => out.extend_from_slice(b"null"),
+        }
+    }
+}
+
+/// A node's id (`NodeKey::id`) as a JSON string, without making the string first.
+fn write_id(key: &NodeKey, out: &mut Vec<u8>) {
+    out.extend_from_slice(match key.kind {
+        GraphNodeKind::Dataset => b"\"dataset:",
+        GraphNodeKind::Job => b"\"job:",
+    });
+    json::write_str_contents(out, &key.namespace);
+    out.push(b':');
+    json::write_str_contents(out, &key.name);
+    out.push(b'"');
 }
 
 /// Nodes and edges around a node.
@@ -212,18 +242,32 @@ impl PlainObject for Affected {
     fn nested_plan(field: &str, selection: &SelectionSet) -> Option<Plan> {
         (field == "node").then(|| Plan::of::<LineageNode>(selection))?
     }
+}
 
-    fn value(&self, field: &str, nested: Option<&Plan>) -> Value {
+/// The `i`th node an impact walk reached, as it is written (an `Affected`).
+struct AffectedView<'a> {
+    index: &'a LineageIndex,
+    result: &'a ImpactResult,
+    i: usize,
+}
+
+impl WriteFields for AffectedView<'_> {
+    fn write_field(&self, field: &str, nested: Option<&Plan>, out: &mut Vec<u8>) {
+        let (n, distance) = self.result.affected[self.i];
         match (field, nested) {
-            ("node", Some(plan)) => plan.answer(&self.node),
-            ("distance", _) => Value::Number(self.distance.into()),
-            ("path", _) => Value::List(
-                self.path
-                    .iter()
-                    .map(|id| Value::String(id.0.clone()))
-                    .collect(),
-            ),
-            _ => Value::Null,
+            ("node", Some(plan)) => plan.write(&NodeView(self.index, n), out),
+            ("distance", _) => json::write_int(out, i64::from(distance)),
+            ("path", _) => {
+                out.push(b'[');
+                for (k, p) in self.result.path_at(self.i).iter().enumerate() {
+                    if k > 0 {
+                        out.push(b',');
+                    }
+                    write_id(&self.index.node(*p).key, out);
+                }
+                out.push(b']');
+            }
+            _ => out.extend_from_slice(b"null"),
         }
     }
 }
@@ -235,7 +279,7 @@ pub struct Impact {
     pub truncated: bool,
 }
 
-fn node(index: &LineageIndex, n: petgraph::stable_graph::NodeIndex) -> LineageNode {
+fn node(index: &LineageIndex, n: NodeIndex) -> LineageNode {
     let d = index.node(n);
     LineageNode {
         id: ID(d.key.id()),
@@ -303,16 +347,27 @@ impl LineageQuery {
                 max_nodes: MAX_NODES,
             },
         );
+        let index = &*index;
         Ok(LineageGraph {
-            nodes: Plain(g.nodes.iter().map(|n| node(&index, *n)).collect()),
-            edges: Plain(
-                g.edges
-                    .iter()
-                    .map(|(a, b)| LineageEdge {
-                        source: ID(index.node(*a).key.id()),
-                        target: ID(index.node(*b).key.id()),
-                    })
-                    .collect(),
+            nodes: Plain::answer(
+                ctx,
+                "nodes",
+                || g.nodes.iter().map(|n| NodeView(index, *n)),
+                || g.nodes.iter().map(|n| node(index, *n)).collect(),
+            ),
+            edges: Plain::answer(
+                ctx,
+                "edges",
+                || g.edges.iter().map(|(a, b)| EdgeView(index, *a, *b)),
+                || {
+                    g.edges
+                        .iter()
+                        .map(|(a, b)| LineageEdge {
+                            source: ID(index.node(*a).key.id()),
+                            target: ID(index.node(*b).key.id()),
+                        })
+                        .collect()
+                },
             ),
             truncated: g.truncated,
         })
@@ -368,41 +423,57 @@ impl LineageQuery {
         dataset_types: Option<Vec<String>>,
     ) -> async_graphql::Result<Impact> {
         let depth = depth_arg(depth)?;
-        // Paths cost a walk back and an id string per hop for every node: only when asked for.
-        let want_paths = ctx.look_ahead().field("affected").field("path").exists();
         let index = lineage(ctx)?.read();
+        let index = &*index;
         let start = index.resolve(&node_id).ok_or_else(|| not_found(&node_id))?;
-        let result = index.impact(start, depth, as_of.map(to_micros), MAX_NODES);
-        let wanted = |t: &Option<std::sync::Arc<str>>| match &dataset_types {
+        let result = &index.impact(start, depth, as_of.map(to_micros), MAX_NODES);
+        let wanted = &|t: &Option<std::sync::Arc<str>>| match &dataset_types {
             None => true,
             Some(types) => t
                 .as_ref()
                 .is_some_and(|t| types.iter().any(|w| w.eq_ignore_ascii_case(t))),
         };
-        let affected = result
-            .affected
-            .iter()
-            .enumerate()
-            .filter(|(_, (n, _))| {
-                let d = index.node(*n);
-                d.key.kind == GraphNodeKind::Dataset && wanted(&d.dataset_type)
-            })
-            .map(|(i, &(n, distance))| Affected {
-                node: node(&index, n),
-                distance: distance as i32,
-                path: if want_paths {
-                    result
-                        .path_at(i)
-                        .iter()
-                        .map(|p| ID(index.node(*p).key.id()))
-                        .collect()
-                } else {
-                    Vec::new()
-                },
-            })
-            .collect();
+        // Datasets only, of the types asked for: the places in `result.affected` answered.
+        let kept = move || {
+            result
+                .affected
+                .iter()
+                .enumerate()
+                .filter_map(move |(i, (n, _))| {
+                    let d = index.node(*n);
+                    (d.key.kind == GraphNodeKind::Dataset && wanted(&d.dataset_type)).then_some(i)
+                })
+        };
+        let affected = Plain::answer(
+            ctx,
+            "affected",
+            || kept().map(|i| AffectedView { index, result, i }),
+            || {
+                // Paths cost a walk back and an id string per hop for every node: only when
+                // asked for.
+                let want_paths = ctx.look_ahead().field("affected").field("path").exists();
+                kept()
+                    .map(|i| {
+                        let (n, distance) = result.affected[i];
+                        Affected {
+                            node: node(index, n),
+                            distance: distance as i32,
+                            path: if want_paths {
+                                result
+                                    .path_at(i)
+                                    .iter()
+                                    .map(|p| ID(index.node(*p).key.id()))
+                                    .collect()
+                            } else {
+                                Vec::new()
+                            },
+                        }
+                    })
+                    .collect()
+            },
+        );
         Ok(Impact {
-            affected: Plain(affected),
+            affected,
             truncated: result.truncated,
         })
     }

@@ -1,6 +1,7 @@
 //! `POST /api/v1/graphql` and GraphiQL at `/graphiql`. A request is bounded before the engine
 //! sees it (`graphql::guard`): its body size, nesting, fields and graph walks, and its time.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::{header, StatusCode};
@@ -10,11 +11,10 @@ use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationDefinition, OperationType,
 };
 use async_graphql::Positioned;
-use async_graphql_actix_web::GraphQLResponse;
 use serde_json::json;
 
 use super::{body, ApiError, AppState};
-use crate::graphql::{guard, LineageSchema};
+use crate::graphql::{guard, LineageSchema, RawParts};
 use crate::model::access::{AuthMode, Caller, Principal, Scope};
 
 /// The longest a GraphQL request may run.
@@ -115,26 +115,28 @@ pub async fn execute(
         .get::<Caller>()
         .cloned()
         .unwrap_or_default();
-    if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
-        if let Err(guard::Refused(m)) = guard::check_cost(&doc) {
+    // Parsed once: the guard reads the document and the engine runs it.
+    let mut request = request;
+    let operation = request.operation_name.clone();
+    if let Ok(doc) = request.parsed_query() {
+        if let Err(guard::Refused(m)) = guard::check_cost(doc) {
             return Ok(refuse(StatusCode::BAD_REQUEST, "QUERY_TOO_COMPLEX", &m));
         }
-        if runs_a_mutation(&doc, request.operation_name.as_deref()) {
+        if runs_a_mutation(doc, operation.as_deref()) {
             if let Some(refusal) = refuse_mutation(&state, &caller) {
                 return Ok(refusal);
             }
         }
     }
-    // Mutations record themselves in the audit trail under the caller's name.
-    let request = request.data(caller);
+    // Mutations record themselves in the audit trail under the caller's name; large lists are
+    // written as text while the graph is held and spliced into the answer.
+    let raw = RawParts::new();
+    let request = request.data(caller).data(Arc::clone(&raw));
     match tokio::time::timeout(TIMEOUT, schema.execute(request)).await {
-        Ok(response) => {
-            let response = crate::graphql::hide_internal_errors(response);
-            Ok(
-                actix_web::Responder::respond_to(GraphQLResponse::from(response), &req)
-                    .map_into_boxed_body(),
-            )
-        }
+        Ok(response) => Ok(respond(
+            crate::graphql::hide_internal_errors(response),
+            &raw,
+        )),
         Err(_) => Ok(refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "TIMEOUT",
@@ -144,6 +146,39 @@ pub async fn execute(
             ),
         )),
     }
+}
+
+/// The answer as `application/graphql-response+json`, with the lists written as text spliced
+/// in, and the cache and other headers the response asks for.
+fn respond(response: async_graphql::Response, raw: &RawParts) -> HttpResponse {
+    let mut answer = HttpResponse::Ok();
+    if response.is_ok() {
+        if let Some(cache_control) = response.cache_control.value() {
+            answer.insert_header((header::CACHE_CONTROL, cache_control));
+        }
+    }
+    for (name, value) in response.http_headers.iter() {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(name.as_str().as_bytes()),
+            header::HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            answer.append_header((name, value));
+        }
+    }
+    let body = match serde_json::to_vec(&response) {
+        Ok(body) => raw.splice(body),
+        Err(e) => {
+            tracing::error!(error = %e, "a GraphQL answer did not serialise");
+            return refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_ERROR",
+                "internal error",
+            );
+        }
+    };
+    answer
+        .content_type("application/graphql-response+json")
+        .body(body)
 }
 
 /// GraphiQL's page loads its scripts and styles from unpkg.com and starts with an inline script.
