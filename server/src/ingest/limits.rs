@@ -61,7 +61,22 @@ fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
+/// Whether any string or key in `v` holds a NUL: the common answer (no) without building the
+/// path of every value on the way.
+fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, item)| k.contains('\0') || has_nul(item)),
+        _ => false,
+    }
+}
+
+/// Every NUL in `v`, each with its JSON pointer (looked for only where there is one).
 fn nul_free(v: &Value, path: &mut String, out: &mut Vec<Problem>) {
+    if !has_nul(v) {
+        return;
+    }
     if out.len() >= MAX_PROBLEMS {
         return;
     }
