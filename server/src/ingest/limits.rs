@@ -67,7 +67,9 @@ fn has_nul(v: &Value) -> bool {
     match v {
         Value::String(s) => s.contains('\0'),
         Value::Array(items) => items.iter().any(has_nul),
-        Value::Object(map) => map.iter().any(|(k, item)| k.contains('\0') || has_nul(item)),
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, item)| k.contains('\0') || has_nul(item)),
         _ => false,
     }
 }
