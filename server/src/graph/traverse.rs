@@ -338,8 +338,12 @@ fn walk_around(
         }
     }
     edges.retain(|&(a, b)| is_seen(&seen, a) && is_seen(&seen, b));
-    edges.sort_unstable();
-    edges.dedup();
+    // Walking both ways meets an edge from both of its ends; one way, each node is expanded
+    // once and the graph keeps one edge per pair: nothing to take out (the caller sorts).
+    if dirs.len() > 1 {
+        edges.sort_unstable();
+        edges.dedup();
+    }
     (nodes, edges, truncated)
 }
 
