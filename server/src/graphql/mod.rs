@@ -20,7 +20,7 @@ pub use plain::RawParts;
 use plain::{Plain, PlainObject, Plan, WriteFields};
 
 use crate::graph::{
-    Direction as GraphDirection, ImpactResult, LineageIndex, NodeKey, NodeKind as GraphNodeKind,
+    Direction as GraphDirection, ImpactResult, LineageIndex, NodeKind as GraphNodeKind,
     TraverseOptions,
 };
 use crate::json;
@@ -156,15 +156,15 @@ impl WriteFields for NodeView<'_> {
     fn write_field(&self, field: &str, _: Option<&Plan>, out: &mut Vec<u8>) {
         let d = self.0.node(self.1);
         match field {
-            "id" => write_id(&d.key, out),
+            "id" => d.key.write_json_id(out),
             "kind" => out.extend_from_slice(match d.key.kind {
                 GraphNodeKind::Dataset => b"\"DATASET\"",
                 GraphNodeKind::Job => b"\"JOB\"",
             }),
-            "namespace" => json::write_str(out, &[&d.key.namespace]),
-            "name" => json::write_str(out, &[&d.key.name]),
+            "namespace" => json::write_str(out, &d.key.namespace),
+            "name" => json::write_str(out, &d.key.name),
             "datasetType" => match &d.dataset_type {
-                Some(t) => json::write_str(out, &[t]),
+                Some(t) => json::write_str(out, t),
                 None => out.extend_from_slice(b"null"),
             },
             _ => out.extend_from_slice(b"null"),
@@ -178,23 +178,11 @@ struct EdgeView<'a>(&'a LineageIndex, NodeIndex, NodeIndex);
 impl WriteFields for EdgeView<'_> {
     fn write_field(&self, field: &str, _: Option<&Plan>, out: &mut Vec<u8>) {
         match field {
-            "source" => write_id(&self.0.node(self.1).key, out),
-            "target" => write_id(&self.0.node(self.2).key, out),
+            "source" => self.0.node(self.1).key.write_json_id(out),
+            "target" => self.0.node(self.2).key.write_json_id(out),
             _ => out.extend_from_slice(b"null"),
         }
     }
-}
-
-/// A node's id (`NodeKey::id`) as a JSON string, without making the string first.
-fn write_id(key: &NodeKey, out: &mut Vec<u8>) {
-    out.extend_from_slice(match key.kind {
-        GraphNodeKind::Dataset => b"\"dataset:",
-        GraphNodeKind::Job => b"\"job:",
-    });
-    json::write_str_contents(out, &key.namespace);
-    out.push(b':');
-    json::write_str_contents(out, &key.name);
-    out.push(b'"');
 }
 
 /// Nodes and edges around a node.
@@ -263,7 +251,7 @@ impl WriteFields for AffectedView<'_> {
                     if k > 0 {
                         out.push(b',');
                     }
-                    write_id(&self.index.node(*p).key, out);
+                    self.index.node(*p).key.write_json_id(out);
                 }
                 out.push(b']');
             }

@@ -52,7 +52,7 @@ impl Plan {
                 return None;
             }
             let mut key = Vec::new();
-            json::write_str(&mut key, &[f.response_key().node.as_str()]);
+            json::write_str(&mut key, f.response_key().node.as_str());
             key.push(b':');
             fields.push((key, name.to_string(), nested));
         }
@@ -71,7 +71,7 @@ impl Plan {
             }
             out.extend_from_slice(key);
             if name == "__typename" {
-                json::write_str(out, &[self.type_name]);
+                json::write_str(out, self.type_name);
             } else {
                 item.write_field(name, nested.as_ref(), out);
             }
@@ -308,7 +308,7 @@ mod tests {
     impl WriteFields for Node {
         fn write_field(&self, field: &str, _: Option<&Plan>, out: &mut Vec<u8>) {
             match field {
-                "id" => json::write_str(out, &["dataset:db:", "a \"b\""]),
+                "id" => json::write_str(out, "dataset:db:a \"b\""),
                 "kind" => out.extend_from_slice(b"\"DATASET\""),
                 _ => out.extend_from_slice(b"null"),
             }

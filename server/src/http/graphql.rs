@@ -84,7 +84,7 @@ pub async fn execute(
         }
         Err(e) => return Err(e),
     };
-    let request: async_graphql::Request = match body::parse(&bytes) {
+    let mut request: async_graphql::Request = match body::parse(&bytes) {
         Ok(r) => r,
         Err(ApiError::BadRequest(p)) => {
             let message = p
@@ -116,7 +116,6 @@ pub async fn execute(
         .cloned()
         .unwrap_or_default();
     // Parsed once: the guard reads the document and the engine runs it.
-    let mut request = request;
     let operation = request.operation_name.clone();
     if let Ok(doc) = request.parsed_query() {
         if let Err(guard::Refused(m)) = guard::check_cost(doc) {

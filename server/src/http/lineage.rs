@@ -55,7 +55,7 @@ impl GraphNode {
 /// that list.
 struct Shape {
     nodes: Vec<GraphNode>,
-    ids: Vec<String>,
+    ids: Vec<Vec<u8>>,
     edges: Vec<(u32, u32)>,
     truncated: bool,
 }
@@ -135,9 +135,11 @@ pub async fn lineage(
         outside.sort_unstable_by(by_key);
         outside.dedup();
         let json_id = |n: NodeIndex| {
-            serde_json::to_string(&index.node(n).key.id()).expect("an id serialises")
+            let mut id = Vec::new();
+            index.node(n).key.write_json_id(&mut id);
+            id
         };
-        let mut ids: Vec<String> = g.nodes.iter().map(|n| json_id(*n)).collect();
+        let mut ids: Vec<Vec<u8>> = g.nodes.iter().map(|n| json_id(*n)).collect();
         for n in outside {
             at.insert(n, ids.len() as u32);
             ids.push(json_id(n));
@@ -189,13 +191,13 @@ fn write_answer(shape: &Shape, data: &[Arc<RawValue>]) -> Vec<u8> {
     };
     let (out_at, out) = by(|e| e.0);
     let (in_at, into) = by(|e| e.1);
-    let id = |i: u32| shape.ids[i as usize].as_bytes();
+    let id = |i: u32| shape.ids[i as usize].as_slice();
     let edge_bytes = |k: u32| {
         let (a, b) = shape.edges[k as usize];
         id(a).len() + id(b).len() + 30
     };
     let capacity = data.iter().map(|d| d.get().len()).sum::<usize>()
-        + shape.ids.iter().map(String::len).sum::<usize>()
+        + shape.ids.iter().map(Vec::len).sum::<usize>()
         + out
             .iter()
             .chain(&into)

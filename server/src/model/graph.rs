@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::json;
 use crate::model::prepared::PreparedEvent;
 use crate::model::time::Micros;
 use crate::model::NodeId;
@@ -47,6 +48,19 @@ impl NodeKey {
             NodeKind::Dataset => NodeId::dataset(&self.namespace, &self.name),
             NodeKind::Job => NodeId::job(&self.namespace, &self.name),
         }
+    }
+
+    /// The same id as a JSON string, written into `out` without making the `String` first (the
+    /// large lineage answers write thousands).
+    pub fn write_json_id(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(match self.kind {
+            NodeKind::Dataset => b"\"dataset:",
+            NodeKind::Job => b"\"job:",
+        });
+        json::write_str_contents(out, &self.namespace);
+        out.push(b':');
+        json::write_str_contents(out, &self.name);
+        out.push(b'"');
     }
 }
 
@@ -354,6 +368,21 @@ impl GraphChange {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_written_as_json_is_the_id_serialised() {
+        for key in [
+            NodeKey::dataset("ns\"1", "a\\b"),
+            NodeKey::job("s3://bucket:with:colons", "line\nbreak é"),
+        ] {
+            let mut out = Vec::new();
+            key.write_json_id(&mut out);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&key.id()).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn column_edges_read_the_usual_shape_and_survive_odd_ones() {
