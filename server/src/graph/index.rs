@@ -30,6 +30,30 @@ pub struct NodeData {
     pub deleted_at: Option<Micros>,
 }
 
+/// Node ids as JSON text, one after another in node index order (nodes are never removed).
+#[derive(Debug, Default)]
+struct JsonIds {
+    text: Vec<u8>,
+    /// Where each node's id ends in `text` (it begins where the one before ends).
+    ends: Vec<usize>,
+}
+
+impl JsonIds {
+    fn push(&mut self, key: &NodeKey) {
+        key.write_json_id(&mut self.text);
+        self.ends.push(self.text.len());
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn get(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+}
+
 /// The intervals of one edge, sorted; one interval (the common case) is kept inline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Spans {
@@ -282,6 +306,8 @@ pub struct LineageIndex {
     pub(super) meta: Vec<NodeMeta>,
     /// The same, one byte a node, for walks of the current graph: `JOB` and `DELETED` bits.
     pub(super) flags: Vec<u8>,
+    /// Each node's id as JSON text, by index, for the large answers that write thousands.
+    json_ids: JsonIds,
     /// Namespaces and dataset types, one allocation each.
     interned: foldhash::HashSet<Arc<str>>,
     /// The current edges as adjacency lists; emptied by every change to the edges.
@@ -349,6 +375,14 @@ impl LineageIndex {
         &self.graph[ix]
     }
 
+    /// A node's id as a JSON string (`"dataset:{namespace}:{name}"`, escaped), as
+    /// [`NodeKey::write_json_id`] writes it: kept beside the graph in index order, so that an
+    /// answer of thousands of ids copies each from one place instead of following the node's
+    /// key to its namespace and name and escaping them again.
+    pub fn json_id(&self, ix: NodeIndex) -> &[u8] {
+        self.json_ids.get(ix.index())
+    }
+
     /// One shared copy of a short, often repeated string (a namespace, a dataset type).
     pub(super) fn intern(&mut self, s: &str) -> Arc<str> {
         if let Some(a) = self.interned.get(s) {
@@ -381,11 +415,13 @@ impl LineageIndex {
                     namespace: self.intern(&key.namespace),
                     ..key
                 };
+                self.json_ids.push(&key);
                 let ix = self.graph.add_node(NodeData {
                     key: key.clone(),
                     dataset_type,
                     deleted_at,
                 });
+                debug_assert_eq!(ix.index() + 1, self.json_ids.len());
                 self.nodes.insert(key, ix);
                 ix
             }
@@ -895,6 +931,27 @@ mod tests {
                 .into_iter()
                 .map(|(s, i, o)| (s, ds(i), ds(o)))
                 .collect(),
+        }
+    }
+
+    #[test]
+    fn kept_json_ids_are_each_nodes_id_as_json() {
+        let mut ix = LineageIndex::new();
+        let keys = [
+            NodeKey::dataset("postgres://host:5432", "db.t"),
+            NodeKey::job("ns", "quote\"back\\slash\u{1}\u{e9}"),
+            NodeKey::dataset("", ""),
+            NodeKey::job("airflow", "dag.task"),
+        ];
+        let mut nodes = Vec::new();
+        for k in &keys {
+            nodes.push(ix.upsert_node(k.clone(), None, None));
+        }
+        // Known again (and deleted): the same node, the same text.
+        ix.upsert_node(keys[1].clone(), None, Some(5));
+        for (k, n) in keys.iter().zip(nodes) {
+            let text = std::str::from_utf8(ix.json_id(n)).unwrap();
+            assert_eq!(text, serde_json::to_string(&k.id()).unwrap());
         }
     }
 

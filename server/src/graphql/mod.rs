@@ -156,7 +156,7 @@ impl WriteFields for NodeView<'_> {
     fn write_field(&self, field: &str, _: Option<&Plan>, out: &mut Vec<u8>) {
         let d = self.0.node(self.1);
         match field {
-            "id" => d.key.write_json_id(out),
+            "id" => out.extend_from_slice(self.0.json_id(self.1)),
             "kind" => out.extend_from_slice(match d.key.kind {
                 GraphNodeKind::Dataset => b"\"DATASET\"",
                 GraphNodeKind::Job => b"\"JOB\"",
@@ -178,8 +178,8 @@ struct EdgeView<'a>(&'a LineageIndex, NodeIndex, NodeIndex);
 impl WriteFields for EdgeView<'_> {
     fn write_field(&self, field: &str, _: Option<&Plan>, out: &mut Vec<u8>) {
         match field {
-            "source" => self.0.node(self.1).key.write_json_id(out),
-            "target" => self.0.node(self.2).key.write_json_id(out),
+            "source" => out.extend_from_slice(self.0.json_id(self.1)),
+            "target" => out.extend_from_slice(self.0.json_id(self.2)),
             _ => out.extend_from_slice(b"null"),
         }
     }
@@ -251,7 +251,7 @@ impl WriteFields for AffectedView<'_> {
                     if k > 0 {
                         out.push(b',');
                     }
-                    self.index.node(*p).key.write_json_id(out);
+                    out.extend_from_slice(self.index.json_id(*p));
                 }
                 out.push(b']');
             }

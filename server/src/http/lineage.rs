@@ -134,11 +134,7 @@ pub async fn lineage(
             .collect();
         outside.sort_unstable_by(by_key);
         outside.dedup();
-        let json_id = |n: NodeIndex| {
-            let mut id = Vec::new();
-            index.node(n).key.write_json_id(&mut id);
-            id
-        };
+        let json_id = |n: NodeIndex| index.json_id(n).to_vec();
         let mut ids: Vec<Vec<u8>> = g.nodes.iter().map(|n| json_id(*n)).collect();
         for n in outside {
             at.insert(n, ids.len() as u32);
