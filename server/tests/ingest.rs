@@ -698,6 +698,62 @@ async fn concurrent_requests_are_all_committed(db: Db) {
     assert_eq!(versions["totalCount"], 67);
 }
 
+/// Text that means something inside a Postgres array literal or a SQL statement (the writer
+/// sends each column of a batch's rows as one array) is stored exactly as sent.
+async fn awkward_text_is_stored_exactly(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let awkward = [
+        "NULL",
+        "",
+        "{a,b}",
+        "say \"hi\", ok",
+        "back\\slash\\\"",
+        "\\x00ff",
+        "it's; DROP TABLE runs; --",
+        " spaced ",
+        "naïve ✓ 表",
+    ];
+    for (i, text) in awkward.iter().enumerate() {
+        let run = format!("0191f7c2-0000-7000-8000-0000000001{i:02}");
+        let mut e = run_event(
+            "COMPLETE",
+            "2024-01-01T00:00:00Z",
+            &run,
+            &format!("job {text}"),
+            json!([dataset("db", &format!("in {text}"), &[(text, "string")])]),
+            json!([dataset("db", &format!("out {text}"), &[("id", text)])]),
+        );
+        e["outputs"][0]["facets"]["documentation"] = json!({"description": text});
+        e["job"]["facets"]["documentation"] = json!({"description": text});
+        assert_eq!(app.post_event(&e).await.status, 201, "{text:?}");
+    }
+    let datasets = app
+        .get_json("/api/v1/namespaces/db/datasets?limit=100")
+        .await;
+    let datasets = datasets["datasets"].as_array().unwrap();
+    let jobs = app
+        .get_json("/api/v1/namespaces/tests/jobs?limit=100")
+        .await;
+    let jobs = jobs["jobs"].as_array().unwrap();
+    for text in awkward {
+        let named = |list: &[Value], name: String| {
+            list.iter()
+                .find(|d| d["name"] == name.as_str())
+                .unwrap_or_else(|| panic!("{name:?} missing"))
+                .clone()
+        };
+        let input = named(datasets, format!("in {text}"));
+        assert_eq!(input["fields"][0]["name"], text);
+        let output = named(datasets, format!("out {text}"));
+        assert_eq!(output["fields"][0]["type"], text);
+        assert_eq!(output["description"], text);
+        let job = named(jobs, format!("job {text}"));
+        assert_eq!(job["description"], text, "{job}");
+    }
+}
+
 on_both_backends!(
     every_corpus_event_is_accepted,
     invalid_corpus_events_are_flagged_by_default_and_refused_when_strict,
@@ -717,4 +773,5 @@ on_both_backends!(
     the_event_log_pages_like_marquez,
     unknown_things_are_404,
     concurrent_requests_are_all_committed,
+    awkward_text_is_stored_exactly,
 );

@@ -5,9 +5,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, FromRow};
 
-use super::dialect::{
-    bind_all, bind_all_as, list, rows_per_statement, value_rows_from, Arg, Backend, MAX_PARAMS,
-};
+use super::dialect::{bind_all_as, bucket, list, Arg, Backend, Script, MAX_PARAMS};
 use super::rows::*;
 use super::StoreError;
 use crate::model::event::LineageEvent;
@@ -45,10 +43,20 @@ async fn load<T>(
 where
     T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
 {
+    const CHUNK: usize = 1000;
     let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(1000) {
-        let sql = format!("{select} WHERE {key} IN ({}){suffix}", list(chunk.len()));
-        let args: Vec<Arg> = chunk.iter().map(|s| Arg::from(s.as_str())).collect();
+    for chunk in ids.chunks(CHUNK) {
+        // Padded to one of a few lengths, so that the statement is prepared once and kept.
+        let n = bucket(chunk.len(), CHUNK);
+        let sql = format!("{select} WHERE {key} IN ({}){suffix}", list(n));
+        let last = chunk.last().map_or("", String::as_str);
+        let args: Vec<Arg> = chunk
+            .iter()
+            .map(String::as_str)
+            .chain(std::iter::repeat(last))
+            .take(n)
+            .map(Arg::from)
+            .collect();
         out.extend(
             bind_all_as(sqlx::query_as::<_, T>(&sql), &args)
                 .fetch_all(&mut *tx)
@@ -58,94 +66,118 @@ where
     Ok(out)
 }
 
-/// The batch's upserts. On Postgres they go as few statements as the parameter limit allows,
-/// each a chain of data-modifying `WITH` clauses (one per table; no two touch the same table, and
-/// no table has a foreign key to check between them): one round trip instead of one per table.
-/// SQLite runs each as it comes.
+/// Appends `{select} WHERE {key} IN (…){suffix}` for `ids` to a script, a thousand at a time;
+/// [`Reads::take`] answers the rows in the same order.
+struct Reads {
+    script: Script,
+    /// How many statements each read took, in order.
+    counts: Vec<usize>,
+}
+
+impl Reads {
+    fn new(backend: Backend) -> Self {
+        Reads {
+            script: Script::new(backend),
+            counts: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, select: &str, key: &str, ids: &[String], suffix: &str) {
+        let before = self.script.statements();
+        for chunk in ids.chunks(1000) {
+            self.script.sql(select).sql(" WHERE ").sql(key).sql(" IN (");
+            for (i, id) in chunk.iter().enumerate() {
+                if i > 0 {
+                    self.script.sql(", ");
+                }
+                self.script.text(id);
+            }
+            self.script.sql(")").sql(suffix);
+            self.script.end();
+        }
+        self.counts.push(self.script.statements() - before);
+    }
+
+    /// Runs them all in one round trip; each read's rows, in the order they were added.
+    async fn run(self, tx: &mut AnyConnection) -> Result<Answers, StoreError> {
+        let groups = self.script.run(tx).await?;
+        Ok(Answers {
+            groups: groups.into_iter(),
+            counts: self.counts.into_iter(),
+        })
+    }
+}
+
+struct Answers {
+    groups: std::vec::IntoIter<Vec<AnyRow>>,
+    counts: std::vec::IntoIter<usize>,
+}
+
+impl Answers {
+    /// The next read's rows.
+    fn take<T>(&mut self) -> Result<Vec<T>, StoreError>
+    where
+        T: for<'r> FromRow<'r, AnyRow>,
+    {
+        let n = self.counts.next().expect("one answer per read");
+        let mut out = Vec::new();
+        for rows in self.groups.by_ref().take(n) {
+            for row in &rows {
+                out.push(T::from_row(row)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The batch's upserts: one multi-row statement per table (no two touch the same table, and no
+/// table has a foreign key to check between them), all sent as one script in one round trip.
 struct Upserts<'a> {
     tx: &'a mut AnyConnection,
-    backend: Backend,
-    pending: Vec<String>,
-    args: Vec<Arg>,
+    script: Script,
 }
 
 impl<'a> Upserts<'a> {
     fn new(tx: &'a mut AnyConnection, backend: Backend) -> Self {
         Upserts {
             tx,
-            backend,
-            pending: Vec::new(),
-            args: Vec::new(),
+            script: Script::new(backend),
         }
     }
 
-    async fn add(
-        &mut self,
-        table: &str,
-        cols: &[&str],
-        key: &[&str],
-        update: bool,
-        rows: Vec<Vec<Arg>>,
-    ) -> Result<(), StoreError> {
+    fn add(&mut self, table: &str, cols: &[&str], key: &[&str], update: bool, rows: Vec<Vec<Arg>>) {
         if rows.is_empty() {
-            return Ok(());
+            return;
         }
-        let action = if update {
-            let sets: Vec<String> = cols
-                .iter()
-                .filter(|c| !key.contains(c))
-                .map(|c| format!("{c} = excluded.{c}"))
-                .collect();
-            format!("DO UPDATE SET {}", sets.join(", "))
-        } else {
-            "DO NOTHING".to_string()
-        };
-        let conflict = if key.is_empty() {
-            String::new()
-        } else {
-            format!(" ON CONFLICT ({}) {action}", key.join(", "))
-        };
-        let per_statement = rows_per_statement(cols.len());
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            let chunk: Vec<Arg> = rows.by_ref().take(per_statement).flatten().collect();
-            if self.args.len() + chunk.len() > MAX_PARAMS {
-                self.flush().await?;
-            }
-            let sql = format!(
-                "INSERT INTO {table} ({}) VALUES {}{conflict}",
-                cols.join(", "),
-                value_rows_from(chunk.len() / cols.len(), cols.len(), self.args.len() + 1),
-            );
-            self.pending.push(sql);
-            self.args.extend(chunk);
-            if self.backend == Backend::Sqlite {
-                self.flush().await?;
+        let s = &mut self.script;
+        s.sql("INSERT INTO ")
+            .sql(table)
+            .sql(" (")
+            .sql(&cols.join(", "))
+            .sql(") VALUES ");
+        for (i, row) in rows.iter().enumerate() {
+            s.sql(if i == 0 { "(" } else { ", (" }).values(row).sql(")");
+        }
+        if !key.is_empty() {
+            s.sql(" ON CONFLICT (").sql(&key.join(", ")).sql(") ");
+            if update {
+                let sets: Vec<String> = cols
+                    .iter()
+                    .filter(|c| !key.contains(c))
+                    .map(|c| format!("{c} = excluded.{c}"))
+                    .collect();
+                s.sql("DO UPDATE SET ").sql(&sets.join(", "));
+            } else {
+                s.sql("DO NOTHING");
             }
         }
-        Ok(())
+        s.end();
     }
 
-    /// Sends what is pending.
-    async fn flush(&mut self) -> Result<(), StoreError> {
-        let sql = match self.pending.len() {
-            0 => return Ok(()),
-            1 => self.pending.pop().expect("one"),
-            _ => {
-                let clauses: Vec<String> = self
-                    .pending
-                    .drain(..)
-                    .enumerate()
-                    .map(|(i, s)| format!("w{i} AS ({s})"))
-                    .collect();
-                format!("WITH {} SELECT 1", clauses.join(", "))
-            }
-        };
-        let args = std::mem::take(&mut self.args);
-        bind_all(sqlx::query(&sql), &args)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
+    /// Sends them.
+    async fn flush(self) -> Result<&'a mut AnyConnection, StoreError> {
+        self.script.run(&mut *self.tx).await?;
+        Ok(self.tx)
     }
 }
 
@@ -174,10 +206,46 @@ pub(super) async fn apply(
     );
 
     // 2. The stored state of every row the batch touches, locked until the commit.
+    //    One round trip for the five reads.
     let wanted = n.wanted();
+    let mut reads = Reads::new(backend);
+    reads.add(
+        &format!("SELECT {VERSION_COLS} FROM dataset_versions"),
+        "id",
+        &wanted.versions,
+        lock,
+    );
+    // With each dataset, whether its current version may be current (one primary-key probe).
+    reads.add(
+        &format!(
+            "SELECT {DATASET_COLS}, (SELECT v.may_be_current FROM dataset_versions v \
+             WHERE v.id = datasets.current_version_id) AS current_may_be_current FROM datasets"
+        ),
+        "id",
+        &wanted.datasets,
+        lock,
+    );
+    reads.add(
+        &format!("SELECT {JOB_COLS} FROM jobs"),
+        "id",
+        &wanted.jobs,
+        lock,
+    );
+    reads.add(
+        &format!("SELECT {RUN_COLS} FROM runs"),
+        "uuid",
+        &wanted.runs,
+        lock,
+    );
+    reads.add(
+        &format!("SELECT {RUN_IO_COLS} FROM run_io"),
+        "run_uuid",
+        &wanted.runs,
+        lock,
+    );
+    let mut answers = reads.run(tx).await?;
     let mut stored = Stored::default();
-    let sql = format!("SELECT {VERSION_COLS} FROM dataset_versions");
-    for r in load::<VersionRow>(tx, &sql, "id", &wanted.versions, lock).await? {
+    for r in answers.take::<VersionRow>()? {
         stored.versions.push(VersionState {
             id: r.id,
             dataset_id: r.dataset_id,
@@ -189,12 +257,7 @@ pub(super) async fn apply(
             may_be_current: r.may_be_current != 0,
         });
     }
-    // With each dataset, whether its current version may be current (one primary-key probe).
-    let sql = format!(
-        "SELECT {DATASET_COLS}, (SELECT v.may_be_current FROM dataset_versions v \
-         WHERE v.id = datasets.current_version_id) AS current_may_be_current FROM datasets"
-    );
-    for r in load::<DatasetForWrite>(tx, &sql, "id", &wanted.datasets, lock).await? {
+    for r in answers.take::<DatasetForWrite>()? {
         let (r, current_is_candidate) = (r.row, r.current_may_be_current.unwrap_or(0) != 0);
         stored.datasets.push(DatasetState {
             id: r.id,
@@ -207,8 +270,7 @@ pub(super) async fn apply(
             deleted_at: r.deleted_at,
         });
     }
-    let sql = format!("SELECT {JOB_COLS} FROM jobs");
-    for r in load::<JobRow>(tx, &sql, "id", &wanted.jobs, lock).await? {
+    for r in answers.take::<JobRow>()? {
         stored.jobs.push(JobState {
             id: r.id,
             namespace: r.namespace,
@@ -219,8 +281,7 @@ pub(super) async fn apply(
             deleted_at: r.deleted_at,
         });
     }
-    let sql = format!("SELECT {RUN_COLS} FROM runs");
-    for r in load::<RunRow>(tx, &sql, "uuid", &wanted.runs, lock).await? {
+    for r in answers.take::<RunRow>()? {
         let terminal_type = r
             .terminal_type
             .as_deref()
@@ -243,8 +304,7 @@ pub(super) async fn apply(
             created_at: r.created_at,
         });
     }
-    let sql = format!("SELECT {RUN_IO_COLS} FROM run_io");
-    for r in load::<RunIoRow>(tx, &sql, "run_uuid", &wanted.runs, lock).await? {
+    for r in answers.take::<RunIoRow>()? {
         let direction: &'static str = if r.direction == "in" { "in" } else { "out" };
         stored.io.push((
             (r.run_uuid, direction, r.dataset_id),
@@ -322,7 +382,8 @@ async fn best_untouched(
             ));
         }
         type Best = (String, Option<i64>, Option<i64>, Option<String>);
-        let rows: Vec<Best> = bind_all_as(sqlx::query_as(&selects.join(" UNION ALL ")), &args)
+        let sql = selects.join(" UNION ALL ");
+        let rows: Vec<Best> = bind_all_as(sqlx::query_as(&sql).persistent(false), &args)
             .fetch_all(&mut *tx)
             .await?;
         for (dataset, may, at, id) in rows {
@@ -352,8 +413,7 @@ async fn write(
             .iter()
             .map(|n| vec![n.as_str().into(), now.into(), now.into(), Arg::Int(None)])
             .collect(),
-    )
-    .await?;
+    );
     w.add(
         "sources",
         &["name", "type", "connection_url", "created_at", "updated_at"],
@@ -375,8 +435,7 @@ async fn write(
                 ]
             })
             .collect(),
-    )
-    .await?;
+    );
     w.add(
         "dataset_names",
         &[
@@ -400,8 +459,7 @@ async fn write(
                 ]
             })
             .collect(),
-    )
-    .await?;
+    );
     w.add(
         "datasets",
         &[
@@ -439,8 +497,7 @@ async fn write(
                 ]
             })
             .collect(),
-    )
-    .await?;
+    );
 
     let mut version_rows = Vec::new();
     for v in b.versions.values() {
@@ -475,8 +532,7 @@ async fn write(
         &["id"],
         true,
         version_rows,
-    )
-    .await?;
+    );
     w.add(
         "jobs",
         &[
@@ -509,8 +565,7 @@ async fn write(
                 ]
             })
             .collect(),
-    )
-    .await?;
+    );
 
     let mut jv_io = Vec::new();
     let jv_rows = b
@@ -551,16 +606,14 @@ async fn write(
         &["id"],
         true,
         jv_rows,
-    )
-    .await?;
+    );
     w.add(
         "job_version_io",
         &["job_version_id", "direction", "dataset_id"],
         &["job_version_id", "direction", "dataset_id"],
         false,
         jv_io,
-    )
-    .await?;
+    );
 
     let run_rows = b
         .runs
@@ -619,8 +672,7 @@ async fn write(
         &["uuid"],
         true,
         run_rows,
-    )
-    .await?;
+    );
     w.add(
         "run_io",
         &[
@@ -646,10 +698,8 @@ async fn write(
                 ]
             })
             .collect(),
-    )
-    .await?;
-    w.flush().await?;
-    let Upserts { tx, .. } = w;
+    );
+    let tx = w.flush().await?;
 
     // A job version only a run's partial view produced (say, a START without outputs) goes once
     // no run and no JobEvent refers to it any more.

@@ -1,6 +1,8 @@
 //! The few places where Postgres and SQLite SQL differ, and helpers to build multi-row
 //! statements with numbered placeholders (both backends accept `$N`).
 
+use std::fmt::Write as _;
+
 use sqlx::any::AnyArguments;
 use sqlx::query::{Query, QueryAs};
 use sqlx::Any;
@@ -80,6 +82,143 @@ impl From<Vec<u8>> for Arg {
     }
 }
 
+/// Statements sent as one text with their values written in as literals (the simple query
+/// protocol): one round trip for all of them, where each bound statement costs one to run and,
+/// when its text is new to the connection, another to prepare it. Used where the writer's
+/// transaction would otherwise wait for several round trips in a row.
+pub struct Script {
+    backend: Backend,
+    sql: String,
+    statements: usize,
+}
+
+impl Script {
+    pub fn new(backend: Backend) -> Self {
+        Script {
+            backend,
+            sql: String::new(),
+            statements: 0,
+        }
+    }
+
+    /// Appends SQL text as it is (never a value).
+    pub fn sql(&mut self, text: &str) -> &mut Self {
+        self.sql.push_str(text);
+        self
+    }
+
+    /// Appends a value as a literal.
+    pub fn value(&mut self, value: &Arg) -> &mut Self {
+        match value {
+            Arg::Text(Some(s)) => self.text(s),
+            Arg::Text(None) | Arg::Int(None) => self.sql("NULL"),
+            Arg::Int(Some(i)) => {
+                let _ = write!(self.sql, "{i}");
+                self
+            }
+            Arg::Bytes(b) => {
+                self.sql.push_str(match self.backend {
+                    Backend::Postgres => "decode('",
+                    Backend::Sqlite => "X'",
+                });
+                self.sql.reserve(b.len() * 2 + 8);
+                for byte in b {
+                    self.sql
+                        .push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
+                    self.sql
+                        .push(char::from(b"0123456789abcdef"[usize::from(byte & 15)]));
+                }
+                self.sql(match self.backend {
+                    Backend::Postgres => "', 'hex')",
+                    Backend::Sqlite => "'",
+                })
+            }
+        }
+    }
+
+    /// Appends a string literal. On Postgres an escape string (`E'…'`, backslashes doubled), so
+    /// that it means the same whatever `standard_conforming_strings` says; on SQLite a plain one.
+    /// Quotes are doubled on both.
+    pub fn text(&mut self, s: &str) -> &mut Self {
+        let escape_backslash = self.backend == Backend::Postgres;
+        self.sql.reserve(s.len() + 3);
+        self.sql.push_str(if escape_backslash { "E'" } else { "'" });
+        let mut rest = s;
+        loop {
+            let found = if escape_backslash {
+                memchr::memchr2(b'\'', b'\\', rest.as_bytes())
+            } else {
+                memchr::memchr(b'\'', rest.as_bytes())
+            };
+            let Some(i) = found else { break };
+            self.sql.push_str(&rest[..=i]);
+            self.sql.push_str(&rest[i..=i]);
+            rest = &rest[i + 1..];
+        }
+        self.sql.push_str(rest);
+        self.sql.push('\'');
+        self
+    }
+
+    /// Appends values as literals, separated by commas.
+    pub fn values<'v>(&mut self, values: impl IntoIterator<Item = &'v Arg>) -> &mut Self {
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.sql.push_str(", ");
+            }
+            self.value(v);
+        }
+        self
+    }
+
+    /// Ends a statement; [`Script::run`] answers each one's rows in this order.
+    pub fn end(&mut self) -> usize {
+        self.sql.push_str(";\n");
+        self.statements += 1;
+        self.statements - 1
+    }
+
+    /// How many statements it holds.
+    pub fn statements(&self) -> usize {
+        self.statements
+    }
+
+    /// Runs every statement, in order, in one round trip; answers the rows of each.
+    pub async fn run(
+        self,
+        conn: &mut sqlx::AnyConnection,
+    ) -> Result<Vec<Vec<sqlx::any::AnyRow>>, sqlx::Error> {
+        use futures_util::TryStreamExt;
+        let mut out = Vec::with_capacity(self.statements);
+        if self.statements == 0 {
+            return Ok(out);
+        }
+        // Neither database keeps a NUL in text (a bound value is refused), and the simple query
+        // protocol's text ends at one: refused here, never sent cut short.
+        if memchr::memchr(0, self.sql.as_bytes()).is_some() {
+            return Err(sqlx::Error::Encode(
+                "a value holds a NUL character, which the database cannot store".into(),
+            ));
+        }
+        let mut current = Vec::new();
+        let mut results = sqlx::raw_sql(&self.sql).fetch_many(&mut *conn);
+        while let Some(item) = results.try_next().await? {
+            match item {
+                sqlx::Either::Left(_) => out.push(std::mem::take(&mut current)),
+                sqlx::Either::Right(row) => current.push(row),
+            }
+        }
+        if out.len() != self.statements {
+            return Err(sqlx::Error::Protocol(format!(
+                "a script of {} statements answered {}",
+                self.statements,
+                out.len()
+            )));
+        }
+        Ok(out)
+    }
+}
+
 /// Binds arguments in order.
 pub fn bind_all<'q>(
     mut q: Query<'q, Any, AnyArguments<'q>>,
@@ -110,31 +249,6 @@ pub fn bind_all_as<'q, O>(
     q
 }
 
-/// `($1,$2),($3,$4)…` for `rows` rows of `cols` columns, numbering from `$1`.
-pub fn value_rows(rows: usize, cols: usize) -> String {
-    value_rows_from(rows, cols, 1)
-}
-
-/// The same, numbering from `$first`.
-pub fn value_rows_from(rows: usize, cols: usize, first: usize) -> String {
-    let mut s = String::with_capacity(rows * cols * 5);
-    for r in 0..rows {
-        if r > 0 {
-            s.push(',');
-        }
-        s.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                s.push(',');
-            }
-            s.push('$');
-            s.push_str(&(r * cols + c + first).to_string());
-        }
-        s.push(')');
-    }
-    s
-}
-
 /// `$1,$2,…,$n`.
 pub fn list(n: usize) -> String {
     (1..=n)
@@ -143,22 +257,57 @@ pub fn list(n: usize) -> String {
         .join(",")
 }
 
+/// How many placeholders a list of `n` values is written with: the next power of two, at most
+/// `max` (the list padded by repeating its last value, which `IN` does not mind). A statement's
+/// text then repeats from batch to batch, so the connection's prepared-statement cache holds it:
+/// a text it has not seen costs Postgres a parse and a plan, and the client an extra round trip to
+/// prepare it and, once the cache is full, another to close the one it evicts.
+pub fn bucket(n: usize, max: usize) -> usize {
+    n.max(1).next_power_of_two().min(max.max(n))
+}
+
 /// At most this many bound values per statement (well under both backends' limits).
 pub const MAX_PARAMS: usize = 30_000;
-
-/// How many rows of `cols` columns fit in one statement.
-pub fn rows_per_statement(cols: usize) -> usize {
-    (MAX_PARAMS / cols.max(1)).max(1)
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn value_rows_number_placeholders_across_rows() {
-        assert_eq!(value_rows(2, 2), "($1,$2),($3,$4)");
-        assert_eq!(value_rows_from(1, 2, 5), "($5,$6)");
+    fn lists_number_placeholders() {
         assert_eq!(list(3), "$1,$2,$3");
+    }
+
+    #[test]
+    fn script_literals_are_escaped_for_each_backend() {
+        let values = [
+            Arg::from("it's"),
+            Arg::from("back\\slash"),
+            Arg::Text(None),
+            Arg::Int(Some(-7)),
+            Arg::Bytes(vec![0, 0xab]),
+        ];
+        let mut pg = Script::new(Backend::Postgres);
+        pg.values(&values);
+        assert_eq!(
+            pg.sql,
+            "E'it''s', E'back\\\\slash', NULL, -7, decode('00ab', 'hex')"
+        );
+        let mut lite = Script::new(Backend::Sqlite);
+        lite.values(&values);
+        assert_eq!(lite.sql, "'it''s', 'back\\slash', NULL, -7, X'00ab'");
+    }
+
+    #[test]
+    fn list_lengths_come_in_few_buckets() {
+        assert_eq!(bucket(0, 1000), 1);
+        assert_eq!(bucket(1, 1000), 1);
+        assert_eq!(bucket(3, 1000), 4);
+        assert_eq!(bucket(513, 1000), 1000);
+        assert_eq!(bucket(1000, 1000), 1000);
+        let lengths: std::collections::BTreeSet<usize> =
+            (1..=1000).map(|n| bucket(n, 1000)).collect();
+        assert_eq!(lengths.len(), 11);
+        assert!((1..=1000).all(|n| bucket(n, 1000) >= n));
     }
 }

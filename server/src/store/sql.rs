@@ -13,7 +13,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 use uuid::Uuid;
 
-use super::dialect::{bind_all, value_rows, Arg, Backend};
+use super::dialect::{Arg, Backend, Script};
 use super::tx::Tx;
 use super::{access, apply, catalog, keep, reads};
 use super::{ColumnHistory, RetentionReport, VerifyReport, VersionTag};
@@ -335,13 +335,9 @@ impl SqlStore {
             .collect();
 
         let started = std::time::Instant::now();
-        let mut tx = Tx::begin_write(&self.writes, self.backend).await?;
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(WRITER_LOCK)
-                .execute(&mut *tx)
-                .await?;
-        }
+        // One writer at a time, across servers: the lock is taken with the `BEGIN`, in one round
+        // trip.
+        let mut tx = Tx::begin_write_locked(&self.writes, self.backend, WRITER_LOCK).await?;
         let times: Vec<Micros> = unique.iter().map(|p| p.event.event_time).collect();
         let new_months = self.ensure_partitions(&mut tx, &times).await?;
         let inserted = self.insert_raw(&mut tx, &unique).await?;
@@ -403,39 +399,42 @@ impl SqlStore {
         tx: &mut AnyConnection,
         batch: &[&PreparedEvent],
     ) -> Result<HashSet<Vec<u8>>, StoreError> {
-        const COLS: usize = 12;
         let mut inserted = HashSet::new();
-        for chunk in batch.chunks(super::dialect::rows_per_statement(COLS).min(500)) {
-            let mut args: Vec<Arg> = Vec::with_capacity(chunk.len() * COLS);
-            for p in chunk {
+        // One statement, its values written in: one round trip, nothing to prepare.
+        let mut script = Script::new(self.backend);
+        for chunk in batch.chunks(500) {
+            script.sql(
+                "INSERT INTO lineage_events (hash, event_time, received_at, kind, event_type, \
+                 run_uuid, job_namespace, job_name, producer, body, body_len, warnings) VALUES ",
+            );
+            for (i, p) in chunk.iter().enumerate() {
                 let e = &p.event;
                 let compressed = lz4_flex::compress_prepend_size(&p.body);
-                args.push(p.hash.to_vec().into());
-                args.push(e.event_time.into());
-                args.push(p.received_at.into());
-                args.push(e.kind.as_str().into());
-                args.push(e.event_type.map(|t| t.as_str().to_string()).into());
-                args.push(e.run.as_ref().map(|r| r.uuid.to_string()).into());
-                args.push(e.job.as_ref().map(|j| j.namespace.clone()).into());
-                args.push(e.job.as_ref().map(|j| j.name.clone()).into());
-                args.push(e.producer.clone().into());
-                args.push(compressed.into());
-                args.push((p.body.len() as i64).into());
-                args.push(
+                let row: [Arg; 12] = [
+                    p.hash.to_vec().into(),
+                    e.event_time.into(),
+                    p.received_at.into(),
+                    e.kind.as_str().into(),
+                    e.event_type.map(|t| t.as_str().to_string()).into(),
+                    e.run.as_ref().map(|r| r.uuid.to_string()).into(),
+                    e.job.as_ref().map(|j| j.namespace.clone()).into(),
+                    e.job.as_ref().map(|j| j.name.clone()).into(),
+                    e.producer.clone().into(),
+                    compressed.into(),
+                    (p.body.len() as i64).into(),
                     (!p.warnings.is_empty())
                         .then(|| serde_json::to_string(&p.warnings).expect("warnings serialise"))
                         .into(),
-                );
+                ];
+                script
+                    .sql(if i == 0 { "(" } else { ", (" })
+                    .values(&row)
+                    .sql(")");
             }
-            let sql = format!(
-                "INSERT INTO lineage_events (hash, event_time, received_at, kind, event_type, run_uuid, \
-                 job_namespace, job_name, producer, body, body_len, warnings) VALUES {} \
-                 ON CONFLICT (hash, event_time) DO NOTHING RETURNING hash",
-                value_rows(chunk.len(), COLS)
-            );
-            let rows = bind_all(sqlx::query(&sql), &args)
-                .fetch_all(&mut *tx)
-                .await?;
+            script.sql(" ON CONFLICT (hash, event_time) DO NOTHING RETURNING hash");
+            script.end();
+        }
+        for rows in script.run(tx).await? {
             for row in rows {
                 inserted.insert(row.try_get::<Vec<u8>, _>(0)?);
             }
@@ -543,13 +542,7 @@ impl Store for SqlStore {
     }
 
     async fn replay(&self, batch: &[PreparedEvent]) -> Result<(), StoreError> {
-        let mut tx = Tx::begin_write(&self.writes, self.backend).await?;
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(WRITER_LOCK)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let mut tx = Tx::begin_write_locked(&self.writes, self.backend, WRITER_LOCK).await?;
         let all: Vec<&PreparedEvent> = batch.iter().collect();
         apply::apply(&mut tx, self.backend, &all).await?;
         tx.commit().await?;

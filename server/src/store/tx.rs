@@ -35,6 +35,25 @@ impl Tx {
         }
     }
 
+    /// The same, holding a transaction-scoped advisory lock on Postgres (taken with the
+    /// `BEGIN`, in the same round trip); SQLite's `BEGIN IMMEDIATE` already excludes other writers.
+    pub async fn begin_write_locked(
+        pool: &AnyPool,
+        backend: Backend,
+        lock: i64,
+    ) -> Result<Tx, StoreError> {
+        match backend {
+            Backend::Sqlite => Self::start(pool, "BEGIN IMMEDIATE").await,
+            Backend::Postgres => {
+                Self::start(
+                    pool,
+                    &format!("BEGIN; SELECT pg_advisory_xact_lock({lock})"),
+                )
+                .await
+            }
+        }
+    }
+
     async fn start(pool: &AnyPool, begin: &str) -> Result<Tx, StoreError> {
         let mut conn = pool.acquire().await?;
         let started = {
