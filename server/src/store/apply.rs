@@ -66,8 +66,8 @@ where
     Ok(out)
 }
 
-/// Appends `{select} WHERE {key} IN (…){suffix}` for `ids` to a script, a thousand at a time;
-/// [`Reads::take`] answers the rows in the same order.
+/// Reads sent together as one script: each `{select} WHERE {key} IN (…){suffix}`, a thousand
+/// ids a statement; [`Answers::take`] hands back each read's rows in the order they were added.
 struct Reads {
     script: Script,
     /// How many statements each read took, in order.
