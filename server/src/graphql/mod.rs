@@ -154,16 +154,18 @@ struct NodeView<'a>(&'a LineageIndex, NodeIndex);
 
 impl WriteFields for NodeView<'_> {
     fn write_field(&self, field: &str, _: Option<&Plan>, out: &mut Vec<u8>) {
-        let d = self.0.node(self.1);
+        // The node itself is loaded only for the fields that need it: an id alone (the usual
+        // large answer) touches only the kept text.
+        let d = || self.0.node(self.1);
         match field {
             "id" => out.extend_from_slice(self.0.json_id(self.1)),
-            "kind" => out.extend_from_slice(match d.key.kind {
+            "kind" => out.extend_from_slice(match d().key.kind {
                 GraphNodeKind::Dataset => b"\"DATASET\"",
                 GraphNodeKind::Job => b"\"JOB\"",
             }),
-            "namespace" => json::write_str(out, &d.key.namespace),
-            "name" => json::write_str(out, &d.key.name),
-            "datasetType" => match &d.dataset_type {
+            "namespace" => json::write_str(out, &d().key.namespace),
+            "name" => json::write_str(out, &d().key.name),
+            "datasetType" => match &d().dataset_type {
                 Some(t) => json::write_str(out, t),
                 None => out.extend_from_slice(b"null"),
             },
