@@ -5,7 +5,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, FromRow};
 
-use super::dialect::{bind_all_as, bucket, list, Arg, Backend, Script, MAX_PARAMS};
+use super::dialect::{bind_all_as, Arg, Backend, Script, MAX_PARAMS};
 use super::rows::*;
 use super::StoreError;
 use crate::model::event::LineageEvent;
@@ -33,37 +33,21 @@ pub(super) const MODEL_TABLES: &[&str] = &[
     "run_io",
 ];
 
+/// One read on its own, as [`Reads`] sends several.
 async fn load<T>(
     tx: &mut AnyConnection,
+    backend: Backend,
     select: &str,
     key: &str,
     ids: &[String],
     suffix: &str,
 ) -> Result<Vec<T>, StoreError>
 where
-    T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+    T: for<'r> FromRow<'r, AnyRow>,
 {
-    const CHUNK: usize = 1000;
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(CHUNK) {
-        // Padded to one of a few lengths, so that the statement is prepared once and kept.
-        let n = bucket(chunk.len(), CHUNK);
-        let sql = format!("{select} WHERE {key} IN ({}){suffix}", list(n));
-        let last = chunk.last().map_or("", String::as_str);
-        let args: Vec<Arg> = chunk
-            .iter()
-            .map(String::as_str)
-            .chain(std::iter::repeat(last))
-            .take(n)
-            .map(Arg::from)
-            .collect();
-        out.extend(
-            bind_all_as(sqlx::query_as::<_, T>(&sql), &args)
-                .fetch_all(&mut *tx)
-                .await?,
-        );
-    }
-    Ok(out)
+    let mut reads = Reads::new(backend);
+    reads.add(select, key, ids, suffix);
+    reads.run(tx).await?.take()
 }
 
 /// Reads sent together as one script: each `{select} WHERE {key} IN (…){suffix}`, a thousand
@@ -196,7 +180,15 @@ pub(super) async fn apply(
 
     // 1. What the names in the batch already mean.
     let sql = "SELECT namespace, name, dataset_id FROM dataset_names";
-    let names = load::<NameRow>(tx, sql, "name_key", &normalize::name_keys(&events), "").await?;
+    let names = load::<NameRow>(
+        tx,
+        backend,
+        sql,
+        "name_key",
+        &normalize::name_keys(&events),
+        "",
+    )
+    .await?;
     let mut n = Normalizer::new(
         time::now_micros(),
         names
@@ -328,7 +320,7 @@ pub(super) async fn apply(
     // 4. The job versions the runs settle on, as far as they are stored.
     let jv_ids = n.settle_job_versions();
     let sql = format!("SELECT {JOB_VERSION_COLS} FROM job_versions");
-    let stored_jvs = load::<JobVersionRow>(tx, &sql, "id", &jv_ids, lock)
+    let stored_jvs = load::<JobVersionRow>(tx, backend, &sql, "id", &jv_ids, lock)
         .await?
         .into_iter()
         .map(|r| StoredJobVersion {

@@ -257,15 +257,6 @@ pub fn list(n: usize) -> String {
         .join(",")
 }
 
-/// How many placeholders a list of `n` values is written with: the next power of two, at most
-/// `max` (the list padded by repeating its last value, which `IN` does not mind). A statement's
-/// text then repeats from batch to batch, so the connection's prepared-statement cache holds it:
-/// a text it has not seen costs Postgres a parse and a plan, and the client an extra round trip to
-/// prepare it and, once the cache is full, another to close the one it evicts.
-pub fn bucket(n: usize, max: usize) -> usize {
-    n.max(1).next_power_of_two().min(max.max(n))
-}
-
 /// At most this many bound values per statement (well under both backends' limits).
 pub const MAX_PARAMS: usize = 30_000;
 
@@ -296,18 +287,5 @@ mod tests {
         let mut lite = Script::new(Backend::Sqlite);
         lite.values(&values);
         assert_eq!(lite.sql, "'it''s', 'back\\slash', NULL, -7, X'00ab'");
-    }
-
-    #[test]
-    fn list_lengths_come_in_few_buckets() {
-        assert_eq!(bucket(0, 1000), 1);
-        assert_eq!(bucket(1, 1000), 1);
-        assert_eq!(bucket(3, 1000), 4);
-        assert_eq!(bucket(513, 1000), 1000);
-        assert_eq!(bucket(1000, 1000), 1000);
-        let lengths: std::collections::BTreeSet<usize> =
-            (1..=1000).map(|n| bucket(n, 1000)).collect();
-        assert_eq!(lengths.len(), 11);
-        assert!((1..=1000).all(|n| bucket(n, 1000) >= n));
     }
 }

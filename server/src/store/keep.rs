@@ -253,14 +253,8 @@ pub(super) async fn retention(
     dry_run: bool,
     writer_lock: i64,
 ) -> Result<RetentionReport, StoreError> {
-    let mut tx = super::tx::Tx::begin_write(pool, backend).await?;
-    if backend == Backend::Postgres {
-        // Ingest waits meanwhile, so nothing binds to a version while it goes.
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(writer_lock)
-            .execute(&mut *tx)
-            .await?;
-    }
+    // On Postgres ingest waits meanwhile, so nothing binds to a version while it goes.
+    let mut tx = super::tx::Tx::begin_write_locked(pool, backend, writer_lock).await?;
     let runs =
         sqlx::query_as::<_, RunRow>("SELECT uuid, last_event_time, parent_run_uuid FROM runs")
             .fetch_all(&mut *tx)

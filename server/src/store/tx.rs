@@ -43,7 +43,7 @@ impl Tx {
         lock: i64,
     ) -> Result<Tx, StoreError> {
         match backend {
-            Backend::Sqlite => Self::start(pool, "BEGIN IMMEDIATE").await,
+            Backend::Sqlite => Self::begin_write(pool, backend).await,
             Backend::Postgres => {
                 Self::start(
                     pool,
