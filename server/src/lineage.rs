@@ -291,17 +291,24 @@ impl Lineage {
             .iter()
             .filter_map(|k| Some((k.0.clone(), k.1.clone(), change.cuts.columns(k)?)))
             .collect();
-        let job_rows = if jobs.is_empty() {
-            Vec::new()
-        } else {
-            self.store.graph_jobs(&jobs).await?
-        };
-        let dataset_rows = self.store.graph_datasets(Some(&change.datasets)).await?;
-        let columns = if columns.is_empty() {
-            Vec::new()
-        } else {
-            self.store.graph_columns(Some(&columns)).await?
-        };
+        // The three reads are independent: each on its own connection, at the same time.
+        let (job_rows, dataset_rows, columns) = tokio::try_join!(
+            async {
+                if jobs.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    self.store.graph_jobs(&jobs).await
+                }
+            },
+            self.store.graph_datasets(Some(&change.datasets)),
+            async {
+                if columns.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    self.store.graph_columns(Some(&columns)).await
+                }
+            },
+        )?;
         let mut index = self.index.write().expect("lineage index lock");
         if let Some(missed) = self.resyncing.lock().expect("resync record").as_mut() {
             // A reload is reading the store meanwhile: it may have read before this commit.

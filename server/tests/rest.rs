@@ -512,7 +512,7 @@ async fn metrics_are_prometheus_text_and_move_with_ingest(db: Db) {
     assert!(after.contains("tributary_ingest_commit_seconds_bucket"));
     assert_eq!(
         sample(&after, r#"tributary_db_connections_max{pool="write"}"#),
-        2.0
+        4.0
     );
     assert!(sample(&after, r#"tributary_db_connections_max{pool="read"}"#) >= 1.0);
     assert!(after.contains(r#"tributary_db_connections{pool="read",state="idle"}"#));

@@ -92,8 +92,9 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(120);
 /// Connections kept for the write path (ingest, deletes, tags) apart from the readers' pool,
-/// so that no read load can starve writers.
-const WRITE_CONNECTIONS: u32 = 2;
+/// so that no read load can starve writers: the writer's transaction, the graph's read-back of
+/// the commit before it (three reads at once), and room for a delete.
+const WRITE_CONNECTIONS: u32 = 4;
 
 /// What a pool's connections are for.
 #[derive(Debug, Clone, Copy, PartialEq)]
