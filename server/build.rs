@@ -23,6 +23,11 @@ fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let dist = manifest.join("../web/dist");
     println!("cargo:rerun-if-changed={}", dist.display());
+    // `sqlx::migrate!` embeds the migrations: a new or changed one must rebuild the crate.
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest.join("../migrations").display()
+    );
     let mut files = Vec::new();
     walk(&dist, &mut files);
     files.sort();
