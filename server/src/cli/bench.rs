@@ -521,30 +521,39 @@ pub(super) async fn post_all(
 
 async fn measure(config: &Config, url: &str, args: &IngestArgs) -> anyhow::Result<IngestFigures> {
     let rounds = args.rounds.max(1);
-    let copies = rounds + usize::from(args.readers > 0);
-    let bodies: Arc<Vec<String>> = Arc::new(
-        (0..args.events * copies)
-            .map(|i| {
-                if args.small {
-                    small_event(i)
-                } else if args.in_order {
-                    realistic_event_in_order(i)
-                } else {
-                    realistic_event(i)
-                }
-                .to_string()
-            })
-            .collect(),
-    );
-    let avg = bodies.iter().map(String::len).sum::<usize>() / bodies.len().max(1);
+    // Each round's events are made just before it (a million realistic events would need
+    // 19 GB at once); none is made while a round is measured.
+    let bodies_from = |offset: usize| -> Arc<Vec<String>> {
+        Arc::new(
+            (offset..offset + args.events)
+                .map(|i| {
+                    if args.small {
+                        small_event(i)
+                    } else if args.in_order {
+                        realistic_event_in_order(i)
+                    } else {
+                        realistic_event(i)
+                    }
+                    .to_string()
+                })
+                .collect(),
+        )
+    };
+    let first = bodies_from(0);
+    let avg = first.iter().map(String::len).sum::<usize>() / first.len().max(1);
 
     let addr = start_server(config, url).await?;
     let mut ours = Vec::with_capacity(rounds);
     for round in 0..rounds {
-        let offset = round * args.events;
-        ours.push(post_all(addr, bodies.clone(), args.events, offset, args.clients).await?);
+        let bodies = if round == 0 {
+            first.clone()
+        } else {
+            bodies_from(round * args.events)
+        };
+        ours.push(post_all(addr, bodies, args.events, 0, args.clients).await?);
     }
     let mixed = if args.readers > 0 {
+        let bodies = bodies_from(rounds * args.events);
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let reads = Arc::new(AtomicUsize::new(0));
         let mut readers = Vec::new();
@@ -568,8 +577,7 @@ async fn measure(config: &Config, url: &str, args: &IngestArgs) -> anyhow::Resul
             }));
         }
         let started = Instant::now();
-        let offset = rounds * args.events;
-        let mixed = post_all(addr, bodies.clone(), args.events, offset, args.clients).await;
+        let mixed = post_all(addr, bodies, args.events, 0, args.clients).await;
         let elapsed = started.elapsed();
         stop.store(true, Ordering::Relaxed);
         for r in readers {
@@ -591,6 +599,7 @@ async fn measure(config: &Config, url: &str, args: &IngestArgs) -> anyhow::Resul
         .await?;
     let baseline = {
         let pool = pool.clone();
+        let bodies = first;
         drive(args.events, args.clients, move |_, i| {
             let (pool, bodies) = (pool.clone(), bodies.clone());
             async move {
