@@ -1,9 +1,9 @@
 //! The `tributary` binary: parse the command line and hand over to the library.
 
-/// mimalloc instead of the system allocator: under ingest, glibc's malloc and free took about a
+/// jemalloc instead of the system allocator: under ingest, glibc's malloc and free took about a
 /// third of the server's CPU (docs/BENCHMARKS.md).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> std::process::ExitCode {
     tributary::cli::main()
