@@ -550,7 +550,18 @@ async fn measure(config: &Config, url: &str, args: &IngestArgs) -> anyhow::Resul
         } else {
             bodies_from(round * args.events)
         };
-        ours.push(post_all(addr, bodies, args.events, 0, args.clients).await?);
+        let measured = post_all(addr, bodies, args.events, 0, args.clients).await?;
+        if rounds > 1 {
+            // As it goes: a long run stopped early still tells how far it got.
+            eprintln!(
+                "round {} of {rounds}: {:.0} events/s, p50 {:.2} ms, p99 {:.2} ms",
+                round + 1,
+                measured.events_per_sec,
+                measured.p50_ms,
+                measured.p99_ms
+            );
+        }
+        ours.push(measured);
     }
     let mixed = if args.readers > 0 {
         let bodies = bodies_from(rounds * args.events);
