@@ -655,17 +655,29 @@ impl LineageIndex {
         history: Vec<(Micros, Vec<ColumnEdge>)>,
     ) {
         let out = self.node_or_insert(output.clone());
-        // What was over before `since` stays as it is; the rest is taken out and redone.
-        let (untouched, changed): (Vec<ColumnSource>, Vec<ColumnSource>) = self
-            .columns_in
-            .remove(&out)
-            .unwrap_or_default()
-            .into_iter()
-            .partition(|(_, _, _, span)| span.to < since);
+        // What was over before `since` stays as it is, where it is; the rest is taken out and
+        // redone. (The list grows with the dataset's history, an appended version's entries at
+        // its end: only those move.)
+        let mut untouched = self.columns_in.remove(&out).unwrap_or_default();
+        let mut changed: Vec<ColumnSource> = Vec::new();
+        untouched.retain_mut(|(out_field, input, input_field, span)| {
+            if span.to < since {
+                return true;
+            }
+            changed.push((
+                std::mem::take(out_field),
+                *input,
+                std::mem::take(input_field),
+                *span,
+            ));
+            false
+        });
         for (out_field, input, input_field, span) in &changed {
             let key = (*input, input_field.clone());
             if let Some(list) = self.columns_out.get_mut(&key) {
-                list.retain(|(o, f, s)| !(*o == out && f == out_field && s == span));
+                // The span first: it rules out nearly every entry of a long list without
+                // comparing text.
+                list.retain(|(o, f, s)| !(s == span && *o == out && f == out_field));
                 if list.is_empty() {
                     self.columns_out.remove(&key);
                 }
