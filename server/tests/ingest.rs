@@ -698,8 +698,8 @@ async fn concurrent_requests_are_all_committed(db: Db) {
     assert_eq!(versions["totalCount"], 67);
 }
 
-/// Text that means something inside a Postgres array literal or a SQL statement (the writer
-/// sends each column of a batch's rows as one array) is stored exactly as sent.
+/// Text that means something inside a SQL string literal (the writer writes a batch's values into
+/// its statements as literals) or an array literal is stored exactly as sent.
 async fn awkward_text_is_stored_exactly(db: Db) {
     let Some(app) = TestApp::spawn(db).await else {
         return;

@@ -480,12 +480,11 @@ fn reader_path(k: usize) -> String {
     }
 }
 
-/// POSTs `bodies[offset + i]` from `clients` connections.
+/// POSTs the first `n` of `bodies` from `clients` connections.
 pub(super) async fn post_all(
     addr: SocketAddr,
     bodies: Arc<Vec<String>>,
     n: usize,
-    offset: usize,
     clients: usize,
 ) -> anyhow::Result<Measured> {
     let mut conns = Vec::new();
@@ -504,7 +503,7 @@ pub(super) async fn post_all(
                     "POST",
                     "/api/v1/lineage",
                     &[("Content-Type", "application/json")],
-                    bodies[offset + i].as_bytes(),
+                    bodies[i].as_bytes(),
                 )
                 .await?;
             anyhow::ensure!(
@@ -550,7 +549,7 @@ async fn measure(config: &Config, url: &str, args: &IngestArgs) -> anyhow::Resul
         } else {
             bodies_from(round * args.events)
         };
-        let measured = post_all(addr, bodies, args.events, 0, args.clients).await?;
+        let measured = post_all(addr, bodies, args.events, args.clients).await?;
         if rounds > 1 {
             // As it goes: a long run stopped early still tells how far it got.
             eprintln!(
@@ -588,7 +587,7 @@ async fn measure(config: &Config, url: &str, args: &IngestArgs) -> anyhow::Resul
             }));
         }
         let started = Instant::now();
-        let mixed = post_all(addr, bodies, args.events, 0, args.clients).await;
+        let mixed = post_all(addr, bodies, args.events, args.clients).await;
         let elapsed = started.elapsed();
         stop.store(true, Ordering::Relaxed);
         for r in readers {

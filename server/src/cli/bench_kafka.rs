@@ -64,7 +64,7 @@ pub async fn run(config: &Config, args: KafkaArgs) -> anyhow::Result<ExitCode> {
     let db = ScratchDb::create(&args.postgres, "tributary_bench_http").await?;
     let http = async {
         let addr = start_server(config, &db.url).await?;
-        post_all(addr, bodies.clone(), args.events, 0, args.clients).await
+        post_all(addr, bodies.clone(), args.events, args.clients).await
     }
     .await;
     db.finish(false).await?;

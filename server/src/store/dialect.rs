@@ -172,10 +172,9 @@ impl Script {
     }
 
     /// Ends a statement; [`Script::run`] answers each one's rows in this order.
-    pub fn end(&mut self) -> usize {
+    pub fn end(&mut self) {
         self.sql.push_str(";\n");
         self.statements += 1;
-        self.statements - 1
     }
 
     /// How many statements it holds.
