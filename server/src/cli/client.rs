@@ -44,6 +44,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 pub struct Connection {
     host: String,
     stream: BufReader<Box<dyn Io>>,
+    /// A body handed back with [`Connection::give_back`]: the next answer is read into it.
+    spare: Vec<u8>,
 }
 
 impl Connection {
@@ -54,6 +56,7 @@ impl Connection {
         Ok(Connection {
             host: addr.to_string(),
             stream: BufReader::new(Box::new(stream)),
+            spare: Vec::new(),
         })
     }
 
@@ -81,6 +84,12 @@ impl Connection {
         s.write_all(&request).await?;
         s.flush().await?;
         self.read_response().await
+    }
+
+    /// Hands an answer's body back to be read into again: a caller asking for many large
+    /// answers (the benchmarks) then pays for its buffer once, not once per answer.
+    pub fn give_back(&mut self, body: Vec<u8>) {
+        self.spare = body;
     }
 
     async fn read_line(&mut self) -> std::io::Result<String> {
@@ -122,7 +131,8 @@ impl Connection {
                 .find(|(k, _)| k.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v.clone())
         };
-        let mut body = Vec::new();
+        let mut body = std::mem::take(&mut self.spare);
+        body.clear();
         if get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
             loop {
                 let size = usize::from_str_radix(
@@ -143,8 +153,17 @@ impl Connection {
                 body.extend_from_slice(&chunk[..size]);
             }
         } else if let Some(len) = get("content-length").and_then(|v| v.parse::<usize>().ok()) {
-            body.resize(len, 0);
-            self.stream.read_exact(&mut body).await?;
+            // Straight into the body's free capacity: no zeroing first.
+            body.reserve(len);
+            let mut rest = (&mut self.stream).take(len as u64);
+            while body.len() < len {
+                if rest.read_buf(&mut body).await? == 0 {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "connection closed inside a body",
+                    ));
+                }
+            }
         } else if get("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"))
             && status != 204
             && status != 304
@@ -378,6 +397,7 @@ impl Endpoint {
         Ok(Connection {
             host: self.host.clone(),
             stream: BufReader::new(stream),
+            spare: Vec::new(),
         })
     }
 
