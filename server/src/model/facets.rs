@@ -123,6 +123,39 @@ impl FacetState {
         serde_json::to_string(self).expect("facet state serialises")
     }
 
+    /// Each facet's time alone, `{"name": t}`: what [`FacetState::with_times`] puts back over a
+    /// stored form whose values are the same.
+    pub fn times_to_stored(&self) -> String {
+        let times: BTreeMap<&str, Micros> =
+            self.0.iter().map(|(k, e)| (k.as_str(), e.time)).collect();
+        serde_json::to_string(&times).expect("facet times serialise")
+    }
+
+    /// This state with the times of a [`FacetState::times_to_stored`] text over its own, facet by
+    /// facet (an empty or unreadable text changes nothing).
+    pub fn with_times(mut self, times: Option<&str>) -> Self {
+        let times: BTreeMap<String, Micros> = times
+            .and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or_default();
+        for (name, time) in times {
+            if let Some(entry) = self.0.get_mut(&name) {
+                entry.time = time;
+            }
+        }
+        self
+    }
+
+    /// Whether both hold the same facets with the same values (or deletions), whenever each was
+    /// set.
+    pub fn same_values(&self, other: &FacetState) -> bool {
+        self.0.len() == other.0.len()
+            && self
+                .0
+                .iter()
+                .zip(&other.0)
+                .all(|((a, x), (b, y))| a == b && text(&x.value) == text(&y.value))
+    }
+
     fn merge_one(&mut self, name: &str, time: Micros, value: &Option<Box<RawValue>>) -> bool {
         let wins = match self.0.get(name) {
             None => true,
@@ -242,6 +275,41 @@ mod tests {
 
     use super::*;
     use serde_json::json;
+
+    /// A stored form written at one time, with the times of a later merge of the same values
+    /// put over it, is that later state: the same values, the later times.
+    #[test]
+    fn times_put_back_over_an_older_stored_form_give_the_newer_state() {
+        let facets = |v: Value| Facets::from_map(v.as_object().unwrap().clone());
+        let mut older = FacetState::default();
+        older.merge(
+            10,
+            &facets(json!({"schema": {"fields": [1]}, "dataSource": {"n": 1}})),
+        );
+        let mut newer = older.clone();
+        newer.merge(20, &facets(json!({"schema": {"fields": [1]}})));
+        assert!(newer.same_values(&older));
+        assert_ne!(newer, older);
+        let back = FacetState::from_stored(Some(&older.to_stored()))
+            .with_times(Some(&newer.times_to_stored()));
+        assert_eq!(back, newer);
+        assert_eq!(back.last_time(), Some(20));
+        // What the times say nothing of keeps its own time; no times change nothing.
+        assert_eq!(
+            FacetState::from_stored(Some(&older.to_stored())).with_times(None),
+            older
+        );
+        // An earlier event with another schema loses to the later same-valued one.
+        let mut merged = back.clone();
+        assert!(!merged.merge(15, &facets(json!({"schema": {"fields": [2]}}))));
+        // Other values, or another facet, are not the same values.
+        let mut other = older.clone();
+        other.merge(30, &facets(json!({"schema": {"fields": [2]}})));
+        assert!(!other.same_values(&older));
+        let mut more = older.clone();
+        more.merge(30, &facets(json!({"owner": {}})));
+        assert!(!more.same_values(&older));
+    }
 
     fn facets(v: Value) -> Facets {
         Facets::from_map(v.as_object().unwrap().clone())

@@ -2,6 +2,8 @@
 //! batch touches for the pure normalizer (`model::normalize`, which holds every rule of the
 //! model), and writes the change set it answers with multi-row upserts. No merging happens here.
 
+use std::collections::HashMap;
+
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, FromRow};
 
@@ -114,6 +116,17 @@ impl Answers {
     }
 }
 
+/// What an upsert does with a row already stored under its key.
+#[derive(Clone, Copy)]
+enum OnConflict<'a> {
+    /// Leaves it.
+    Nothing,
+    /// Writes every column.
+    Update,
+    /// Writes every column but this one where the new row has it empty: that stays as stored.
+    UpdateKeepingEmpty(&'a str),
+}
+
 /// The batch's upserts: one multi-row statement per table (no two touch the same table, and no
 /// table has a foreign key to check between them), all sent as one script in one round trip.
 struct Upserts<'a> {
@@ -129,7 +142,14 @@ impl<'a> Upserts<'a> {
         }
     }
 
-    fn add(&mut self, table: &str, cols: &[&str], key: &[&str], update: bool, rows: Vec<Vec<Arg>>) {
+    fn add(
+        &mut self,
+        table: &str,
+        cols: &[&str],
+        key: &[&str],
+        on_conflict: OnConflict<'_>,
+        rows: Vec<Vec<Arg>>,
+    ) {
         if rows.is_empty() {
             return;
         }
@@ -144,15 +164,21 @@ impl<'a> Upserts<'a> {
         }
         if !key.is_empty() {
             s.sql(" ON CONFLICT (").sql(&key.join(", ")).sql(") ");
-            if update {
-                let sets: Vec<String> = cols
-                    .iter()
-                    .filter(|c| !key.contains(c))
-                    .map(|c| format!("{c} = excluded.{c}"))
-                    .collect();
-                s.sql("DO UPDATE SET ").sql(&sets.join(", "));
-            } else {
-                s.sql("DO NOTHING");
+            let set = |c: &&str| match on_conflict {
+                OnConflict::UpdateKeepingEmpty(k) if k == *c => format!(
+                    "{c} = CASE WHEN excluded.{c} = '' THEN {table}.{c} ELSE excluded.{c} END"
+                ),
+                _ => format!("{c} = excluded.{c}"),
+            };
+            match on_conflict {
+                OnConflict::Nothing => {
+                    s.sql("DO NOTHING");
+                }
+                OnConflict::Update | OnConflict::UpdateKeepingEmpty(_) => {
+                    let sets: Vec<String> =
+                        cols.iter().filter(|c| !key.contains(c)).map(set).collect();
+                    s.sql("DO UPDATE SET ").sql(&sets.join(", "));
+                }
             }
         }
         s.end();
@@ -210,7 +236,7 @@ pub(super) async fn apply(
     // With each dataset, whether its current version may be current (one primary-key probe).
     reads.add(
         &format!(
-            "SELECT {DATASET_COLS}, (SELECT v.may_be_current FROM dataset_versions v \
+            "SELECT {DATASET_COLS}, facet_times, (SELECT v.may_be_current FROM dataset_versions v \
              WHERE v.id = datasets.current_version_id) AS current_may_be_current FROM datasets"
         ),
         "id",
@@ -249,13 +275,20 @@ pub(super) async fn apply(
             may_be_current: r.may_be_current != 0,
         });
     }
+    // Each stored dataset's facets as read: a dataset whose values the batch leaves as they were
+    // has only its facets' times written.
+    let mut stored_facets: HashMap<String, FacetState> = HashMap::new();
     for r in answers.take::<DatasetForWrite>()? {
-        let (r, current_is_candidate) = (r.row, r.current_may_be_current.unwrap_or(0) != 0);
+        let current_is_candidate = r.current_may_be_current.unwrap_or(0) != 0;
+        let facets =
+            FacetState::from_stored(Some(&r.row.facets)).with_times(r.facet_times.as_deref());
+        let r = r.row;
+        stored_facets.insert(r.id.clone(), facets.clone());
         stored.datasets.push(DatasetState {
             id: r.id,
             namespace: r.namespace,
             name: r.name,
-            facets: FacetState::from_stored(Some(&r.facets)),
+            facets,
             current: r.current_version_time.zip(r.current_version_id),
             current_is_candidate,
             created_at: r.created_at,
@@ -332,7 +365,7 @@ pub(super) async fn apply(
         .collect();
     let mut set = n.finish(stored_jvs);
 
-    write(tx, backend, &mut set).await?;
+    write(tx, backend, &mut set, &stored_facets).await?;
     let delta = set.graph_delta();
     Ok((set.cuts, delta))
 }
@@ -393,6 +426,7 @@ async fn write(
     tx: &mut AnyConnection,
     backend: Backend,
     b: &mut ChangeSet,
+    stored_facets: &HashMap<String, FacetState>,
 ) -> Result<(), StoreError> {
     let now = b.now;
     let mut w = Upserts::new(tx, backend);
@@ -400,7 +434,7 @@ async fn write(
         "namespaces",
         &["name", "created_at", "updated_at", "deleted_at"],
         &["name"],
-        true,
+        OnConflict::Update,
         b.namespaces
             .iter()
             .map(|n| vec![n.as_str().into(), now.into(), now.into(), Arg::Int(None)])
@@ -410,7 +444,7 @@ async fn write(
         "sources",
         &["name", "type", "connection_url", "created_at", "updated_at"],
         &["name"],
-        false,
+        OnConflict::Nothing,
         b.sources
             .iter()
             .map(|(name, uri)| {
@@ -438,7 +472,7 @@ async fn write(
             "symlink_type",
         ],
         &["name_key"],
-        false,
+        OnConflict::Nothing,
         b.new_names
             .iter()
             .map(|(ns, n, id, ty)| {
@@ -461,6 +495,7 @@ async fn write(
             "source_name",
             "dataset_type",
             "facets",
+            "facet_times",
             "current_version_id",
             "current_version_time",
             "created_at",
@@ -468,19 +503,27 @@ async fn write(
             "deleted_at",
         ],
         &["id"],
-        true,
+        OnConflict::UpdateKeepingEmpty("facets"),
         b.datasets
             .values()
             .map(|d| {
                 let source = d.facets.string("dataSource", "name");
                 let ty = d.facets.string("datasetType", "datasetType");
+                // Values as stored: the stored text stays, and only the times are written.
+                let (facets, times) = match stored_facets.get(&d.id) {
+                    Some(stored) if stored.same_values(&d.facets) => {
+                        (String::new(), Some(d.facets.times_to_stored()))
+                    }
+                    _ => (d.facets.to_stored(), None),
+                };
                 vec![
                     d.id.as_str().into(),
                     d.namespace.as_str().into(),
                     d.name.as_str().into(),
                     source.or_else(|| Some(d.namespace.clone())).into(),
                     ty.into(),
-                    d.facets.to_stored().into(),
+                    facets.into(),
+                    times.into(),
                     d.current.as_ref().map(|c| c.1.clone()).into(),
                     d.current.as_ref().map(|c| c.0).into(),
                     d.created_at.into(),
@@ -522,7 +565,7 @@ async fn write(
             "may_be_current",
         ],
         &["id"],
-        true,
+        OnConflict::Update,
         version_rows,
     );
     w.add(
@@ -539,7 +582,7 @@ async fn write(
             "deleted_at",
         ],
         &["id"],
-        true,
+        OnConflict::Update,
         b.jobs
             .values()
             .map(|j| {
@@ -596,14 +639,14 @@ async fn write(
             "created_at",
         ],
         &["id"],
-        true,
+        OnConflict::Update,
         jv_rows,
     );
     w.add(
         "job_version_io",
         &["job_version_id", "direction", "dataset_id"],
         &["job_version_id", "direction", "dataset_id"],
-        false,
+        OnConflict::Nothing,
         jv_io,
     );
 
@@ -662,7 +705,7 @@ async fn write(
             "updated_at",
         ],
         &["uuid"],
-        true,
+        OnConflict::Update,
         run_rows,
     );
     w.add(
@@ -676,7 +719,7 @@ async fn write(
             "facets",
         ],
         &["run_uuid", "direction", "dataset_id"],
-        true,
+        OnConflict::Update,
         b.io.iter()
             .filter(|(_, io)| io.dirty)
             .map(|((run, dir, ds), io)| {

@@ -24,6 +24,8 @@ pub(super) struct DatasetRow {
 pub(super) struct DatasetForWrite {
     #[sqlx(flatten)]
     pub row: DatasetRow,
+    /// Facet times newer than those in `row.facets` (see migration 0007).
+    pub facet_times: Option<String>,
     pub current_may_be_current: Option<i64>,
 }
 
