@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use crate::graph::{GraphLoader, LineageIndex};
+use crate::model::graph::{ColumnsFrom, HistoryFrom, NodeKey};
 use crate::model::graph::{GraphChange, GraphDelta};
-use crate::model::graph::{HistoryFrom, NodeKey};
 use crate::node_data::NodeDataCache;
 use crate::store::{GraphNotice, Store, StoreError};
 
@@ -72,8 +72,8 @@ impl Lineage {
         let mut index = loader.finish();
         let graph = started.elapsed();
         let columns = store.graph_columns(None).await?;
-        for (key, since, history) in columns {
-            index.set_column_history(&key, since, history);
+        for (key, since, until, history) in columns {
+            index.set_column_history_between(&key, since, until, history);
         }
         let column_lineage = started.elapsed() - graph;
         index.prepare();
@@ -286,10 +286,13 @@ impl Lineage {
             .iter()
             .map(|k| (k.0.clone(), k.1.clone(), change.cuts.job(k)))
             .collect();
-        let columns: Vec<HistoryFrom> = change
+        let columns: Vec<ColumnsFrom> = change
             .datasets
             .iter()
-            .filter_map(|k| Some((k.0.clone(), k.1.clone(), change.cuts.columns(k)?)))
+            .filter_map(|k| {
+                let since = change.cuts.columns(k)?;
+                Some((k.0.clone(), k.1.clone(), since, change.cuts.column_end(k)))
+            })
             .collect();
         // The three reads are independent: each on its own connection, at the same time.
         let (job_rows, dataset_rows, columns) = tokio::try_join!(
@@ -320,8 +323,8 @@ impl Lineage {
         for job in &job_rows {
             index.replace_job(job);
         }
-        for (key, since, history) in columns {
-            index.set_column_history(&key, since, history);
+        for (key, since, until, history) in columns {
+            index.set_column_history_between(&key, since, until, history);
         }
         Ok(())
     }
@@ -363,7 +366,7 @@ impl Lineage {
             while let Some(notice) = notices.recv().await {
                 match notice {
                     GraphNotice::Changed(change) => {
-                        me.update(change).await;
+                        me.update(*change).await;
                         crate::metrics::metrics().replica_changes.inc();
                     }
                     GraphNotice::Resync => {

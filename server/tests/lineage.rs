@@ -706,6 +706,26 @@ async fn the_live_graph_equals_one_loaded_whole(db: Db) {
     for e in &events {
         app.ingest(e).await;
     }
+    // f's field x comes from a.y in two versions in a row (one interval in the graph), then
+    // from c.z; a late version from d.y lands between the first two: only the interval around
+    // it is read back, the one it splits is cut on both sides of it.
+    let f_versions = [
+        ("2024-03-01T09:00:00Z", 10, ("a", "y")),
+        ("2024-03-01T15:00:00Z", 11, ("a", "y")),
+        ("2024-03-02T15:00:00Z", 12, ("c", "z")),
+        ("2024-03-01T12:00:00Z", 13, ("d", "y")),
+    ];
+    for (time, n, from) in f_versions {
+        app.ingest(&run_event(
+            "COMPLETE",
+            time,
+            &run(n),
+            "load",
+            json!([ds(from.0)]),
+            json!([out("f", &[from])]),
+        ))
+        .await;
+    }
     // And some in one batch, one of them a START completed in the same batch.
     // Run by a DAG that is only ever named as a parent: it has no version of its own.
     let mut dag_started = run_event(
@@ -744,6 +764,8 @@ async fn the_live_graph_equals_one_loaded_whole(db: Db) {
     let times = [
         "2024-02-25T00:00:00Z",
         "2024-03-01T10:30:00Z",
+        "2024-03-01T13:00:00Z",
+        "2024-03-01T16:00:00Z",
         "2024-03-01T12:00:00Z",
         "2024-03-02T11:00:00Z",
         "2024-03-03T12:00:00Z",
@@ -754,6 +776,7 @@ async fn the_live_graph_equals_one_loaded_whole(db: Db) {
         format!("dataset:{ns}:a"),
         format!("dataset:{ns}:b"),
         format!("dataset:{ns}:e"),
+        format!("dataset:{ns}:f"),
         "job:tests:etl".to_string(),
         "job:tests:report".to_string(),
     ];

@@ -654,14 +654,29 @@ impl LineageIndex {
         since: Micros,
         history: Vec<(Micros, Vec<ColumnEdge>)>,
     ) {
+        self.set_column_history_between(output, since, Micros::MAX, history);
+    }
+
+    /// The same for the part of the history from `since` until `until` only: `history` holds
+    /// the entries from `since` on that begin before `until`, the last of them ending there, and
+    /// what holds from `until` on stays as it is (`Micros::MAX`: to now, as
+    /// [`LineageIndex::set_column_history`]). For a version a late event put inside a long
+    /// history: only its neighbourhood is read back and redone.
+    pub fn set_column_history_between(
+        &mut self,
+        output: &NodeKey,
+        since: Micros,
+        until: Micros,
+        history: Vec<(Micros, Vec<ColumnEdge>)>,
+    ) {
         let out = self.node_or_insert(output.clone());
-        // What was over before `since` stays as it is, where it is; the rest is taken out and
-        // redone. (The list grows with the dataset's history, an appended version's entries at
-        // its end: only those move.)
+        // What was over before `since`, or begins after `until`, stays as it is, where it is;
+        // the rest is taken out and redone. (The list grows with the dataset's history, an
+        // appended version's entries at its end: only those move.)
         let mut untouched = self.columns_in.remove(&out).unwrap_or_default();
         let mut changed: Vec<ColumnSource> = Vec::new();
         untouched.retain_mut(|(out_field, input, input_field, span)| {
-            if span.to < since {
+            if span.to < since || span.from > until {
                 return true;
             }
             changed.push((
@@ -683,26 +698,38 @@ impl LineageIndex {
                 }
             }
         }
-        let next = history.first().map_or(Micros::MAX, |(t, _)| *t);
+        let next = history.first().map_or(until, |(t, _)| *t);
         let mut spans: std::collections::BTreeMap<(String, NodeIndex, String), Vec<EdgeSpan>> =
             std::collections::BTreeMap::new();
         for (out_field, input, input_field, span) in changed {
-            if let Some(kept) = spans_before(&[span], since, next).next() {
+            let before = spans_before(&[span], since, next).next();
+            // The part from `until` on holds as it did.
+            let after =
+                (until != Micros::MAX && (span.to > until || span.from >= until)).then(|| {
+                    EdgeSpan {
+                        from: span.from.max(until),
+                        to: span.to,
+                    }
+                });
+            for kept in before.into_iter().chain(after) {
                 spans
-                    .entry((out_field, input, input_field))
+                    .entry((out_field.clone(), input, input_field.clone()))
                     .or_default()
                     .push(kept);
             }
         }
-        // What the graph knows of the history's latest version from now on.
-        match history.iter().map(|(t, _)| *t).max() {
-            Some(last) => {
-                let alone = history.iter().filter(|(t, _)| *t == last).count() == 1;
-                self.column_last.insert(out, (last, alone));
-            }
-            None => {
-                if self.column_last.get(&out).is_some_and(|(t, _)| *t >= since) {
-                    self.column_last.remove(&out);
+        // What the graph knows of the history's latest version from now on (a history read up
+        // to `until` leaves its latest version where it was).
+        if until == Micros::MAX {
+            match history.iter().map(|(t, _)| *t).max() {
+                Some(last) => {
+                    let alone = history.iter().filter(|(t, _)| *t == last).count() == 1;
+                    self.column_last.insert(out, (last, alone));
+                }
+                None => {
+                    if self.column_last.get(&out).is_some_and(|(t, _)| *t >= since) {
+                        self.column_last.remove(&out);
+                    }
                 }
             }
         }
@@ -710,7 +737,7 @@ impl LineageIndex {
         for (i, (from, edges)) in history.into_iter().enumerate() {
             let span = EdgeSpan {
                 from,
-                to: starts.get(i + 1).copied().unwrap_or(Micros::MAX),
+                to: starts.get(i + 1).copied().unwrap_or(until),
             };
             for e in edges {
                 let input = self.node_or_insert(e.input);
@@ -1161,6 +1188,37 @@ mod tests {
                 spliced.picture(),
                 whole.picture(),
                 "columns, round {round}: {before:?} then from {cut}: {after:?}"
+            );
+
+            // Versions only added, none after `last`: redone from `cut` until the first entry
+            // after them, the rest left as it was.
+            let added: Vec<_> = (0..1 + rng.below(3))
+                .map(|_| (cut + rng.below(10) as Micros, pick(&mut rng), Vec::new()))
+                .collect();
+            let last = added.iter().map(|a| a.0).max().expect("one at least");
+            // As the store reads it: bounded only where one entry begins at `until`.
+            let until = before
+                .iter()
+                .map(|b| b.0)
+                .filter(|t| *t > last)
+                .min()
+                .filter(|u| before.iter().filter(|b| b.0 == *u).count() == 1)
+                .unwrap_or(Micros::MAX);
+            let mut grown = before.clone();
+            grown.extend(added);
+            let mut spliced = LineageIndex::new();
+            spliced.set_column_history(&out, Micros::MIN, history(Micros::MIN, &before));
+            let between: Vec<_> = history(cut, &grown)
+                .into_iter()
+                .filter(|e| e.0 < until)
+                .collect();
+            spliced.set_column_history_between(&out, cut, until, between);
+            let mut whole = LineageIndex::new();
+            whole.set_column_history(&out, Micros::MIN, history(Micros::MIN, &grown));
+            assert_eq!(
+                spliced.picture(),
+                whole.picture(),
+                "columns between, round {round}: {before:?} then {grown:?} from {cut} until {until}"
             );
         }
     }

@@ -218,6 +218,10 @@ pub struct ColumnDelta {
 /// since)`, with `Micros::MIN` for the whole history.
 pub type HistoryFrom = (String, String, Micros);
 
+/// A dataset whose column history is to be read back from a time on: `(namespace, name, since,
+/// end)`, `end` as [`Cuts::column_end`] gives it.
+pub type ColumnsFrom = (String, String, Micros, Micros);
+
 /// What receives a whole load of the graph from the store: rows joined by id, in this order —
 /// every dataset, every job, every job version, then every edge (a version's input or output).
 /// The in-memory graph's loader implements it; the store only calls it.
@@ -260,12 +264,22 @@ pub struct GraphChange {
 pub struct Cuts {
     pub jobs: HashMap<(String, String), Micros>,
     pub columns: HashMap<(String, String), Micros>,
+    /// Per dataset whose current version the change left as it was, the latest `created_at` of
+    /// the versions it wrote: its column history changed only up to the next entry after that
+    /// one, so it is read back only that far. Absent: to the end.
+    pub column_ends: HashMap<(String, String), Micros>,
 }
 
 impl Cuts {
     /// Where a job's history is to be read from: its cut, or the beginning when unknown.
     pub fn job(&self, key: &(String, String)) -> Micros {
         self.jobs.get(key).copied().unwrap_or(Micros::MIN)
+    }
+
+    /// The latest version a change wrote of a dataset whose history it changed only up to the
+    /// next entry after that one; `Micros::MAX` when the history is to be read to its end.
+    pub fn column_end(&self, key: &(String, String)) -> Micros {
+        self.column_ends.get(key).copied().unwrap_or(Micros::MAX)
     }
 
     /// Where a dataset's column lineage is to be read from; `None` when it did not change.
@@ -310,6 +324,20 @@ impl GraphChange {
             }
         }
         let mut cuts = Cuts::default();
+        // A history read to its end on either side is read to its end.
+        let end = |list: &[(String, String)], cuts: &Cuts, key: &(String, String)| {
+            if list.contains(key) {
+                cuts.column_end(key)
+            } else {
+                Micros::MIN
+            }
+        };
+        for key in self.datasets.iter().chain(&more.datasets) {
+            let e = end(&self.datasets, &self.cuts, key).max(end(&more.datasets, &more.cuts, key));
+            if e != Micros::MAX {
+                cuts.column_ends.insert(key.clone(), e);
+            }
+        }
         for (list, more_list, mine, theirs, into) in [
             (
                 &self.jobs,

@@ -343,6 +343,9 @@ impl ChangeSet {
                 });
             } else {
                 read_back.cuts.columns.insert(key.clone(), cut);
+                if let Some(end) = self.cuts.column_ends.get(&key) {
+                    read_back.cuts.column_ends.insert(key.clone(), *end);
+                }
                 read_back.datasets.push(key);
             }
         }
@@ -1074,6 +1077,21 @@ impl Normalizer {
                     .or_insert(Micros::MAX);
                 *cut = (*cut).min(v.created_at);
             }
+        }
+        // Where the current version stayed, the history changed no later than the batch's
+        // newest version of the dataset (whether it carries column lineage or not).
+        for v in b.versions.values() {
+            let Some(d) = b.datasets.get(&v.dataset_id) else {
+                continue;
+            };
+            if stored_current.get(&d.id).cloned().flatten() != d.current {
+                continue;
+            }
+            let end = cuts
+                .column_ends
+                .entry((d.namespace.clone(), d.name.clone()))
+                .or_insert(Micros::MIN);
+            *end = (*end).max(v.created_at);
         }
         b.cuts = cuts;
         b.previous_current = stored_current;

@@ -12,7 +12,7 @@ use super::reads::{self, runs_where, Dataset, Job, Run};
 use super::rows::{DatasetRow, JobRow, DATASET_COLS, JOB_COLS};
 use super::StoreError;
 use crate::model::graph::{
-    column_edges, ColumnEdge, EdgeSpan, GraphDataset, GraphJob, HistoryFrom, NodeKey,
+    column_edges, ColumnEdge, ColumnsFrom, EdgeSpan, GraphDataset, GraphJob, HistoryFrom, NodeKey,
 };
 use crate::model::time::{now_micros, Micros};
 
@@ -822,15 +822,17 @@ pub(super) async fn graph_datasets(
         .collect())
 }
 
-/// A dataset's column lineage over time from a time on: `(dataset, since, [(from, edges)])`,
-/// oldest first (no edges where a version had no `columnLineage` facet).
-pub type ColumnHistory = (NodeKey, Micros, Vec<(Micros, Vec<ColumnEdge>)>);
+/// A dataset's column lineage over time from a time on: `(dataset, since, until, [(from,
+/// edges)])`, oldest first (no edges where a version had no `columnLineage` facet), the entries
+/// that begin before `until` (`Micros::MAX`: all of them, the current one last).
+pub type ColumnHistory = (NodeKey, Micros, Micros, Vec<(Micros, Vec<ColumnEdge>)>);
 
 #[derive(FromRow)]
 struct ColumnRow {
     namespace: String,
     name: String,
     since: i64,
+    until: Option<i64>,
     current_version_time: Option<i64>,
     created_at: Option<i64>,
     facets: Option<String>,
@@ -843,22 +845,42 @@ const HAS_COLUMN_LINEAGE: &str =
     "(v.id = d.current_version_id OR v.facets LIKE '%\"columnLineage\"%')";
 
 /// Rows of one dataset after another as histories, the current version last. The second list
-/// names the datasets whose current version is older than `since` while a newer version carries
-/// column lineage: a whole read puts the current one after it, so they must be read whole.
-fn column_histories(rows: Vec<ColumnRow>) -> (Vec<ColumnHistory>, Vec<HistoryFrom>) {
+/// names the datasets to read again: whole, where the current version is older than `since`
+/// while a newer version carries column lineage (a whole read puts the current one after it);
+/// from `since` to the end, where a read up to `until` did not find exactly one entry at
+/// `until` (the text filter matched a version without column lineage, or several versions
+/// share that instant), so that the history from `until` on may not be what the graph holds.
+fn column_histories(rows: Vec<ColumnRow>) -> (Vec<ColumnHistory>, Vec<ColumnsFrom>) {
     let mut out: Vec<ColumnHistory> = Vec::new();
     let mut whole = Vec::new();
+    // Entries found at the `until` of the dataset being read.
+    let mut at_until = 0;
+    let check_until =
+        |out: &[ColumnHistory], whole: &mut Vec<ColumnsFrom>, at_until: &mut usize| {
+            if let Some((k, since, until, _)) = out.last() {
+                if *until != Micros::MAX && *at_until != 1 {
+                    whole.push((
+                        k.namespace.to_string(),
+                        k.name.to_string(),
+                        *since,
+                        Micros::MAX,
+                    ));
+                }
+            }
+            *at_until = 0;
+        };
     let mut current: Option<(Micros, Vec<ColumnEdge>)> = None;
     let flush = |out: &mut Vec<ColumnHistory>, current: &mut Option<(Micros, Vec<ColumnEdge>)>| {
         if let (Some(last), Some(c)) = (out.last_mut(), current.take()) {
-            last.2.push(c);
+            last.3.push(c);
         }
     };
     for r in rows {
         let key = NodeKey::dataset(&r.namespace, &r.name);
-        if out.last().map(|(k, _, _)| k) != Some(&key) {
+        if out.last().map(|(k, _, _, _)| k) != Some(&key) {
             flush(&mut out, &mut current);
-            out.push((key, r.since, Vec::new()));
+            check_until(&out, &mut whole, &mut at_until);
+            out.push((key, r.since, r.until.unwrap_or(Micros::MAX), Vec::new()));
         }
         let (Some(created_at), Some(facets)) = (r.created_at, r.facets) else {
             continue;
@@ -866,6 +888,11 @@ fn column_histories(rows: Vec<ColumnRow>) -> (Vec<ColumnHistory>, Vec<HistoryFro
         let facet = crate::model::FacetState::raw_in_stored(&facets, "columnLineage");
         if r.current == 0 && facet.is_none() {
             // The text filter matched the name elsewhere, or a deleted facet: not an entry.
+            continue;
+        }
+        if r.until == Some(created_at) {
+            // The first entry of what stays as it is: counted, not read.
+            at_until += 1;
             continue;
         }
         let facet = facet.map(|raw| column_edges(raw.get())).unwrap_or_default();
@@ -876,16 +903,22 @@ fn column_histories(rows: Vec<ColumnRow>) -> (Vec<ColumnHistory>, Vec<HistoryFro
         if r.current_version_time.is_some_and(|t| t < r.since)
             && whole
                 .last()
-                .is_none_or(|(ns, n, _): &HistoryFrom| (ns, n) != (&r.namespace, &r.name))
+                .is_none_or(|(ns, n, _, _): &ColumnsFrom| (ns, n) != (&r.namespace, &r.name))
         {
-            whole.push((r.namespace.clone(), r.name.clone(), Micros::MIN));
+            whole.push((
+                r.namespace.clone(),
+                r.name.clone(),
+                Micros::MIN,
+                Micros::MAX,
+            ));
         }
         out.last_mut()
             .expect("pushed above")
-            .2
+            .3
             .push((created_at, facet));
     }
     flush(&mut out, &mut current);
+    check_until(&out, &mut whole, &mut at_until);
     (out, whole)
 }
 
@@ -895,11 +928,12 @@ fn column_histories(rows: Vec<ColumnRow>) -> (Vec<ColumnHistory>, Vec<HistoryFro
 /// `None`; else each named dataset (that exists) from its `since` on.
 pub(super) async fn graph_columns(
     pool: &AnyPool,
-    keys: Option<&[HistoryFrom]>,
+    keys: Option<&[ColumnsFrom]>,
 ) -> Result<Vec<ColumnHistory>, StoreError> {
     let Some(keys) = keys else {
         let sql = format!(
-            "SELECT d.namespace, d.name, $1 AS since, d.current_version_time, v.created_at, \
+            "SELECT d.namespace, d.name, $1 AS since, CAST(NULL AS BIGINT) AS until, d.current_version_time, \
+             v.created_at, \
              v.facets, CASE WHEN v.id = d.current_version_id THEN 1 ELSE 0 END AS current \
              FROM datasets d JOIN dataset_versions v ON v.dataset_id = d.id \
              WHERE {HAS_COLUMN_LINEAGE} ORDER BY d.namespace, d.name, v.created_at, v.id"
@@ -912,7 +946,7 @@ pub(super) async fn graph_columns(
         .await?;
         let (mut out, _) = column_histories(rows);
         // Only datasets that ever had column lineage matter.
-        out.retain(|(_, _, h)| h.iter().any(|(_, edges)| !edges.is_empty()));
+        out.retain(|(_, _, _, h)| h.iter().any(|(_, edges)| !edges.is_empty()));
         return Ok(out);
     };
     let mut out = Vec::new();
@@ -920,25 +954,49 @@ pub(super) async fn graph_columns(
     // Twice at most: the second time whole, for the datasets the first read says need it.
     while !keys.is_empty() {
         let mut redo = Vec::new();
-        for chunk in keys.chunks(super::dialect::MAX_PARAMS / 2) {
-            let (cte, args) = cuts_cte(chunk, crate::model::ids::dataset_id);
+        for chunk in keys.chunks(super::dialect::MAX_PARAMS / 3) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+                .collect();
+            let args: Vec<Arg> = chunk
+                .iter()
+                .flat_map(|(ns, n, since, end)| {
+                    [
+                        Arg::from(crate::model::ids::dataset_id(ns, n).to_string()),
+                        Arg::from(*since),
+                        Arg::from(*end),
+                    ]
+                })
+                .collect();
+            // `until`: where the current version comes after the versions the change wrote (up
+            // to `end`), the first entry of the history after them; the history from there on
+            // did not change. NULL: read to the end.
             let sql = format!(
-                "{cte} SELECT d.namespace, d.name, c.since, d.current_version_time, \
+                "WITH c(id, since, last) AS (VALUES {}), \
+                 b AS MATERIALIZED (SELECT c.id, c.since, \
+                 CASE WHEN d.current_version_time > c.last THEN \
+                 (SELECT v.created_at FROM dataset_versions v \
+                 WHERE v.dataset_id = c.id AND v.created_at > c.last AND {HAS_COLUMN_LINEAGE} \
+                 ORDER BY v.created_at LIMIT 1) \
+                 END AS until FROM c JOIN datasets d ON d.id = c.id) \
+                 SELECT d.namespace, d.name, b.since, b.until, d.current_version_time, \
                  v.created_at, v.facets, \
                  CASE WHEN v.id = d.current_version_id THEN 1 ELSE 0 END AS current \
-                 FROM c JOIN datasets d ON d.id = c.id \
-                 LEFT JOIN dataset_versions v ON v.dataset_id = c.id AND v.created_at >= c.since \
-                 AND {HAS_COLUMN_LINEAGE} \
-                 ORDER BY d.namespace, d.name, v.created_at, v.id"
+                 FROM b JOIN datasets d ON d.id = b.id \
+                 LEFT JOIN dataset_versions v ON v.dataset_id = b.id AND v.created_at >= b.since \
+                 AND v.created_at <= COALESCE(b.until, {}) AND {HAS_COLUMN_LINEAGE} \
+                 ORDER BY d.namespace, d.name, v.created_at, v.id",
+                rows.join(", "),
+                Micros::MAX
             );
             let rows = bind_all_as(sqlx::query_as::<_, ColumnRow>(&sql), &args)
                 .fetch_all(pool)
                 .await?;
             let (histories, whole) = column_histories(rows);
-            out.extend(histories.into_iter().filter(|(k, _, _)| {
+            out.extend(histories.into_iter().filter(|(k, _, _, _)| {
                 !whole
                     .iter()
-                    .any(|(ns, n, _)| (&*k.namespace, &*k.name) == (ns.as_str(), n.as_str()))
+                    .any(|(ns, n, _, _)| (&*k.namespace, &*k.name) == (ns.as_str(), n.as_str()))
             }));
             redo.extend(whole);
         }

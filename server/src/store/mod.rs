@@ -30,7 +30,7 @@ pub use sql::SqlStore;
 use crate::error::Cause;
 use crate::model::access::{AuditEntry, KeyRecord};
 pub use crate::model::graph::GraphDataset;
-use crate::model::graph::{GraphChange, GraphDelta, GraphJob, GraphSink, HistoryFrom};
+use crate::model::graph::{ColumnsFrom, GraphChange, GraphDelta, GraphJob, GraphSink, HistoryFrom};
 use crate::model::prepared::PreparedEvent;
 use crate::model::time::Micros;
 
@@ -145,7 +145,7 @@ pub struct Committed {
 #[derive(Debug, Clone, PartialEq)]
 pub enum GraphNotice {
     /// These jobs and datasets changed.
-    Changed(GraphChange),
+    Changed(Box<GraphChange>),
     /// Something may have been missed (a reconnect, a change too large to describe): reload all.
     Resync,
 }
@@ -309,10 +309,11 @@ pub trait Store: Send + Sync + 'static {
         keys: Option<&[(String, String)]>,
     ) -> Result<Vec<GraphDataset>, StoreError>;
     /// Datasets' `columnLineage` facets over time: all of every dataset's, or the named ones'
-    /// from each one's `since` on.
+    /// from each one's `since` on — up to the first entry after its `end` where that is before
+    /// the current version (the history answers how far it was read).
     async fn graph_columns(
         &self,
-        keys: Option<&[HistoryFrom]>,
+        keys: Option<&[ColumnsFrom]>,
     ) -> Result<Vec<ColumnHistory>, StoreError>;
     /// Datasets and job summaries by `(namespace, name)`, for the nodes of a lineage answer;
     /// names not found are left out.

@@ -26,7 +26,7 @@ use super::{
 };
 use crate::error::Cause;
 use crate::model::access::{AuditEntry, KeyRecord};
-use crate::model::graph::{GraphChange, GraphJob, GraphSink, HistoryFrom};
+use crate::model::graph::{ColumnsFrom, GraphChange, GraphJob, GraphSink, HistoryFrom};
 use crate::model::prepared::PreparedEvent;
 use crate::model::time::Micros;
 use std::collections::HashMap;
@@ -797,7 +797,7 @@ impl Store for SqlStore {
                     }
                     Ok(Some(n)) => match serde_json::from_str::<GraphChange>(n.payload()) {
                         Ok(change) if change.origin == me => continue,
-                        Ok(change) => super::GraphNotice::Changed(change),
+                        Ok(change) => super::GraphNotice::Changed(Box::new(change)),
                         Err(_) => super::GraphNotice::Resync,
                     },
                     // The connection dropped and is being re-established: changes may be missed.
@@ -846,7 +846,7 @@ impl Store for SqlStore {
 
     async fn graph_columns(
         &self,
-        keys: Option<&[HistoryFrom]>,
+        keys: Option<&[ColumnsFrom]>,
     ) -> Result<Vec<ColumnHistory>, StoreError> {
         catalog::graph_columns(&self.writes, keys).await
     }
