@@ -848,8 +848,8 @@ const HAS_COLUMN_LINEAGE: &str =
 /// names the datasets to read again: whole, where the current version is older than `since`
 /// while a newer version carries column lineage (a whole read puts the current one after it);
 /// from `since` to the end, where a read up to `until` did not find exactly one entry at
-/// `until` (the text filter matched a version without column lineage, or several versions
-/// share that instant), so that the history from `until` on may not be what the graph holds.
+/// `until` (the version there has no column lineage, or several versions share that instant),
+/// so that the history from `until` on may not be what the graph holds.
 fn column_histories(rows: Vec<ColumnRow>) -> (Vec<ColumnHistory>, Vec<ColumnsFrom>) {
     let mut out: Vec<ColumnHistory> = Vec::new();
     let mut whole = Vec::new();
@@ -969,14 +969,16 @@ pub(super) async fn graph_columns(
                 })
                 .collect();
             // `until`: where the current version comes after the versions the change wrote (up
-            // to `end`), the first entry of the history after them; the history from there on
-            // did not change. NULL: read to the end.
+            // to `end`), the first version after them (one step along the index: a filter on
+            // the facets' text here made Postgres read every later version); the history from
+            // there on did not change if that version is an entry of it, which the rows read at
+            // `until` tell. NULL: read to the end.
             let sql = format!(
                 "WITH c(id, since, last) AS (VALUES {}), \
                  b AS MATERIALIZED (SELECT c.id, c.since, \
                  CASE WHEN d.current_version_time > c.last THEN \
                  (SELECT v.created_at FROM dataset_versions v \
-                 WHERE v.dataset_id = c.id AND v.created_at > c.last AND {HAS_COLUMN_LINEAGE} \
+                 WHERE v.dataset_id = c.id AND v.created_at > c.last \
                  ORDER BY v.created_at LIMIT 1) \
                  END AS until FROM c JOIN datasets d ON d.id = c.id) \
                  SELECT d.namespace, d.name, b.since, b.until, d.current_version_time, \
