@@ -726,6 +726,26 @@ async fn the_live_graph_equals_one_loaded_whole(db: Db) {
         ))
         .await;
     }
+    // g: a run's COMPLETE first, then its START, earlier: its version moves back from 15:00 to
+    // 10:00, past a version at 12:00, while a later one stays current. Its old place must go.
+    let g_events = [
+        ("COMPLETE", "2024-03-01T09:00:00Z", 20, ("a", "y")),
+        ("COMPLETE", "2024-03-01T15:00:00Z", 21, ("c", "z")),
+        ("COMPLETE", "2024-03-01T18:00:00Z", 23, ("a", "y")),
+        ("COMPLETE", "2024-03-01T12:00:00Z", 22, ("d", "y")),
+        ("START", "2024-03-01T10:00:00Z", 21, ("c", "z")),
+    ];
+    for (kind, time, n, from) in g_events {
+        app.ingest(&run_event(
+            kind,
+            time,
+            &run(n),
+            "move",
+            json!([ds(from.0)]),
+            json!([out("g", &[from])]),
+        ))
+        .await;
+    }
     // And some in one batch, one of them a START completed in the same batch.
     // Run by a DAG that is only ever named as a parent: it has no version of its own.
     let mut dag_started = run_event(
@@ -777,6 +797,7 @@ async fn the_live_graph_equals_one_loaded_whole(db: Db) {
         format!("dataset:{ns}:b"),
         format!("dataset:{ns}:e"),
         format!("dataset:{ns}:f"),
+        format!("dataset:{ns}:g"),
         "job:tests:etl".to_string(),
         "job:tests:report".to_string(),
     ];

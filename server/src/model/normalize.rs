@@ -767,6 +767,9 @@ pub struct Normalizer {
     /// For each dataset whose current version the batch moved back in time: the best stored
     /// version it does not touch, `(may be current, created_at, id)`.
     untouched: BTreeMap<String, (bool, Micros, String)>,
+    /// When each stored version the batch touches was created, before the batch (a late event
+    /// may move it earlier: its old place in the column history changes too).
+    stored_version_times: BTreeMap<String, Micros>,
 }
 
 impl Normalizer {
@@ -791,6 +794,7 @@ impl Normalizer {
             set,
             stored_job_versions: BTreeMap::new(),
             untouched: BTreeMap::new(),
+            stored_version_times: BTreeMap::new(),
         }
     }
 
@@ -811,6 +815,7 @@ impl Normalizer {
             let Some(v) = b.versions.get_mut(&r.id) else {
                 continue;
             };
+            self.stored_version_times.insert(r.id.clone(), r.created_at);
             v.facets.merge_under(r.facets);
             v.io_facets.merge_under(r.io_facets);
             v.created_at = v.created_at.min(r.created_at);
@@ -1079,7 +1084,8 @@ impl Normalizer {
             }
         }
         // Where the current version stayed, the history changed no later than the batch's
-        // newest version of the dataset (whether it carries column lineage or not).
+        // newest version of the dataset (whether it carries column lineage or not), counting
+        // where a stored one it moved earlier was.
         for v in b.versions.values() {
             let Some(d) = b.datasets.get(&v.dataset_id) else {
                 continue;
@@ -1087,11 +1093,12 @@ impl Normalizer {
             if stored_current.get(&d.id).cloned().flatten() != d.current {
                 continue;
             }
+            let was = self.stored_version_times.get(&v.id).copied();
             let end = cuts
                 .column_ends
                 .entry((d.namespace.clone(), d.name.clone()))
                 .or_insert(Micros::MIN);
-            *end = (*end).max(v.created_at);
+            *end = (*end).max(v.created_at).max(was.unwrap_or(Micros::MIN));
         }
         b.cuts = cuts;
         b.previous_current = stored_current;
