@@ -706,43 +706,87 @@ async fn the_live_graph_equals_one_loaded_whole(db: Db) {
     for e in &events {
         app.ingest(e).await;
     }
+    // One request each, `(event, time, run, job, output, its x from)`.
     // f's field x comes from a.y in two versions in a row (one interval in the graph), then
     // from c.z; a late version from d.y lands between the first two: only the interval around
     // it is read back, the one it splits is cut on both sides of it.
-    let f_versions = [
-        ("2024-03-01T09:00:00Z", 10, ("a", "y")),
-        ("2024-03-01T15:00:00Z", 11, ("a", "y")),
-        ("2024-03-02T15:00:00Z", 12, ("c", "z")),
-        ("2024-03-01T12:00:00Z", 13, ("d", "y")),
-    ];
-    for (time, n, from) in f_versions {
-        app.ingest(&run_event(
-            "COMPLETE",
-            time,
-            &run(n),
-            "load",
-            json!([ds(from.0)]),
-            json!([out("f", &[from])]),
-        ))
-        .await;
-    }
     // g: a run's COMPLETE first, then its START, earlier: its version moves back from 15:00 to
     // 10:00, past a version at 12:00, while a later one stays current. Its old place must go.
-    let g_events = [
-        ("COMPLETE", "2024-03-01T09:00:00Z", 20, ("a", "y")),
-        ("COMPLETE", "2024-03-01T15:00:00Z", 21, ("c", "z")),
-        ("COMPLETE", "2024-03-01T18:00:00Z", 23, ("a", "y")),
-        ("COMPLETE", "2024-03-01T12:00:00Z", 22, ("d", "y")),
-        ("START", "2024-03-01T10:00:00Z", 21, ("c", "z")),
+    let late = [
+        (
+            "COMPLETE",
+            "2024-03-01T09:00:00Z",
+            10,
+            "load",
+            "f",
+            ("a", "y"),
+        ),
+        (
+            "COMPLETE",
+            "2024-03-01T15:00:00Z",
+            11,
+            "load",
+            "f",
+            ("a", "y"),
+        ),
+        (
+            "COMPLETE",
+            "2024-03-02T15:00:00Z",
+            12,
+            "load",
+            "f",
+            ("c", "z"),
+        ),
+        (
+            "COMPLETE",
+            "2024-03-01T12:00:00Z",
+            13,
+            "load",
+            "f",
+            ("d", "y"),
+        ),
+        (
+            "COMPLETE",
+            "2024-03-01T09:00:00Z",
+            20,
+            "move",
+            "g",
+            ("a", "y"),
+        ),
+        (
+            "COMPLETE",
+            "2024-03-01T15:00:00Z",
+            21,
+            "move",
+            "g",
+            ("c", "z"),
+        ),
+        (
+            "COMPLETE",
+            "2024-03-01T18:00:00Z",
+            23,
+            "move",
+            "g",
+            ("a", "y"),
+        ),
+        (
+            "COMPLETE",
+            "2024-03-01T12:00:00Z",
+            22,
+            "move",
+            "g",
+            ("d", "y"),
+        ),
+        ("START", "2024-03-01T10:00:00Z", 21, "move", "g", ("c", "z")),
     ];
-    for (kind, time, n, from) in g_events {
+    for (kind, time, n, job, output, from) in late {
         app.ingest(&run_event(
             kind,
             time,
             &run(n),
-            "move",
+            job,
             json!([ds(from.0)]),
-            json!([out("g", &[from])]),
+            json!([out(output, &[from])]),
         ))
         .await;
     }

@@ -705,17 +705,18 @@ impl LineageIndex {
             let before = spans_before(&[span], since, next).next();
             // The part from `until` on holds as it did.
             let after =
-                (until != Micros::MAX && (span.to > until || span.from >= until)).then(|| {
+                (until != Micros::MAX && (span.to > until || span.from == until)).then(|| {
                     EdgeSpan {
                         from: span.from.max(until),
                         to: span.to,
                     }
                 });
-            for kept in before.into_iter().chain(after) {
+            let mut kept = before.into_iter().chain(after).peekable();
+            if kept.peek().is_some() {
                 spans
-                    .entry((out_field.clone(), input, input_field.clone()))
+                    .entry((out_field, input, input_field))
                     .or_default()
-                    .push(kept);
+                    .extend(kept);
             }
         }
         // What the graph knows of the history's latest version from now on (a history read up

@@ -1090,7 +1090,7 @@ impl Normalizer {
             let Some(d) = b.datasets.get(&v.dataset_id) else {
                 continue;
             };
-            if stored_current.get(&d.id).cloned().flatten() != d.current {
+            if stored_current.get(&d.id).and_then(Option::as_ref) != d.current.as_ref() {
                 continue;
             }
             let was = self.stored_version_times.get(&v.id).copied();
