@@ -167,19 +167,21 @@ pub async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<ExitCode>
 
 /// A realistic event: 3 inputs and 1 output with 20-field schemas, column lineage for every
 /// output field, a parent and the usual run and job facets. Event `i` is distinct from every other.
-/// Its time is scattered over June 2024.
+/// Its time is scattered over June 2024, a millisecond no other event has: `i` times a prime,
+/// modulo the milliseconds of 30 days (the prime does not divide their count, so no two of the
+/// first 2.59 billion events share a time; times built from `i % 24`, `i % 60`, … repeated after
+/// 126,000 events, and every later event then tied with an earlier version of its job and output).
 pub fn realistic_event(i: usize) -> Value {
-    realistic_event_at(
-        i,
-        format!(
-            "2024-06-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            1 + i % 28,
-            i % 24,
-            i % 60,
-            (i / 60) % 60,
-            i % 1000
-        ),
-    )
+    realistic_event_at(i, scattered_time(i))
+}
+
+/// Event `i`'s time in June 2024 (see [`realistic_event`]).
+fn scattered_time(i: usize) -> String {
+    const MONTH_MS: u128 = 30 * 86_400 * 1000;
+    let offset = (i as u128 * 2_654_435_761) % MONTH_MS;
+    let t = chrono::DateTime::from_timestamp_millis(1_717_200_000_000 + offset as i64)
+        .expect("in range");
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 /// `realistic_event` with its times in the order of `i`, a second apart from 2024-06-01.
@@ -624,4 +626,19 @@ async fn measure(config: &Config, url: &str, args: &IngestArgs) -> anyhow::Resul
     };
     pool.close().await;
     Ok((ours, baseline, avg, mixed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scattered_times_are_in_june_and_never_repeat() {
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..1_100_000 {
+            let t = scattered_time(i);
+            assert!(t.starts_with("2024-06-"), "{i}: {t}");
+            assert!(seen.insert(t), "event {i} repeats a time");
+        }
+    }
 }
