@@ -278,13 +278,17 @@ impl Lineage {
     }
 
     /// Reads back the named jobs and datasets: of each history, only what changed (from the
-    /// change's cuts on), or all of it where the change does not say.
+    /// change's cuts on, up to its ends where it gives them), or all of it where the change does
+    /// not say.
     pub async fn apply_change(&self, change: &GraphChange) -> Result<(), StoreError> {
         let _turn = self.apply_lock.lock().await;
         let jobs: Vec<HistoryFrom> = change
             .jobs
             .iter()
-            .map(|k| (k.0.clone(), k.1.clone(), change.cuts.job(k)))
+            .map(|k| {
+                let since = change.cuts.job(k);
+                (k.0.clone(), k.1.clone(), since, change.cuts.job_end(k))
+            })
             .collect();
         let columns: Vec<ColumnsFrom> = change
             .datasets

@@ -124,6 +124,7 @@ pub(super) fn synthetic(nodes: usize) -> Vec<GraphJob> {
                 name: format!("l{layer}.job{j}"),
                 deleted_at: None,
                 since: Micros::MIN,
+                until: Micros::MAX,
                 versions,
             });
         }

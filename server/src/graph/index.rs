@@ -75,23 +75,25 @@ fn merge_spans(mut spans: Vec<EdgeSpan>) -> Vec<EdgeSpan> {
     out
 }
 
-/// The intervals of a history that survive a read-back from `since` on: those that began
-/// before it, the ones still open at `since` now ending at `next` (where the first version read
-/// back begins, or never).
-fn spans_before(
+/// The intervals of a history that survive a read-back of `[since, until)`: those that began
+/// before `since`, the ones still open at `since` now ending at `next` (where the first version
+/// read back begins, else `until`), and what holds from `until` on.
+fn spans_outside(
     spans: &[EdgeSpan],
     since: Micros,
     next: Micros,
+    until: Micros,
 ) -> impl Iterator<Item = EdgeSpan> + '_ {
-    spans.iter().filter(move |s| s.from < since).map(move |s| {
-        if s.to >= since {
-            EdgeSpan {
-                from: s.from,
-                to: next,
-            }
-        } else {
-            *s
-        }
+    spans.iter().flat_map(move |s| {
+        let before = (s.from < since).then_some(EdgeSpan {
+            from: s.from,
+            to: if s.to >= since { next } else { s.to },
+        });
+        let after = (s.to > until || s.from >= until).then_some(EdgeSpan {
+            from: s.from.max(until),
+            to: s.to,
+        });
+        before.into_iter().chain(after)
     })
 }
 
@@ -497,8 +499,13 @@ impl LineageIndex {
             if self.appends(&job) {
                 self.replace_job(&job);
             } else {
+                // Its new versions fall among those the graph holds: read back from the first
+                // of them up to the version that follows the last.
                 let key = (job.namespace, job.name);
                 more.cuts.jobs.insert(key.clone(), job.since);
+                if let Some(last) = job.versions.last() {
+                    more.cuts.job_ends.insert(key.clone(), last.0.from);
+                }
                 more.jobs.push(key);
             }
         }
@@ -559,9 +566,10 @@ impl LineageIndex {
         takes
     }
 
-    /// Brings a job's edges in line with its versions from `job.since` on: what held before
-    /// `since` stays (the version open at `since` now ends where the first one read back
-    /// begins), everything from `since` on is replaced. `Micros::MIN` replaces the whole history.
+    /// Brings a job's edges in line with its versions from `job.since` up to `job.until`: what
+    /// held before `since` stays (the version open at `since` now ends where the first one read
+    /// back begins, or at `until`), and so does what holds from `until` on; everything between
+    /// is replaced. `Micros::MIN` to `Micros::MAX` replaces the whole history.
     pub fn replace_job(&mut self, job: &GraphJob) {
         let key = NodeKey::job(&job.namespace, &job.name);
         if job.since == Micros::MAX {
@@ -572,13 +580,16 @@ impl LineageIndex {
             }
             return;
         }
+        let (since, until) = (job.since, job.until);
         let j = self.upsert_node(key, None, job.deleted_at);
         // Where nothing was read back from `since` on, the latest start known stays: no earlier
-        // than the true one.
-        if let Some(last) = job.versions.iter().map(|v| v.0.from).max() {
-            self.job_last.insert(j, last);
+        // than the true one. A read that stops at `until` leaves a later start in place.
+        if until == Micros::MAX {
+            if let Some(last) = job.versions.iter().map(|v| v.0.from).max() {
+                self.job_last.insert(j, last);
+            }
         }
-        let next = job.versions.first().map_or(Micros::MAX, |v| v.0.from);
+        let next = job.versions.first().map_or(until, |v| v.0.from);
         let old: Vec<(EdgeIndex, NodeIndex, NodeIndex)> = self
             .graph
             .edges_directed(j, PgDirection::Incoming)
@@ -588,11 +599,11 @@ impl LineageIndex {
         let mut spans: HashMap<(NodeIndex, NodeIndex), Vec<EdgeSpan>> = HashMap::new();
         for (e, a, b) in old {
             let list = self.graph[e].as_slice();
-            if list.iter().all(|s| s.to < job.since) {
-                // Over before `since`: untouched.
+            if list.iter().all(|s| s.to < since || s.from >= until) {
+                // Over before `since`, or from `until` on: untouched.
                 continue;
             }
-            let kept: Vec<EdgeSpan> = spans_before(list, job.since, next).collect();
+            let kept: Vec<EdgeSpan> = spans_outside(list, since, next, until).collect();
             spans.insert((a, b), kept);
             self.graph.remove_edge(e);
         }
@@ -702,16 +713,9 @@ impl LineageIndex {
         let mut spans: std::collections::BTreeMap<(String, NodeIndex, String), Vec<EdgeSpan>> =
             std::collections::BTreeMap::new();
         for (out_field, input, input_field, span) in changed {
-            let before = spans_before(&[span], since, next).next();
             // The part from `until` on holds as it did.
-            let after =
-                (until != Micros::MAX && (span.to > until || span.from == until)).then(|| {
-                    EdgeSpan {
-                        from: span.from.max(until),
-                        to: span.to,
-                    }
-                });
-            let mut kept = before.into_iter().chain(after).peekable();
+            let span = [span];
+            let mut kept = spans_outside(&span, since, next, until).peekable();
             if kept.peek().is_some() {
                 spans
                     .entry((out_field, input, input_field))
@@ -967,6 +971,7 @@ mod tests {
             name: name.into(),
             deleted_at: None,
             since: Micros::MIN,
+            until: Micros::MAX,
             versions: versions
                 .into_iter()
                 .map(|(s, i, o)| (s, ds(i), ds(o)))
@@ -1102,16 +1107,29 @@ mod tests {
         since: Micros,
         versions: &[(Micros, Vec<&'static str>, Vec<&'static str>)],
     ) -> GraphJob {
+        versions_between(since, Micros::MAX, versions)
+    }
+
+    /// The same, of the versions that begin before `until` only, the last ending there.
+    fn versions_between(
+        since: Micros,
+        until: Micros,
+        versions: &[(Micros, Vec<&'static str>, Vec<&'static str>)],
+    ) -> GraphJob {
         let mut sorted = versions.to_vec();
         sorted.sort_by_key(|v| v.0);
-        let kept: Vec<_> = sorted.into_iter().filter(|v| v.0 >= since).collect();
+        let kept: Vec<_> = sorted
+            .into_iter()
+            .filter(|v| v.0 >= since && v.0 < until)
+            .collect();
         let mut list = Vec::new();
         for (i, (from, ins, outs)) in kept.iter().enumerate() {
-            let to = kept.get(i + 1).map_or(Micros::MAX, |v| v.0);
+            let to = kept.get(i + 1).map_or(until, |v| v.0);
             list.push((span(*from, to), ins.clone(), outs.clone()));
         }
         GraphJob {
             since,
+            until,
             ..job("j", list)
         }
     }
@@ -1220,6 +1238,37 @@ mod tests {
                 spliced.picture(),
                 whole.picture(),
                 "columns between, round {round}: {before:?} then {grown:?} from {cut} until {until}"
+            );
+
+            // A job the same way: versions only added, read back from `cut` until the first
+            // version after them, however many versions begin there.
+            let added: Vec<_> = (0..1 + rng.below(3))
+                .map(|_| {
+                    (
+                        cut + rng.below(10) as Micros,
+                        pick(&mut rng),
+                        pick(&mut rng),
+                    )
+                })
+                .collect();
+            let last = added.iter().map(|a| a.0).max().expect("one at least");
+            let until = before
+                .iter()
+                .map(|b| b.0)
+                .filter(|t| *t > last)
+                .min()
+                .unwrap_or(Micros::MAX);
+            let mut grown = before.clone();
+            grown.extend(added);
+            let mut spliced = LineageIndex::new();
+            spliced.replace_job(&versions_from(Micros::MIN, &before));
+            spliced.replace_job(&versions_between(cut, until, &grown));
+            let mut whole = LineageIndex::new();
+            whole.replace_job(&versions_from(Micros::MIN, &grown));
+            assert_eq!(
+                spliced.picture(),
+                whole.picture(),
+                "job between, round {round}: {before:?} then {grown:?} from {cut} until {until}"
             );
         }
     }

@@ -251,6 +251,7 @@ mod tests {
                     name: "j".into(),
                     deleted_at: None,
                     since: Micros::MIN,
+                    until: Micros::MAX,
                     versions: vec![
                         (span(0, 100), ds(&["a", "b"]), ds(&["c"])),
                         (span(100, 100), ds(&["a"]), ds(&["c"])),
@@ -262,6 +263,7 @@ mod tests {
                     name: "k".into(),
                     deleted_at: Some(3),
                     since: Micros::MIN,
+                    until: Micros::MAX,
                     versions: vec![(span(0, Micros::MAX), vec![], vec![])],
                 },
             ],

@@ -426,6 +426,7 @@ mod tests {
             name: name.into(),
             deleted_at: None,
             since: Micros::MIN,
+            until: Micros::MAX,
             versions: versions
                 .iter()
                 .map(|(f, t, i, o)| (EdgeSpan { from: *f, to: *t }, ds(i), ds(o)))

@@ -93,6 +93,9 @@ pub struct GraphJob {
     /// The versions are those valid from this time on (`Micros::MIN`: the whole history;
     /// `Micros::MAX`: none, only the job itself): what held before it is as the graph has it.
     pub since: Micros,
+    /// The versions are those valid before this time (`Micros::MAX`: to the end of the
+    /// history): what holds from it on is as the graph has it, and the last version ends there.
+    pub until: Micros,
     /// `(span, inputs, outputs)` with datasets as `(namespace, name)`.
     pub versions: Vec<(EdgeSpan, DatasetNames, DatasetNames)>,
 }
@@ -214,9 +217,9 @@ pub struct ColumnDelta {
     pub entries: Vec<(Micros, Option<Box<serde_json::value::RawValue>>)>,
 }
 
-/// A job or dataset whose history is to be read back from a time on: `(namespace, name,
-/// since)`, with `Micros::MIN` for the whole history.
-pub type HistoryFrom = (String, String, Micros);
+/// A job whose history is to be read back from a time on: `(namespace, name, since, end)`, with
+/// `Micros::MIN` for the whole history and `end` as [`Cuts::job_end`] gives it.
+pub type HistoryFrom = (String, String, Micros, Micros);
 
 /// A dataset whose column history is to be read back from a time on: `(namespace, name, since,
 /// end)`, `end` as [`Cuts::column_end`] gives it.
@@ -268,12 +271,22 @@ pub struct Cuts {
     /// the versions it wrote: its column history changed only up to the next entry after that
     /// one, so it is read back only that far. Absent: to the end.
     pub column_ends: HashMap<(String, String), Micros>,
+    /// Per job whose new versions do not all come after what the graph holds, the latest start
+    /// among them: its history changed only up to the next version after that one, so it is
+    /// read back only that far. Absent: to the end.
+    pub job_ends: HashMap<(String, String), Micros>,
 }
 
 impl Cuts {
     /// Where a job's history is to be read from: its cut, or the beginning when unknown.
     pub fn job(&self, key: &(String, String)) -> Micros {
         self.jobs.get(key).copied().unwrap_or(Micros::MIN)
+    }
+
+    /// The latest start among the versions a change wrote of a job whose history it changed
+    /// only up to the next version after that one; `Micros::MAX` when it is to be read to its end.
+    pub fn job_end(&self, key: &(String, String)) -> Micros {
+        self.job_ends.get(key).copied().unwrap_or(Micros::MAX)
     }
 
     /// The latest version a change wrote of a dataset whose history it changed only up to the
@@ -325,17 +338,36 @@ impl GraphChange {
         }
         let mut cuts = Cuts::default();
         // A history read to its end on either side is read to its end.
-        let end = |list: &[(String, String)], cuts: &Cuts, key: &(String, String)| {
-            if list.contains(key) {
-                cuts.column_end(key)
-            } else {
-                Micros::MIN
-            }
-        };
-        for key in self.datasets.iter().chain(&more.datasets) {
-            let e = end(&self.datasets, &self.cuts, key).max(end(&more.datasets, &more.cuts, key));
-            if e != Micros::MAX {
-                cuts.column_ends.insert(key.clone(), e);
+        for (list, more_list, mine, theirs, into) in [
+            (
+                &self.jobs,
+                &more.jobs,
+                &self.cuts.job_ends,
+                &more.cuts.job_ends,
+                &mut cuts.job_ends,
+            ),
+            (
+                &self.datasets,
+                &more.datasets,
+                &self.cuts.column_ends,
+                &more.cuts.column_ends,
+                &mut cuts.column_ends,
+            ),
+        ] {
+            let end = |list: &[(String, String)],
+                       ends: &HashMap<(String, String), Micros>,
+                       key: &(String, String)| {
+                if list.contains(key) {
+                    ends.get(key).copied().unwrap_or(Micros::MAX)
+                } else {
+                    Micros::MIN
+                }
+            };
+            for key in list.iter().chain(more_list) {
+                let e = end(list, mine, key).max(end(more_list, theirs, key));
+                if e != Micros::MAX {
+                    into.insert(key.clone(), e);
+                }
             }
         }
         for (list, more_list, mine, theirs, into) in [

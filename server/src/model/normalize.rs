@@ -282,6 +282,7 @@ impl ChangeSet {
                     name: job.name.clone(),
                     deleted_at: job.deleted_at,
                     since: versions.first().map_or(Micros::MAX, |v| v.0.from),
+                    until: Micros::MAX,
                     versions,
                 }),
                 None => {
@@ -1535,12 +1536,24 @@ mod tests {
 
     /// A job's whole history as the store reads it: versions by start, then id.
     fn job_whole(t: &MemoryTables, j: &JobState) -> GraphJob {
+        job_read(t, j, Micros::MIN, Micros::MAX)
+    }
+
+    /// A job's history as the store reads it back from `since`, up to the first version that
+    /// begins after `end` (`Micros::MAX`: to the end).
+    fn job_read(t: &MemoryTables, j: &JobState, since: Micros, end: Micros) -> GraphJob {
         let mut versions: Vec<&JobVersionState> = t
             .job_versions
             .values()
             .filter(|v| v.job_id == j.id)
             .collect();
         versions.sort_by(|a, b| (a.valid_from, &a.id).cmp(&(b.valid_from, &b.id)));
+        let until = versions
+            .iter()
+            .map(|v| v.valid_from)
+            .find(|t| *t > end)
+            .unwrap_or(Micros::MAX);
+        versions.retain(|v| v.valid_from >= since && v.valid_from < until);
         let names = |ids: &[String]| -> DatasetNames {
             ids.iter()
                 .map(|id| {
@@ -1555,12 +1568,13 @@ mod tests {
             namespace: j.namespace.clone(),
             name: j.name.clone(),
             deleted_at: j.deleted_at,
-            since: Micros::MIN,
+            since,
+            until,
             versions: versions
                 .iter()
                 .enumerate()
                 .map(|(i, v)| {
-                    let to = versions.get(i + 1).map_or(Micros::MAX, |n| n.valid_from);
+                    let to = versions.get(i + 1).map_or(until, |n| n.valid_from);
                     let span = EdgeSpan {
                         from: v.valid_from,
                         to,
@@ -1618,13 +1632,14 @@ mod tests {
             let set = t.store(NOW, &sent[from..to]);
             from = to;
             let rest = live.apply_delta(set.graph_delta());
-            for (namespace, name) in &rest.jobs {
+            for key in &rest.jobs {
                 if let Some(j) = t
                     .jobs
                     .values()
-                    .find(|j| (&j.namespace, &j.name) == (namespace, name))
+                    .find(|j| (&j.namespace, &j.name) == (&key.0, &key.1))
                 {
-                    live.replace_job(&job_whole(&t, j));
+                    let (since, end) = (rest.cuts.job(key), rest.cuts.job_end(key));
+                    live.replace_job(&job_read(&t, j, since, end));
                 }
             }
             for (namespace, name) in &rest.datasets {

@@ -690,27 +690,34 @@ fn key_filter(
     }
 }
 
-/// `WITH c(id, since) AS (VALUES ($1, $2), …)`: keys with the time their history is read from,
-/// and the arguments, ids made by `id`. Versions are joined on `c.id` and `c.since` together, so
-/// that Postgres finds them by both in the `(id, time)` index instead of reading every version
-/// of the key and filtering.
-fn cuts_cte(keys: &[HistoryFrom], id: fn(&str, &str) -> uuid::Uuid) -> (String, Vec<Arg>) {
+/// `(id, since, end)` rows of a `VALUES` list, one per key, and their arguments: the key's id
+/// made by `id`, the time its history is read from and the end [`Cuts`] gives it.
+///
+/// [`Cuts`]: crate::model::graph::Cuts
+fn bounds_values(
+    keys: &[(String, String, Micros, Micros)],
+    id: fn(&str, &str) -> uuid::Uuid,
+) -> (String, Vec<Arg>) {
     let rows: Vec<String> = (0..keys.len())
-        .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+        .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
         .collect();
     let args = keys
         .iter()
-        .flat_map(|(ns, n, since)| [Arg::from(id(ns, n).to_string()), Arg::from(*since)])
+        .flat_map(|(ns, n, since, end)| {
+            [
+                Arg::from(id(ns, n).to_string()),
+                Arg::from(*since),
+                Arg::from(*end),
+            ]
+        })
         .collect();
-    (
-        format!("WITH c(id, since) AS (VALUES {})", rows.join(", ")),
-        args,
-    )
+    (rows.join(", "), args)
 }
 
 /// The named jobs, each with its versions valid from its `since` on (span, inputs, outputs),
-/// for the lineage graph. A job with no such version comes back with none; an unknown job does
-/// not come back.
+/// for the lineage graph; where a job's `end` is given, only up to the first version that begins
+/// after `end` (the job's `until`), the last version read ending there. A job with no such
+/// version comes back with none; an unknown job does not come back.
 pub(super) async fn graph_jobs(
     pool: &AnyPool,
     keys: &[HistoryFrom],
@@ -721,6 +728,7 @@ pub(super) async fn graph_jobs(
         name: String,
         deleted_at: Option<i64>,
         since: i64,
+        until: Option<i64>,
         version_id: Option<String>,
         valid_from: Option<i64>,
         direction: Option<String>,
@@ -728,16 +736,26 @@ pub(super) async fn graph_jobs(
         dataset_name: Option<String>,
     }
     let mut jobs: Vec<GraphJob> = Vec::new();
-    for chunk in keys.chunks(super::dialect::MAX_PARAMS / 2) {
-        let (cte, args) = cuts_cte(chunk, crate::model::ids::job_id);
+    for chunk in keys.chunks(super::dialect::MAX_PARAMS / 3) {
+        let (rows, args) = bounds_values(chunk, crate::model::ids::job_id);
+        // Versions are joined on the job and its bounds together, so that Postgres finds them
+        // in the `(job_id, valid_from)` index instead of reading every version of the job;
+        // `until` is one step along the same index (NULL: read to the end).
         let sql = format!(
-            "{cte} SELECT j.namespace, j.name, j.deleted_at, c.since, v.id AS version_id, \
+            "WITH c(id, since, last) AS (VALUES {}), \
+             b AS MATERIALIZED (SELECT c.id, c.since, \
+             (SELECT v.valid_from FROM job_versions v WHERE v.job_id = c.id \
+             AND v.valid_from > c.last ORDER BY v.valid_from LIMIT 1) AS until FROM c) \
+             SELECT j.namespace, j.name, j.deleted_at, b.since, b.until, v.id AS version_id, \
              v.valid_from, io.direction, d.namespace AS dataset_namespace, d.name AS dataset_name \
-             FROM c JOIN jobs j ON j.id = c.id \
-             LEFT JOIN job_versions v ON v.job_id = c.id AND v.valid_from >= c.since \
+             FROM b JOIN jobs j ON j.id = b.id \
+             LEFT JOIN job_versions v ON v.job_id = b.id AND v.valid_from >= b.since \
+             AND v.valid_from < COALESCE(b.until, {}) \
              LEFT JOIN job_version_io io ON io.job_version_id = v.id \
              LEFT JOIN datasets d ON d.id = io.dataset_id \
-             ORDER BY j.namespace, j.name, v.valid_from, v.id"
+             ORDER BY j.namespace, j.name, v.valid_from, v.id",
+            rows,
+            Micros::MAX
         );
         let rows = bind_all_as(sqlx::query_as::<_, Row>(&sql), &args)
             .fetch_all(pool)
@@ -753,6 +771,7 @@ pub(super) async fn graph_jobs(
                     name: r.name.clone(),
                     deleted_at: r.deleted_at,
                     since: r.since,
+                    until: r.until.unwrap_or(Micros::MAX),
                     versions: Vec::new(),
                 });
                 last_version = None;
@@ -769,7 +788,7 @@ pub(super) async fn graph_jobs(
                 job.versions.push((
                     EdgeSpan {
                         from: valid_from,
-                        to: Micros::MAX,
+                        to: job.until,
                     },
                     Vec::new(),
                     Vec::new(),
@@ -955,19 +974,7 @@ pub(super) async fn graph_columns(
     while !keys.is_empty() {
         let mut redo = Vec::new();
         for chunk in keys.chunks(super::dialect::MAX_PARAMS / 3) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
-                .collect();
-            let args: Vec<Arg> = chunk
-                .iter()
-                .flat_map(|(ns, n, since, end)| {
-                    [
-                        Arg::from(crate::model::ids::dataset_id(ns, n).to_string()),
-                        Arg::from(*since),
-                        Arg::from(*end),
-                    ]
-                })
-                .collect();
+            let (rows, args) = bounds_values(chunk, crate::model::ids::dataset_id);
             // `until`: where the current version comes after the versions the change wrote (up
             // to `end`), the first version after them (one step along the index: a filter on
             // the facets' text here made Postgres read every later version); the history from
@@ -988,7 +995,7 @@ pub(super) async fn graph_columns(
                  LEFT JOIN dataset_versions v ON v.dataset_id = b.id AND v.created_at >= b.since \
                  AND v.created_at <= COALESCE(b.until, {}) AND {HAS_COLUMN_LINEAGE} \
                  ORDER BY d.namespace, d.name, v.created_at, v.id",
-                rows.join(", "),
+                rows,
                 Micros::MAX
             );
             let rows = bind_all_as(sqlx::query_as::<_, ColumnRow>(&sql), &args)

@@ -299,7 +299,8 @@ pub trait Store: Send + Sync + 'static {
         buckets: i64,
     ) -> Result<Vec<(i64, String, i64)>, StoreError>;
     /// The named jobs with the spans, inputs and outputs of their versions valid from each
-    /// one's `since` on.
+    /// one's `since` on (up to the first version after its `end`, where that is not
+    /// `Micros::MAX`).
     async fn graph_jobs(&self, keys: &[HistoryFrom]) -> Result<Vec<GraphJob>, StoreError>;
     /// Hands the whole lineage graph to `sink`, as the index is loaded at startup.
     async fn load_graph(&self, sink: &mut dyn GraphSink) -> Result<(), StoreError>;
