@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use crate::graph::{GraphLoader, LineageIndex};
-use crate::model::graph::{ColumnsFrom, HistoryFrom, NodeKey};
 use crate::model::graph::{GraphChange, GraphDelta};
+use crate::model::graph::{HistoryFrom, NodeKey};
 use crate::node_data::NodeDataCache;
 use crate::store::{GraphNotice, Store, StoreError};
 
@@ -286,11 +286,15 @@ impl Lineage {
             .jobs
             .iter()
             .map(|k| {
-                let since = change.cuts.job(k);
-                (k.0.clone(), k.1.clone(), since, change.cuts.job_end(k))
+                (
+                    k.0.clone(),
+                    k.1.clone(),
+                    change.cuts.job(k),
+                    change.cuts.job_end(k),
+                )
             })
             .collect();
-        let columns: Vec<ColumnsFrom> = change
+        let columns: Vec<HistoryFrom> = change
             .datasets
             .iter()
             .filter_map(|k| {

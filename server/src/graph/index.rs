@@ -1134,6 +1134,14 @@ mod tests {
         }
     }
 
+    /// When the first of `versions` after `last` begins.
+    fn first_after(
+        versions: &[(Micros, Vec<&'static str>, Vec<&'static str>)],
+        last: Micros,
+    ) -> Option<Micros> {
+        versions.iter().map(|v| v.0).filter(|t| *t > last).min()
+    }
+
     #[test]
     fn a_history_read_back_from_a_cut_equals_the_history_read_whole() {
         const NAMES: [&str; 4] = ["a", "b", "c", "d"];
@@ -1216,11 +1224,7 @@ mod tests {
                 .collect();
             let last = added.iter().map(|a| a.0).max().expect("one at least");
             // As the store reads it: bounded only where one entry begins at `until`.
-            let until = before
-                .iter()
-                .map(|b| b.0)
-                .filter(|t| *t > last)
-                .min()
+            let until = first_after(&before, last)
                 .filter(|u| before.iter().filter(|b| b.0 == *u).count() == 1)
                 .unwrap_or(Micros::MAX);
             let mut grown = before.clone();
@@ -1252,12 +1256,7 @@ mod tests {
                 })
                 .collect();
             let last = added.iter().map(|a| a.0).max().expect("one at least");
-            let until = before
-                .iter()
-                .map(|b| b.0)
-                .filter(|t| *t > last)
-                .min()
-                .unwrap_or(Micros::MAX);
+            let until = first_after(&before, last).unwrap_or(Micros::MAX);
             let mut grown = before.clone();
             grown.extend(added);
             let mut spliced = LineageIndex::new();

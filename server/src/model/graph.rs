@@ -217,13 +217,10 @@ pub struct ColumnDelta {
     pub entries: Vec<(Micros, Option<Box<serde_json::value::RawValue>>)>,
 }
 
-/// A job whose history is to be read back from a time on: `(namespace, name, since, end)`, with
-/// `Micros::MIN` for the whole history and `end` as [`Cuts::job_end`] gives it.
+/// A job's history, or a dataset's column history, to be read back: `(namespace, name, since,
+/// end)`, from `since` (`Micros::MIN`: the whole history) up to the next version or entry after
+/// `end` (`Micros::MAX`: to the end), as [`Cuts::job_end`] and [`Cuts::column_end`] give it.
 pub type HistoryFrom = (String, String, Micros, Micros);
-
-/// A dataset whose column history is to be read back from a time on: `(namespace, name, since,
-/// end)`, `end` as [`Cuts::column_end`] gives it.
-pub type ColumnsFrom = (String, String, Micros, Micros);
 
 /// What receives a whole load of the graph from the store: rows joined by id, in this order —
 /// every dataset, every job, every job version, then every edge (a version's input or output).

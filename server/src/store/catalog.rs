@@ -12,7 +12,7 @@ use super::reads::{self, runs_where, Dataset, Job, Run};
 use super::rows::{DatasetRow, JobRow, DATASET_COLS, JOB_COLS};
 use super::StoreError;
 use crate::model::graph::{
-    column_edges, ColumnEdge, ColumnsFrom, EdgeSpan, GraphDataset, GraphJob, HistoryFrom, NodeKey,
+    column_edges, ColumnEdge, EdgeSpan, GraphDataset, GraphJob, HistoryFrom, NodeKey,
 };
 use crate::model::time::{now_micros, Micros};
 
@@ -694,10 +694,7 @@ fn key_filter(
 /// made by `id`, the time its history is read from and the end [`Cuts`] gives it.
 ///
 /// [`Cuts`]: crate::model::graph::Cuts
-fn bounds_values(
-    keys: &[(String, String, Micros, Micros)],
-    id: fn(&str, &str) -> uuid::Uuid,
-) -> (String, Vec<Arg>) {
+fn bounds_values(keys: &[HistoryFrom], id: fn(&str, &str) -> uuid::Uuid) -> (String, Vec<Arg>) {
     let rows: Vec<String> = (0..keys.len())
         .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
         .collect();
@@ -869,13 +866,13 @@ const HAS_COLUMN_LINEAGE: &str =
 /// from `since` to the end, where a read up to `until` did not find exactly one entry at
 /// `until` (the version there has no column lineage, or several versions share that instant),
 /// so that the history from `until` on may not be what the graph holds.
-fn column_histories(rows: Vec<ColumnRow>) -> (Vec<ColumnHistory>, Vec<ColumnsFrom>) {
+fn column_histories(rows: Vec<ColumnRow>) -> (Vec<ColumnHistory>, Vec<HistoryFrom>) {
     let mut out: Vec<ColumnHistory> = Vec::new();
     let mut whole = Vec::new();
     // Entries found at the `until` of the dataset being read.
     let mut at_until = 0;
     let check_until =
-        |out: &[ColumnHistory], whole: &mut Vec<ColumnsFrom>, at_until: &mut usize| {
+        |out: &[ColumnHistory], whole: &mut Vec<HistoryFrom>, at_until: &mut usize| {
             if let Some((k, since, until, _)) = out.last() {
                 if *until != Micros::MAX && *at_until != 1 {
                     whole.push((
@@ -922,7 +919,7 @@ fn column_histories(rows: Vec<ColumnRow>) -> (Vec<ColumnHistory>, Vec<ColumnsFro
         if r.current_version_time.is_some_and(|t| t < r.since)
             && whole
                 .last()
-                .is_none_or(|(ns, n, _, _): &ColumnsFrom| (ns, n) != (&r.namespace, &r.name))
+                .is_none_or(|(ns, n, _, _): &HistoryFrom| (ns, n) != (&r.namespace, &r.name))
         {
             whole.push((
                 r.namespace.clone(),
@@ -947,7 +944,7 @@ fn column_histories(rows: Vec<ColumnRow>) -> (Vec<ColumnHistory>, Vec<ColumnsFro
 /// `None`; else each named dataset (that exists) from its `since` on.
 pub(super) async fn graph_columns(
     pool: &AnyPool,
-    keys: Option<&[ColumnsFrom]>,
+    keys: Option<&[HistoryFrom]>,
 ) -> Result<Vec<ColumnHistory>, StoreError> {
     let Some(keys) = keys else {
         let sql = format!(

@@ -30,7 +30,7 @@ pub use sql::SqlStore;
 use crate::error::Cause;
 use crate::model::access::{AuditEntry, KeyRecord};
 pub use crate::model::graph::GraphDataset;
-use crate::model::graph::{ColumnsFrom, GraphChange, GraphDelta, GraphJob, GraphSink, HistoryFrom};
+use crate::model::graph::{GraphChange, GraphDelta, GraphJob, GraphSink, HistoryFrom};
 use crate::model::prepared::PreparedEvent;
 use crate::model::time::Micros;
 
@@ -314,7 +314,7 @@ pub trait Store: Send + Sync + 'static {
     /// the current version (the history answers how far it was read).
     async fn graph_columns(
         &self,
-        keys: Option<&[ColumnsFrom]>,
+        keys: Option<&[HistoryFrom]>,
     ) -> Result<Vec<ColumnHistory>, StoreError>;
     /// Datasets and job summaries by `(namespace, name)`, for the nodes of a lineage answer;
     /// names not found are left out.

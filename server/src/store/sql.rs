@@ -26,7 +26,7 @@ use super::{
 };
 use crate::error::Cause;
 use crate::model::access::{AuditEntry, KeyRecord};
-use crate::model::graph::{ColumnsFrom, GraphChange, GraphJob, GraphSink, HistoryFrom};
+use crate::model::graph::{GraphChange, GraphJob, GraphSink, HistoryFrom};
 use crate::model::prepared::PreparedEvent;
 use crate::model::time::Micros;
 use std::collections::HashMap;
@@ -846,7 +846,7 @@ impl Store for SqlStore {
 
     async fn graph_columns(
         &self,
-        keys: Option<&[ColumnsFrom]>,
+        keys: Option<&[HistoryFrom]>,
     ) -> Result<Vec<ColumnHistory>, StoreError> {
         catalog::graph_columns(&self.writes, keys).await
     }
