@@ -56,7 +56,9 @@ pub fn prepare_event(
     }
     let hash = canonical::hash(&value);
     let warnings = validator.check(&mut value).map_err(Rejection)?;
-    let obj = value.as_object().expect("checked above");
+    let Value::Object(obj) = value else {
+        unreachable!("checked above")
+    };
     let event =
         LineageEvent::parse(obj).map_err(|e| Rejection(vec![Problem::new(e.path, e.message)]))?;
     Ok(PreparedEvent {

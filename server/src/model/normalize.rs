@@ -1376,7 +1376,10 @@ mod tests {
                 })
             }
         };
-        LineageEvent::parse(value.as_object().expect("object")).expect("a valid event")
+        let Value::Object(value) = value else {
+            panic!("an object")
+        };
+        LineageEvent::parse(value).expect("a valid event")
     }
 
     fn stored_at_once(events: &[LineageEvent]) -> MemoryTables {
