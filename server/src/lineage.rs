@@ -4,6 +4,7 @@
 //! following what other servers on the same database commit. It also keeps each node's rendered
 //! REST data (`node_data`), forgetting what every change names.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
@@ -30,6 +31,39 @@ pub struct Lineage {
     apply_lock: tokio::sync::Mutex<()>,
     /// Each node's data as REST lineage answers carry it, rendered.
     node_data: NodeDataCache,
+    /// Read-backs of acknowledged commits: how many were begun, and (watched) how many have
+    /// ended, in order. A reader of the graph waits for those begun before it (`settled`).
+    read_backs_begun: AtomicU64,
+    read_backs_ended: tokio::sync::watch::Sender<u64>,
+}
+
+/// What a commit left to read back from the store after its delta was taken into the graph
+/// ([`Lineage::take_committed`]). Readers of the graph wait for it until it has run, or been
+/// dropped: either way it counts as ended.
+#[must_use = "readers of the graph wait until it has run or been dropped"]
+pub struct ReadBack {
+    lineage: Arc<Lineage>,
+    change: GraphChange,
+    seq: u64,
+}
+
+impl ReadBack {
+    /// Reads the rest back into the graph (or leaves it to the repair task, as `update` does).
+    pub async fn run(mut self) {
+        let change = std::mem::take(&mut self.change);
+        self.lineage.read_back(change).await;
+    }
+}
+
+impl Drop for ReadBack {
+    fn drop(&mut self) {
+        let seq = self.seq;
+        // Read-backs run one after the other (the writer takes commits in order, each after
+        // the last one's read-back), so they end in the order they began.
+        self.lineage
+            .read_backs_ended
+            .send_modify(|ended| *ended = (*ended).max(seq));
+    }
 }
 
 /// Memory for rendered node data unless configured (`node_data_cache_mb`).
@@ -98,6 +132,8 @@ impl Lineage {
             resync_lock: tokio::sync::Mutex::new(()),
             apply_lock: tokio::sync::Mutex::new(()),
             node_data: NodeDataCache::new(NODE_DATA_BYTES),
+            read_backs_begun: AtomicU64::new(0),
+            read_backs_ended: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -117,9 +153,25 @@ impl Lineage {
         &self.store
     }
 
-    /// The graph, for reading.
+    /// The graph, for reading, as it is now (a commit already acknowledged may still be
+    /// reading back part of itself: see `read_settled`).
     pub fn read(&self) -> RwLockReadGuard<'_, LineageIndex> {
         self.index.read().expect("lineage index lock")
+    }
+
+    /// The graph, for reading, once it shows every commit acknowledged before this call: what
+    /// a client's query reads, so that an answered event is in its answer.
+    pub async fn read_settled(&self) -> RwLockReadGuard<'_, LineageIndex> {
+        self.settled().await;
+        self.read()
+    }
+
+    /// Waits until every read-back begun before this call has ended.
+    pub async fn settled(&self) {
+        let begun = self.read_backs_begun.load(Ordering::Acquire);
+        let mut ended = self.read_backs_ended.subscribe();
+        // The sender lives as long as `self`, so waiting cannot fail.
+        let _ = ended.wait_for(|ended| *ended >= begun).await;
     }
 
     /// Brings committed changes to the named jobs and datasets into the graph. It never fails:
@@ -139,11 +191,27 @@ impl Lineage {
         change: GraphChange,
         delta: Option<GraphDelta>,
     ) {
+        if let Some(rest) = self.take_committed(change, delta).await {
+            rest.run().await;
+        }
+    }
+
+    /// `update_committed` in two steps, so that a commit can be answered between them: takes
+    /// the delta into the graph and hands back what must still be read back from the store.
+    /// Until that has run, [`Lineage::read_settled`] (every client's read of the graph) waits
+    /// for it. Commits are taken in commit order, each after the last one's read-back.
+    pub async fn take_committed(
+        self: &Arc<Self>,
+        change: GraphChange,
+        delta: Option<GraphDelta>,
+    ) -> Option<ReadBack> {
         let Some(delta) = delta else {
-            return self.update(change).await;
+            self.update(change).await;
+            return None;
         };
         if self.health() != GraphHealth::InStep {
-            return self.update(change).await;
+            self.update(change).await;
+            return None;
         }
         self.forget(&change);
         let rest = {
@@ -160,9 +228,14 @@ impl Lineage {
             datasets = rest.datasets.len(),
             "commit taken into the graph; read back the rest"
         );
-        if !(rest.jobs.is_empty() && rest.datasets.is_empty()) {
-            self.read_back(rest).await;
+        if rest.jobs.is_empty() && rest.datasets.is_empty() {
+            return None;
         }
+        Some(ReadBack {
+            lineage: self.clone(),
+            change: rest,
+            seq: self.read_backs_begun.fetch_add(1, Ordering::AcqRel) + 1,
+        })
     }
 
     /// Forgets the rendered data of what a change names.
@@ -386,5 +459,65 @@ impl Lineage {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqlStore;
+
+    async fn empty_graph() -> (Arc<Lineage>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqlStore::connect(&url, 1).await.unwrap();
+        store.migrate().await.unwrap();
+        let store: Arc<dyn Store> = Arc::new(store);
+        (Arc::new(Lineage::load(store).await.unwrap()), dir)
+    }
+
+    /// A read-back as `take_committed` hands one out.
+    fn begin(lineage: &Arc<Lineage>) -> ReadBack {
+        ReadBack {
+            lineage: lineage.clone(),
+            change: GraphChange::default(),
+            seq: lineage.read_backs_begun.fetch_add(1, Ordering::AcqRel) + 1,
+        }
+    }
+
+    /// Whether `settled` returns within a moment (it cannot while a read-back it waits for is
+    /// alive, however long the moment).
+    async fn settles(wait: &mut std::pin::Pin<Box<impl std::future::Future<Output = ()>>>) -> bool {
+        tokio::time::timeout(Duration::from_millis(50), wait.as_mut())
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn readers_wait_for_read_backs_begun_before_them_and_no_later_ones() {
+        let (lineage, _dir) = empty_graph().await;
+        // Nothing pending: at once.
+        assert!(settles(&mut Box::pin(lineage.settled())).await);
+
+        let first = begin(&lineage);
+        let mut reader = Box::pin(lineage.settled());
+        assert!(
+            !settles(&mut reader).await,
+            "a pending read-back is waited for"
+        );
+        // One begun after the reader came is not its concern.
+        let second = begin(&lineage);
+        first.run().await;
+        assert!(
+            settles(&mut reader).await,
+            "ends when the read-backs before it have"
+        );
+
+        // A later reader waits for the second; dropped unrun, it counts as ended.
+        let mut later = Box::pin(lineage.settled());
+        assert!(!settles(&mut later).await);
+        drop(second);
+        assert!(settles(&mut later).await);
+        assert_eq!(lineage.read_settled().await.size(), (0, 0));
     }
 }

@@ -321,7 +321,7 @@ impl LineageQuery {
         as_of: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<LineageGraph> {
         let depth = depth_arg(depth)?.unwrap_or(20);
-        let index = lineage(ctx)?.read();
+        let index = lineage(ctx)?.read_settled().await;
         let start = index.resolve(&node_id).ok_or_else(|| not_found(&node_id))?;
         let direction = match direction {
             Direction::Upstream => GraphDirection::Upstream,
@@ -413,7 +413,7 @@ impl LineageQuery {
         dataset_types: Option<Vec<String>>,
     ) -> async_graphql::Result<Impact> {
         let depth = depth_arg(depth)?;
-        let index = lineage(ctx)?.read();
+        let index = lineage(ctx)?.read_settled().await;
         let index = &*index;
         let start = index.resolve(&node_id).ok_or_else(|| not_found(&node_id))?;
         let result = &index.impact(start, depth, as_of.map(to_micros), MAX_NODES);
@@ -479,7 +479,7 @@ impl LineageQuery {
         as_of: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Vec<AffectedField>> {
         let depth = depth_arg(depth)?;
-        let index = lineage(ctx)?.read();
+        let index = lineage(ctx)?.read_settled().await;
         let start = index.resolve(&node_id).ok_or_else(|| not_found(&node_id))?;
         let (hits, _) = index.column_impact(start, &field, depth, as_of.map(to_micros), MAX_NODES);
         Ok(hits
@@ -500,7 +500,7 @@ impl LineageQuery {
         to: ID,
         as_of: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Option<Vec<ID>>> {
-        let index = lineage(ctx)?.read();
+        let index = lineage(ctx)?.read_settled().await;
         let a = index.resolve(&from).ok_or_else(|| not_found(&from))?;
         let b = index.resolve(&to).ok_or_else(|| not_found(&to))?;
         Ok(index

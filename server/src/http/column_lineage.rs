@@ -30,7 +30,7 @@ pub async fn column_lineage(
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::bad("/nodeId", "nodeId is required (dataset:{namespace}:{name} or datasetField:{namespace}:{dataset}:{field})"))?;
     let as_of = super::lineage::as_of_param(&q.as_of)?;
-    let index = state.lineage.read();
+    let index = state.lineage.read_settled().await;
     let node = NodeId::parse(id).map_err(|e| ApiError::bad("/nodeId", e.to_string()))?;
     let not_found = || ApiError::NotFound(format!("node '{id}' not found"));
     let starts = match node.kind() {

@@ -103,7 +103,7 @@ pub async fn lineage(
     let as_of = as_of_param(&q.as_of)?;
     let depth = q.depth.unwrap_or(20);
     let shape = {
-        let index = state.lineage.read();
+        let index = state.lineage.read_settled().await;
         let start = index
             .resolve(id)
             .ok_or_else(|| ApiError::NotFound(format!("node '{id}' not found")))?;

@@ -136,7 +136,12 @@ async fn run(
     let mut expected = 0usize;
     // The last committed batch, being read back into the graph and then answered.
     let mut acknowledging: Option<JoinHandle<()>> = None;
+    // Where a batch's time goes, for `RUST_LOG=tributary::ingest::writer=debug`: waiting for its
+    // first request (the last batch's answers going out, its clients preparing their next events),
+    // gathering the rest, storing, and (in the answering task) taking it into the graph.
+    let mut idle_since = std::time::Instant::now();
     while let Some(first) = rx.recv().await {
+        let arrived = std::time::Instant::now();
         let mut jobs = vec![first];
         let mut count = jobs[0].events.len();
         let gather_until = tokio::time::Instant::now() + GATHER;
@@ -169,6 +174,14 @@ async fn run(
         let batch = Batch::of(jobs);
         let started = std::time::Instant::now();
         let outcome = store.ingest(&batch.events).await;
+        tracing::debug!(
+            events = batch.events.len(),
+            requests,
+            idle = ?arrived.duration_since(idle_since),
+            gathering = ?started.duration_since(arrived),
+            storing = ?started.elapsed(),
+            "batch stored"
+        );
         expected = rx.len() + requests;
         let m = crate::metrics::metrics();
         m.batch_size.observe(batch.events.len() as f64);
@@ -177,19 +190,29 @@ async fn run(
         if let Some(previous) = acknowledging.take() {
             let _ = previous.await;
         }
+        idle_since = std::time::Instant::now();
         match outcome {
             // Committed. While the graph reads it back (and then its requests are answered),
             // the writer goes on to store the next batch.
             Ok(committed) => {
                 let lineage = lineage.clone();
                 acknowledging = Some(tokio::spawn(async move {
-                    if let Some(lineage) = &lineage {
-                        // The graph takes it now, or its repair task as soon as it can.
-                        lineage
-                            .update_committed(committed.change, committed.delta)
-                            .await;
-                    }
+                    let Some(lineage) = &lineage else {
+                        return batch.answer(committed.results);
+                    };
+                    // The graph takes the commit's delta, then its requests are answered; what
+                    // the delta cannot say is read back after (readers of the graph wait for
+                    // it), or left to the graph's repair task.
+                    let started = std::time::Instant::now();
+                    let rest = lineage
+                        .take_committed(committed.change, committed.delta)
+                        .await;
+                    let delta_taken = started.elapsed();
                     batch.answer(committed.results);
+                    if let Some(rest) = rest {
+                        rest.run().await;
+                    }
+                    tracing::debug!(?delta_taken, graph = ?started.elapsed(), "batch in the graph");
                 }));
             }
             Err(e) => failed(store.as_ref(), batch, e, lineage.as_ref()).await,
