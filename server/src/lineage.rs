@@ -1,6 +1,8 @@
 //! Keeps the in-memory lineage graph in step with the store: loaded whole at startup, then
-//! refreshed by the writer after each commit for the jobs and datasets the batch touched, before
-//! the batch is acknowledged (so a 2xx means the graph shows the event too), and on Postgres
+//! refreshed by the writer after each commit for the jobs and datasets the batch touched: the
+//! commit's delta before the batch is acknowledged, what must be read back from the store after,
+//! with client queries reading through `read_settled` (so a 2xx means the next query shows the
+//! event too), and on Postgres
 //! following what other servers on the same database commit. It also keeps each node's rendered
 //! REST data (`node_data`), forgetting what every change names.
 

@@ -1,8 +1,9 @@
 //! The write path's one owner. Events: group commit — requests hand their events to one writer
 //! task, which takes everything waiting, stores it in one transaction, and answers each request
-//! when that transaction has committed and the graph shows it (taking a batch into the graph —
-//! from what the store says the commit did, reading back only what it cannot say — overlaps
-//! with storing the next). Deletes: commit, then the graph, then the answer.
+//! when that transaction has committed and the graph has taken what the store says the commit
+//! did; what that cannot say is read back after the answer, and the graph's readers wait for it
+//! (`Lineage::read_settled`). Both overlap with storing the next batch. Deletes: commit, then the
+//! graph, then the answer.
 
 use std::sync::Arc;
 
