@@ -1,10 +1,9 @@
 //! Keeps the in-memory lineage graph in step with the store: loaded whole at startup, then
-//! refreshed by the writer after each commit for the jobs and datasets the batch touched: the
-//! commit's delta before the batch is acknowledged, what must be read back from the store after,
-//! with client queries reading through `read_settled` (so a 2xx means the next query shows the
-//! event too), and on Postgres
-//! following what other servers on the same database commit. It also keeps each node's rendered
-//! REST data (`node_data`), forgetting what every change names.
+//! refreshed by the writer after each commit for the jobs and datasets the batch touched (the
+//! commit's delta before the batch is acknowledged, what must be read back from the store after;
+//! client queries read through `read_settled`, so a 2xx means the next query shows the event),
+//! and on Postgres following what other servers on the same database commit. It also keeps each
+//! node's rendered REST data (`node_data`), forgetting what every change names.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};

@@ -135,7 +135,7 @@ async fn run(
     // How many requests the next batch may expect: those that waited while the last batch
     // committed, and the last batch's own, whose answers are bringing their clients back.
     let mut expected = 0usize;
-    // The last committed batch, being read back into the graph and then answered.
+    // The last committed batch: taken into the graph, answered, then its read-back.
     let mut acknowledging: Option<JoinHandle<()>> = None;
     // Where a batch's time goes, for `RUST_LOG=tributary::ingest::writer=debug`: waiting for its
     // first request (the last batch's answers going out, its clients preparing their next events),
@@ -193,8 +193,8 @@ async fn run(
         }
         idle_since = std::time::Instant::now();
         match outcome {
-            // Committed. While the graph reads it back (and then its requests are answered),
-            // the writer goes on to store the next batch.
+            // Committed. While the graph takes it and its requests are answered, the writer
+            // goes on to store the next batch.
             Ok(committed) => {
                 let lineage = lineage.clone();
                 acknowledging = Some(tokio::spawn(async move {
