@@ -232,11 +232,16 @@ impl Lineage {
         if rest.jobs.is_empty() && rest.datasets.is_empty() {
             return None;
         }
-        Some(ReadBack {
+        Some(self.begin_read_back(rest))
+    }
+
+    /// A read-back of `change`, counted as begun: readers that come from now on wait for it.
+    fn begin_read_back(self: &Arc<Self>, change: GraphChange) -> ReadBack {
+        ReadBack {
             lineage: self.clone(),
-            change: rest,
+            change,
             seq: self.read_backs_begun.fetch_add(1, Ordering::AcqRel) + 1,
-        })
+        }
     }
 
     /// Forgets the rendered data of what a change names.
@@ -477,13 +482,9 @@ mod tests {
         (Arc::new(Lineage::load(store).await.unwrap()), dir)
     }
 
-    /// A read-back as `take_committed` hands one out.
+    /// A read-back as `take_committed` hands one out, of nothing.
     fn begin(lineage: &Arc<Lineage>) -> ReadBack {
-        ReadBack {
-            lineage: lineage.clone(),
-            change: GraphChange::default(),
-            seq: lineage.read_backs_begun.fetch_add(1, Ordering::AcqRel) + 1,
-        }
+        lineage.begin_read_back(GraphChange::default())
     }
 
     /// Whether `settled` returns within a moment (it cannot while a read-back it waits for is
