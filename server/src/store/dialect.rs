@@ -177,6 +177,13 @@ impl Script {
         self.statements += 1;
     }
 
+    /// Appends another script's statements after these.
+    pub fn append(&mut self, other: Script) -> &mut Self {
+        self.sql.push_str(&other.sql);
+        self.statements += other.statements;
+        self
+    }
+
     /// How many statements it holds.
     pub fn statements(&self) -> usize {
         self.statements

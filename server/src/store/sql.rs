@@ -197,37 +197,41 @@ impl SqlStore {
             tx.rollback().await?;
             return Ok(false);
         };
-        self.announce(&mut *tx, &Self::change_of(table, key))
-            .await?;
+        self.announce(&mut tx, &Self::change_of(table, key)).await?;
         tx.commit().await?;
         Ok(true)
     }
 
     /// On Postgres, tells the other servers that these jobs and datasets changed, delivered
-    /// when the transaction it runs in commits: one statement, however many notices the change
-    /// takes.
-    async fn announce<'c>(
+    /// when the transaction it runs in commits (at once outside one).
+    async fn announce(
         &self,
-        conn: impl sqlx::Executor<'c, Database = sqlx::Any>,
+        conn: &mut AnyConnection,
         change: &GraphChange,
     ) -> Result<(), StoreError> {
-        if self.backend != Backend::Postgres {
-            return Ok(());
-        }
-        let payloads = notices(change, &self.instance);
-        let rows: Vec<String> = (0..payloads.len())
-            .map(|i| format!("(${})", i + 2))
-            .collect();
-        let sql = format!(
-            "SELECT pg_notify($1, p) FROM (VALUES {}) AS v(p)",
-            rows.join(", ")
-        );
-        let mut q = sqlx::query(&sql).bind(GRAPH_CHANNEL);
-        for p in payloads {
-            q = q.bind(p);
-        }
-        q.execute(conn).await?;
+        self.notices_script(change).run(conn).await?;
         Ok(())
+    }
+
+    /// The statement that announces a change: one, however many notices the change takes (none
+    /// on SQLite, where no other server listens).
+    fn notices_script(&self, change: &GraphChange) -> Script {
+        let mut script = Script::new(self.backend);
+        if self.backend == Backend::Postgres {
+            script
+                .sql("SELECT pg_notify(")
+                .text(GRAPH_CHANNEL)
+                .sql(", p) FROM (VALUES ");
+            for (i, p) in notices(change, &self.instance).iter().enumerate() {
+                script
+                    .sql(if i == 0 { "(" } else { ", (" })
+                    .text(p)
+                    .sql(")");
+            }
+            script.sql(") AS v(p)");
+            script.end();
+        }
+        script
     }
 
     /// The change naming one job (`table` is `jobs`) or dataset.
@@ -290,38 +294,32 @@ impl SqlStore {
         &self.pool
     }
 
-    async fn ensure_partitions(
-        &self,
-        tx: &mut AnyConnection,
-        times: &[Micros],
-    ) -> Result<Vec<Micros>, StoreError> {
+    /// Adds to `script` what creates the log's partitions for the months of `times` that this
+    /// process has not seen yet; answers those months.
+    fn partitions_for(&self, script: &mut Script, times: &[Micros]) -> Vec<Micros> {
         let mut created = Vec::new();
         if self.backend != Backend::Postgres {
-            return Ok(created);
+            return created;
         }
         let months: HashSet<Micros> = times.iter().map(|t| month_start(*t).0).collect();
+        let known = self.partitions.lock().expect("partition cache");
         for month in months {
-            if self
-                .partitions
-                .lock()
-                .expect("partition cache")
-                .contains(&month)
-            {
+            if known.contains(&month) {
                 continue;
             }
             let (from, to, name) = month_bounds(month);
-            let sql = format!(
+            script.sql(&format!(
                 "CREATE TABLE IF NOT EXISTS {name} PARTITION OF lineage_events FOR VALUES FROM ({from}) TO ({to})"
-            );
-            tx.execute(sql.as_str()).await?;
-            sqlx::query("INSERT INTO lineage_event_partitions (month_start, table_name) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(from)
-                .bind(name)
-                .execute(&mut *tx)
-                .await?;
+            ));
+            script.end();
+            script
+                .sql("INSERT INTO lineage_event_partitions (month_start, table_name) VALUES (")
+                .values(&[from.into(), name.into()])
+                .sql(") ON CONFLICT DO NOTHING");
+            script.end();
             created.push(month);
         }
-        Ok(created)
+        created
     }
 
     async fn ingest_batch(&self, batch: &[PreparedEvent]) -> Result<Committed, StoreError> {
@@ -336,12 +334,19 @@ impl SqlStore {
             .collect();
 
         let started = std::time::Instant::now();
-        // One writer at a time, across servers: the lock is taken with the `BEGIN`, in one round
-        // trip.
-        let mut tx = Tx::begin_write_locked(&self.writes, self.backend, WRITER_LOCK).await?;
+        // One writer at a time, across servers: the lock is taken with the `BEGIN`, and the
+        // events go into the log (in partitions made for new months) in the same round trip.
         let times: Vec<Micros> = unique.iter().map(|p| p.event.event_time).collect();
-        let new_months = self.ensure_partitions(&mut tx, &times).await?;
-        let inserted = self.insert_raw(&mut tx, &unique).await?;
+        let mut script = Script::new(self.backend);
+        let new_months = self.partitions_for(&mut script, &times);
+        let made = script.statements();
+        insert_raw(&mut script, &unique);
+        let (mut tx, answers) =
+            Tx::begin_write_locked_with(&self.writes, self.backend, WRITER_LOCK, script).await?;
+        let mut inserted = HashSet::new();
+        for row in answers.iter().skip(made).flatten() {
+            inserted.insert(row.try_get::<Vec<u8>, _>(0)?);
+        }
         let (fresh, known): (Vec<&PreparedEvent>, Vec<&PreparedEvent>) = unique
             .into_iter()
             .partition(|p| inserted.contains(p.hash.as_slice()));
@@ -357,10 +362,13 @@ impl SqlStore {
             list.dedup();
         }
         change.cuts = cuts;
-        if self.backend == Backend::Postgres && !fresh.is_empty() {
-            // Delivered to every listener when (and only if) the transaction commits.
-            self.announce(&mut *tx, &change).await?;
-        }
+        // Delivered to every listener when (and only if) the transaction commits; sent with the
+        // `COMMIT`.
+        let notices = if fresh.is_empty() {
+            Script::new(self.backend)
+        } else {
+            self.notices_script(&change)
+        };
         if !known.is_empty() {
             // Events stored before change nothing, but what they name is read back whole: a
             // graph that missed them (another server wrote them, on a store that announces
@@ -370,7 +378,7 @@ impl SqlStore {
             delta.read_back.merge(known);
         }
         let applied = started.elapsed();
-        tx.commit().await?;
+        tx.commit_with(notices).await?;
         tracing::debug!(events = batch.len(), ?logged, ?applied, total = ?started.elapsed(), "batch committed");
         self.partitions
             .lock()
@@ -394,53 +402,42 @@ impl SqlStore {
             delta: Some(delta),
         })
     }
+}
 
-    async fn insert_raw(
-        &self,
-        tx: &mut AnyConnection,
-        batch: &[&PreparedEvent],
-    ) -> Result<HashSet<Vec<u8>>, StoreError> {
-        let mut inserted = HashSet::new();
-        // One statement, its values written in: one round trip, nothing to prepare.
-        let mut script = Script::new(self.backend);
-        for chunk in batch.chunks(500) {
-            script.sql(
-                "INSERT INTO lineage_events (hash, event_time, received_at, kind, event_type, \
-                 run_uuid, job_namespace, job_name, producer, body, body_len, warnings) VALUES ",
-            );
-            for (i, p) in chunk.iter().enumerate() {
-                let e = &p.event;
-                let compressed = lz4_flex::compress_prepend_size(&p.body);
-                let row: [Arg; 12] = [
-                    p.hash.to_vec().into(),
-                    e.event_time.into(),
-                    p.received_at.into(),
-                    e.kind.as_str().into(),
-                    e.event_type.map(|t| t.as_str().to_string()).into(),
-                    e.run.as_ref().map(|r| r.uuid.to_string()).into(),
-                    e.job.as_ref().map(|j| j.namespace.clone()).into(),
-                    e.job.as_ref().map(|j| j.name.clone()).into(),
-                    e.producer.clone().into(),
-                    compressed.into(),
-                    (p.body.len() as i64).into(),
-                    (!p.warnings.is_empty())
-                        .then(|| serde_json::to_string(&p.warnings).expect("warnings serialise"))
-                        .into(),
-                ];
-                script
-                    .sql(if i == 0 { "(" } else { ", (" })
-                    .values(&row)
-                    .sql(")");
-            }
-            script.sql(" ON CONFLICT (hash, event_time) DO NOTHING RETURNING hash");
-            script.end();
+/// Adds to `script` the statements that put events into the raw log, each answering the hashes
+/// of those it stored (those already there are left).
+fn insert_raw(script: &mut Script, batch: &[&PreparedEvent]) {
+    for chunk in batch.chunks(500) {
+        script.sql(
+            "INSERT INTO lineage_events (hash, event_time, received_at, kind, event_type, \
+             run_uuid, job_namespace, job_name, producer, body, body_len, warnings) VALUES ",
+        );
+        for (i, p) in chunk.iter().enumerate() {
+            let e = &p.event;
+            let compressed = lz4_flex::compress_prepend_size(&p.body);
+            let row: [Arg; 12] = [
+                p.hash.to_vec().into(),
+                e.event_time.into(),
+                p.received_at.into(),
+                e.kind.as_str().into(),
+                e.event_type.map(|t| t.as_str().to_string()).into(),
+                e.run.as_ref().map(|r| r.uuid.to_string()).into(),
+                e.job.as_ref().map(|j| j.namespace.clone()).into(),
+                e.job.as_ref().map(|j| j.name.clone()).into(),
+                e.producer.clone().into(),
+                compressed.into(),
+                (p.body.len() as i64).into(),
+                (!p.warnings.is_empty())
+                    .then(|| serde_json::to_string(&p.warnings).expect("warnings serialise"))
+                    .into(),
+            ];
+            script
+                .sql(if i == 0 { "(" } else { ", (" })
+                .values(&row)
+                .sql(")");
         }
-        for rows in script.run(tx).await? {
-            for row in rows {
-                inserted.insert(row.try_get::<Vec<u8>, _>(0)?);
-            }
-        }
-        Ok(inserted)
+        script.sql(" ON CONFLICT (hash, event_time) DO NOTHING RETURNING hash");
+        script.end();
     }
 }
 
@@ -751,7 +748,8 @@ impl Store for SqlStore {
         .fetch_optional(&self.writes)
         .await?;
         if let Some(key) = key {
-            self.announce(&self.writes, &Self::change_of(table, key))
+            let mut conn = self.writes.acquire().await?;
+            self.announce(&mut conn, &Self::change_of(table, key))
                 .await?;
         }
         Ok(())
@@ -907,7 +905,11 @@ impl Store for SqlStore {
                 jobs: report.jobs.clone(),
                 ..Default::default()
             };
-            if let Err(e) = self.announce(&self.writes, &change).await {
+            let announced = match self.writes.acquire().await {
+                Ok(mut conn) => self.announce(&mut conn, &change).await,
+                Err(e) => Err(e.into()),
+            };
+            if let Err(e) = announced {
                 tracing::warn!(error = %e, "could not tell other servers what retention removed");
             }
         }

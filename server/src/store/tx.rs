@@ -10,6 +10,7 @@ use std::ops::{Deref, DerefMut};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Executor};
 
+use super::dialect::Script;
 use super::{Backend, StoreError};
 
 /// An open transaction on a pooled connection; dropped without `commit`, it closes the
@@ -42,14 +43,45 @@ impl Tx {
         backend: Backend,
         lock: i64,
     ) -> Result<Tx, StoreError> {
+        let empty = Script::new(backend);
+        Ok(Self::begin_write_locked_with(pool, backend, lock, empty)
+            .await?
+            .0)
+    }
+
+    /// The same, running `script` in the new transaction in the same round trip as the `BEGIN`;
+    /// answers the rows of each of the script's statements.
+    pub async fn begin_write_locked_with(
+        pool: &AnyPool,
+        backend: Backend,
+        lock: i64,
+        script: Script,
+    ) -> Result<(Tx, Vec<Vec<sqlx::any::AnyRow>>), StoreError> {
+        let mut all = Script::new(backend);
         match backend {
-            Backend::Sqlite => Self::begin_write(pool, backend).await,
+            Backend::Sqlite => all.sql("BEGIN IMMEDIATE").end(),
             Backend::Postgres => {
-                Self::start(
-                    pool,
-                    &format!("BEGIN; SELECT pg_advisory_xact_lock({lock})"),
-                )
-                .await
+                all.sql("BEGIN").end();
+                // As text: the lock function returns `void`, which rows cannot carry.
+                all.sql(&format!("SELECT pg_advisory_xact_lock({lock})::text"))
+                    .end();
+            }
+        }
+        let begun = all.statements();
+        all.append(script);
+        let mut conn = pool.acquire().await?;
+        match all.run(&mut conn).await {
+            Ok(mut answers) => {
+                answers.drain(..begun);
+                let tx = Tx {
+                    conn,
+                    committed: false,
+                };
+                Ok((tx, answers))
+            }
+            Err(e) => {
+                conn.close_on_drop();
+                Err(e.into())
             }
         }
     }
@@ -75,6 +107,15 @@ impl Tx {
     pub async fn commit(mut self) -> Result<(), StoreError> {
         let c: &mut AnyConnection = &mut self.conn;
         c.execute("COMMIT").await?;
+        self.committed = true;
+        Ok(())
+    }
+
+    /// Runs `script`, then commits, in one round trip. If a statement fails, the rest (the
+    /// `COMMIT` with them) does not run: the connection is closed and nothing commits.
+    pub async fn commit_with(mut self, mut script: Script) -> Result<(), StoreError> {
+        script.sql("COMMIT").end();
+        script.run(&mut self.conn).await?;
         self.committed = true;
         Ok(())
     }
