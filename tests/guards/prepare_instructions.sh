@@ -12,9 +12,13 @@ bin="${1:?the tributary binary (debug build)}"
 events=100
 # Measured 9.39M on 2026-12-02 (rustc 1.95, debug profile with dependencies at opt-level 1);
 # 7.46M on 2026-12-06 once the NUL check stopped building every value's JSON pointer; 7.03M
-# once the event's facets were moved out of it rather than copied.
+# once the event's facets were moved out of it rather than copied. Raised on 2026-12-07 to
+# 10.54M: facet texts are serialised by serde_json's generic serialiser (`to_raw_value`), which
+# this debug build compiles at opt-level 0 with the crate that calls it (+3.5M here), while in
+# release it makes preparing an event 17 % cheaper (no formatter in between, no second parse to
+# check the text): the release build is what users run.
 # Lower it when the cost falls; raise it only with a reason in the commit.
-budget=7700000
+budget=11500000
 # Measured 2.21M on 2026-12-06 (the same build), batches of 32 realistic events.
 normalize_budget=2450000
 

@@ -38,9 +38,9 @@ impl Facets {
         let raw = map
             .iter()
             .map(|(k, v)| {
-                // serde_json's maps are sorted, so `to_string` is canonical.
+                // serde_json's maps are sorted, so the text is canonical.
                 let text = (!is_deletion(v))
-                    .then(|| RawValue::from_string(v.to_string()).expect("valid JSON"));
+                    .then(|| serde_json::value::to_raw_value(v).expect("a JSON value serialises"));
                 (k.clone(), text)
             })
             .collect();
@@ -246,6 +246,21 @@ impl FacetState {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_facets_text_is_its_canonical_text() {
+        let event: serde_json::Value = serde_json::from_str(
+            r#"{"s": {"z": [1, 2.5, -3e2, null], "a": "é \u0000 \" \\ / \u2028 😀", "m": {"b": {}, "a": []}},
+                "gone": {"_deleted": true}}"#,
+        )
+        .unwrap();
+        let facets = Facets::from_map(event.as_object().unwrap().clone());
+        let mut state = FacetState::default();
+        state.merge(1, &facets);
+        let text = state.raw("s").unwrap().get();
+        assert_eq!(text, crate::model::canonical::canonical(&event["s"]));
+        assert!(state.raw("gone").is_none());
+    }
+
     #[test]
     fn one_facet_is_read_from_the_stored_form() {
         let mut state = FacetState::default();
