@@ -213,6 +213,16 @@ impl SqlStore {
         Ok(())
     }
 
+    /// Announces a change outside any transaction, on a connection of its own (none is taken on
+    /// SQLite, where nobody listens).
+    async fn announce_now(&self, change: &GraphChange) -> Result<(), StoreError> {
+        if self.backend != Backend::Postgres {
+            return Ok(());
+        }
+        let mut conn = self.writes.acquire().await?;
+        self.announce(&mut conn, change).await
+    }
+
     /// The statement that announces a change: one, however many notices the change takes (none
     /// on SQLite, where no other server listens).
     fn notices_script(&self, change: &GraphChange) -> Script {
@@ -748,9 +758,7 @@ impl Store for SqlStore {
         .fetch_optional(&self.writes)
         .await?;
         if let Some(key) = key {
-            let mut conn = self.writes.acquire().await?;
-            self.announce(&mut conn, &Self::change_of(table, key))
-                .await?;
+            self.announce_now(&Self::change_of(table, key)).await?;
         }
         Ok(())
     }
@@ -905,11 +913,7 @@ impl Store for SqlStore {
                 jobs: report.jobs.clone(),
                 ..Default::default()
             };
-            let announced = match self.writes.acquire().await {
-                Ok(mut conn) => self.announce(&mut conn, &change).await,
-                Err(e) => Err(e.into()),
-            };
-            if let Err(e) = announced {
+            if let Err(e) = self.announce_now(&change).await {
                 tracing::warn!(error = %e, "could not tell other servers what retention removed");
             }
         }

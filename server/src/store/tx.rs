@@ -30,9 +30,14 @@ impl Tx {
     /// Starts a transaction that will write. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so it waits for another writer instead of failing half-way.
     pub async fn begin_write(pool: &AnyPool, backend: Backend) -> Result<Tx, StoreError> {
+        Self::start(pool, Self::write_begin(backend)).await
+    }
+
+    /// The statement that begins a writing transaction on a backend.
+    fn write_begin(backend: Backend) -> &'static str {
         match backend {
-            Backend::Sqlite => Self::start(pool, "BEGIN IMMEDIATE").await,
-            Backend::Postgres => Self::start(pool, "BEGIN").await,
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
         }
     }
 
@@ -58,14 +63,11 @@ impl Tx {
         script: Script,
     ) -> Result<(Tx, Vec<Vec<sqlx::any::AnyRow>>), StoreError> {
         let mut all = Script::new(backend);
-        match backend {
-            Backend::Sqlite => all.sql("BEGIN IMMEDIATE").end(),
-            Backend::Postgres => {
-                all.sql("BEGIN").end();
-                // As text: the lock function returns `void`, which rows cannot carry.
-                all.sql(&format!("SELECT pg_advisory_xact_lock({lock})::text"))
-                    .end();
-            }
+        all.sql(Self::write_begin(backend)).end();
+        if backend == Backend::Postgres {
+            // As text: the lock function returns `void`, which rows cannot carry.
+            all.sql(&format!("SELECT pg_advisory_xact_lock({lock})::text"))
+                .end();
         }
         let begun = all.statements();
         all.append(script);
