@@ -614,37 +614,19 @@ impl ChangeSet {
     fn job_version_for(
         &mut self,
         job_id: &str,
-        mut inputs: Vec<String>,
-        mut outputs: Vec<String>,
+        inputs: Vec<String>,
+        outputs: Vec<String>,
         location_facet: Option<Value>,
         sql_facet: Option<Value>,
         valid_from: Micros,
     ) -> &mut JobVersionState {
-        inputs.sort();
-        inputs.dedup();
-        outputs.sort();
-        outputs.dedup();
-        let location = location_facet.map(|l| {
-            let keep = ["type", "url", "repoUrl", "path", "version", "tag", "branch"];
-            Value::Object(
-                l.as_object()
-                    .into_iter()
-                    .flatten()
-                    .filter(|(k, _)| keep.contains(&k.as_str()))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            )
-        });
-        let sql = sql_facet
-            .as_ref()
-            .and_then(|s| s.get("query"))
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let canonical_text = canonical(
-            &json!({"inputs": inputs, "outputs": outputs, "location": location, "sql": sql}),
-        );
-        let id = ids::job_version_id(job_id.parse().expect("job ids are uuids"), &canonical_text)
-            .to_string();
+        let JobVersionParts {
+            id,
+            inputs,
+            outputs,
+            location,
+            sql,
+        } = job_version_parts(job_id, inputs, outputs, location_facet, sql_facet);
         let now = self.now;
         let jv = self
             .job_versions
@@ -662,6 +644,67 @@ impl ChangeSet {
             });
         jv.valid_from = jv.valid_from.min(valid_from);
         jv
+    }
+}
+
+/// A touched run and what decides its job version.
+struct RunVersion {
+    run: String,
+    job_id: String,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+    location: Option<Value>,
+    sql: Option<Value>,
+    from: Micros,
+}
+
+/// What a job version is made of, and the id that follows from it.
+struct JobVersionParts {
+    id: String,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+    location: Option<Value>,
+    sql: Option<String>,
+}
+
+/// The job version a run of `job_id` with these inputs, outputs and job facets belongs to.
+fn job_version_parts(
+    job_id: &str,
+    mut inputs: Vec<String>,
+    mut outputs: Vec<String>,
+    location_facet: Option<Value>,
+    sql_facet: Option<Value>,
+) -> JobVersionParts {
+    inputs.sort();
+    inputs.dedup();
+    outputs.sort();
+    outputs.dedup();
+    let location = location_facet.map(|l| {
+        let keep = ["type", "url", "repoUrl", "path", "version", "tag", "branch"];
+        Value::Object(
+            l.as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(k, _)| keep.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )
+    });
+    let sql = sql_facet
+        .as_ref()
+        .and_then(|s| s.get("query"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let canonical_text =
+        canonical(&json!({"inputs": inputs, "outputs": outputs, "location": location, "sql": sql}));
+    let id = ids::job_version_id(job_id.parse().expect("job ids are uuids"), &canonical_text)
+        .to_string();
+    JobVersionParts {
+        id,
+        inputs,
+        outputs,
+        location,
+        sql,
     }
 }
 
@@ -905,10 +948,21 @@ impl Normalizer {
         self.untouched.extend(best);
     }
 
-    /// Decides each touched run's job version from everything the run read and wrote (stored or
-    /// new); answers the job versions whose stored rows [`Normalizer::finish`] needs.
-    pub fn settle_job_versions(&mut self) -> Vec<String> {
-        let b = &mut self.set;
+    /// The job versions [`Normalizer::settle_job_versions`] will most likely answer, before the
+    /// stored rows are merged: what the batch's own events say of each run. Exact for runs the
+    /// store has not seen, so their stored rows can be read with the rest.
+    pub fn likely_job_versions(&self) -> Vec<String> {
+        let mut ids: BTreeSet<String> = self.set.job_versions.keys().cloned().collect();
+        for r in self.run_versions() {
+            ids.insert(job_version_parts(&r.job_id, r.inputs, r.outputs, r.location, r.sql).id);
+        }
+        ids.into_iter().collect()
+    }
+
+    /// Each touched run with what decides its job version: its job, everything it read and
+    /// wrote, its `sourceCodeLocation` and `sql` job facets, and its first event's time.
+    fn run_versions(&self) -> Vec<RunVersion> {
+        let b = &self.set;
         let mut io_by_run: BTreeMap<&str, (Vec<String>, Vec<String>)> = BTreeMap::new();
         for (run, dir, ds) in b.io.keys() {
             let e = io_by_run.entry(run.as_str()).or_default();
@@ -924,23 +978,30 @@ impl Normalizer {
                 .get(run.uuid.as_str())
                 .cloned()
                 .unwrap_or_default();
-            let from = run.timeline.first_event.unwrap_or(b.now);
-            run_versions.push((
-                run.uuid.clone(),
-                run.job_id.clone(),
+            run_versions.push(RunVersion {
+                run: run.uuid.clone(),
+                job_id: run.job_id.clone(),
                 inputs,
                 outputs,
-                run.job_facets.get("sourceCodeLocation"),
-                run.job_facets.get("sql"),
-                from,
-            ));
+                location: run.job_facets.get("sourceCodeLocation"),
+                sql: run.job_facets.get("sql"),
+                from: run.timeline.first_event.unwrap_or(b.now),
+            });
         }
-        for (uuid, job_id, inputs, outputs, location, sql, from) in run_versions {
+        run_versions
+    }
+
+    /// Decides each touched run's job version from everything the run read and wrote (stored or
+    /// new); answers the job versions whose stored rows [`Normalizer::finish`] needs.
+    pub fn settle_job_versions(&mut self) -> Vec<String> {
+        let run_versions = self.run_versions();
+        let b = &mut self.set;
+        for r in run_versions {
             let id = b
-                .job_version_for(&job_id, inputs, outputs, location, sql, from)
+                .job_version_for(&r.job_id, r.inputs, r.outputs, r.location, r.sql, r.from)
                 .id
                 .clone();
-            b.runs.get_mut(&uuid).expect("run").job_version_id = Some(id);
+            b.runs.get_mut(&r.run).expect("run").job_version_id = Some(id);
         }
         b.job_versions.keys().cloned().collect()
     }
@@ -1136,6 +1197,7 @@ impl MemoryTables {
             .collect();
         let mut n = Normalizer::new(now, known, events);
         let w = n.wanted();
+        let likely = n.likely_job_versions();
         fn rows<T: Clone>(table: &BTreeMap<String, T>, ids: &[String]) -> Vec<T> {
             ids.iter().filter_map(|id| table.get(id).cloned()).collect()
         }
@@ -1173,7 +1235,14 @@ impl MemoryTables {
             untouched.extend(best.map(|b| (dataset, b)));
         }
         n.merge_untouched(untouched);
-        let jv_ids = n.settle_job_versions();
+        // As the store reads them: those likely with the touched rows (some maybe not settled
+        // on after all), then the rest of those settled on.
+        let mut jv_ids = likely.clone();
+        jv_ids.extend(
+            n.settle_job_versions()
+                .into_iter()
+                .filter(|id| !likely.contains(id)),
+        );
         let stored_jvs = jv_ids
             .iter()
             .filter_map(|id| self.job_versions.get(id))
@@ -1707,5 +1776,59 @@ mod tests {
             jv.valid_from,
             time::to_micros(time::parse_event_time("2026-01-01T00:00:01Z").unwrap())
         );
+    }
+
+    #[test]
+    fn the_likely_job_versions_of_new_runs_are_those_they_settle_on() {
+        let spec = |index, event_type, inputs, outputs, sql| Spec {
+            kind: 2,
+            index,
+            event_type,
+            second: 1,
+            inputs,
+            outputs,
+            schema: 0,
+            producer_version: None,
+            sql,
+        };
+        let events: Vec<LineageEvent> = (0..4)
+            .map(|i| event(&spec(i, i % 3, (i % 3) as u8, (i % 2) as u8 + 1, i % 2)))
+            .collect();
+        let refs: Vec<&LineageEvent> = events.iter().collect();
+        let mut n = Normalizer::new(NOW, Vec::new(), &refs);
+        let likely = n.likely_job_versions();
+        n.merge_stored(Stored::default());
+        assert!(!likely.is_empty());
+        assert_eq!(n.settle_job_versions(), likely);
+    }
+
+    #[test]
+    fn a_stored_run_the_batch_adds_to_settles_on_a_version_not_likely() {
+        let spec = |event_type, second, inputs, outputs| Spec {
+            kind: 2,
+            index: 0,
+            event_type,
+            second,
+            inputs,
+            outputs,
+            schema: 0,
+            producer_version: None,
+            sql: 0,
+        };
+        let mut t = MemoryTables::default();
+        t.store(NOW, &[&event(&spec(0, 1, 1, 0))]);
+        let complete = event(&spec(2, 2, 0, 2));
+        let n = Normalizer::new(NOW, Vec::new(), &[&complete]);
+        let likely = n.likely_job_versions();
+        // The COMPLETE alone names the run's outputs, not the input its START stored: the store
+        // reads the version settled on in a round trip of its own.
+        t.store(NOW, &[&complete]);
+        let settled = t
+            .runs
+            .values()
+            .next()
+            .and_then(|r| r.job_version_id.clone());
+        let settled = settled.expect("the run has a job version");
+        assert!(!likely.contains(&settled), "{likely:?} {settled}");
     }
 }

@@ -2,7 +2,7 @@
 //! batch touches for the pure normalizer (`model::normalize`, which holds every rule of the
 //! model), and writes the change set it answers with multi-row upserts. No merging happens here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, FromRow};
@@ -223,9 +223,10 @@ pub(super) async fn apply(
         &events,
     );
 
-    // 2. The stored state of every row the batch touches, locked until the commit.
-    //    One round trip for the five reads.
+    // 2. The stored state of every row the batch touches, locked until the commit, and of the
+    //    job versions its runs most likely settle on. One round trip for the six reads.
     let wanted = n.wanted();
+    let likely_jvs = n.likely_job_versions();
     let mut reads = Reads::new(backend);
     reads.add(
         &format!("SELECT {VERSION_COLS} FROM dataset_versions"),
@@ -261,6 +262,8 @@ pub(super) async fn apply(
         &wanted.runs,
         lock,
     );
+    let jv_select = format!("SELECT {JOB_VERSION_COLS} FROM job_versions");
+    reads.add(&jv_select, "id", &likely_jvs, lock);
     let mut answers = reads.run(tx).await?;
     let mut stored = Stored::default();
     for r in answers.take::<VersionRow>()? {
@@ -341,6 +344,7 @@ pub(super) async fn apply(
             },
         ));
     }
+    let mut stored_jvs = answers.take::<JobVersionRow>()?;
     n.merge_stored(stored);
 
     // 3. Datasets whose current version a late event moved back in time (rare): the best of
@@ -350,11 +354,18 @@ pub(super) async fn apply(
         n.merge_untouched(best_untouched(tx, &moved).await?);
     }
 
-    // 4. The job versions the runs settle on, as far as they are stored.
-    let jv_ids = n.settle_job_versions();
-    let sql = format!("SELECT {JOB_VERSION_COLS} FROM job_versions");
-    let stored_jvs = load::<JobVersionRow>(tx, backend, &sql, "id", &jv_ids, lock)
-        .await?
+    // 4. The job versions the runs settle on, as far as they are stored: those not read with
+    //    the rest (a stored run whose inputs, outputs or job facets the batch changed).
+    let read: HashSet<String> = likely_jvs.into_iter().collect();
+    let rest: Vec<String> = n
+        .settle_job_versions()
+        .into_iter()
+        .filter(|id| !read.contains(id))
+        .collect();
+    if !rest.is_empty() {
+        stored_jvs.extend(load::<JobVersionRow>(tx, backend, &jv_select, "id", &rest, lock).await?);
+    }
+    let stored_jvs = stored_jvs
         .into_iter()
         .map(|r| StoredJobVersion {
             id: r.id,
