@@ -537,14 +537,14 @@ impl ChangeSet {
 
         let Some(run) = &e.run else {
             // A JobEvent defines a job version directly.
-            let jv = self.job_version_for(
+            let parts = job_version_parts(
                 &job_id,
                 inputs.iter().map(|(id, _)| id.clone()).collect(),
                 outputs.iter().map(|(id, _)| id.clone()).collect(),
                 job_ref.facets.get("sourceCodeLocation").cloned(),
                 job_ref.facets.get("sql").cloned(),
-                t,
             );
+            let jv = self.job_version_for(&job_id, parts, t);
             jv.defined_by_event = true;
             for (id, d) in &outputs {
                 if let Some(pv) = producer_version(d) {
@@ -614,10 +614,7 @@ impl ChangeSet {
     fn job_version_for(
         &mut self,
         job_id: &str,
-        inputs: Vec<String>,
-        outputs: Vec<String>,
-        location_facet: Option<Value>,
-        sql_facet: Option<Value>,
+        parts: JobVersionParts,
         valid_from: Micros,
     ) -> &mut JobVersionState {
         let JobVersionParts {
@@ -626,7 +623,7 @@ impl ChangeSet {
             outputs,
             location,
             sql,
-        } = job_version_parts(job_id, inputs, outputs, location_facet, sql_facet);
+        } = parts;
         let now = self.now;
         let jv = self
             .job_versions
@@ -806,6 +803,11 @@ pub struct StoredJobVersion {
 /// A batch being normalized; see the module's steps.
 pub struct Normalizer {
     set: ChangeSet,
+    /// Each run's job version as the batch alone decides it (`likely_job_versions`): its job,
+    /// first event's time and version, kept for runs nothing stored is merged into.
+    likely: BTreeMap<String, (String, Micros, JobVersionParts)>,
+    /// Runs with stored rows or stored inputs and outputs merged in.
+    stored_runs: BTreeSet<String>,
     /// Each stored run's job version before this batch.
     stored_job_versions: BTreeMap<String, Option<String>>,
     /// For each dataset whose current version the batch moved back in time: the best stored
@@ -836,6 +838,8 @@ impl Normalizer {
         }
         Normalizer {
             set,
+            likely: BTreeMap::new(),
+            stored_runs: BTreeSet::new(),
             stored_job_versions: BTreeMap::new(),
             untouched: BTreeMap::new(),
             stored_version_times: BTreeMap::new(),
@@ -901,12 +905,14 @@ impl Normalizer {
             e.job_id = r.job_id;
             e.parent_run_uuid = e.parent_run_uuid.take().or(r.parent_run_uuid);
             e.created_at = r.created_at;
+            self.stored_runs.insert(r.uuid.clone());
             self.stored_job_versions.insert(r.uuid, r.job_version_id);
         }
         for (key, r) in stored.io {
             if !b.runs.contains_key(&key.0) {
                 continue;
             }
+            self.stored_runs.insert(key.0.clone());
             match b.io.get_mut(&key) {
                 Some(io) => {
                     io.facets.merge_under(r.facets);
@@ -950,19 +956,27 @@ impl Normalizer {
 
     /// The job versions [`Normalizer::settle_job_versions`] will most likely answer, before the
     /// stored rows are merged: what the batch's own events say of each run. Exact for runs the
-    /// store has not seen, so their stored rows can be read with the rest.
-    pub fn likely_job_versions(&self) -> Vec<String> {
+    /// store has not seen, so their stored rows can be read with the rest (and what decides them
+    /// is kept, not worked out again when they settle).
+    pub fn likely_job_versions(&mut self) -> Vec<String> {
         let mut ids: BTreeSet<String> = self.set.job_versions.keys().cloned().collect();
-        for r in self.run_versions() {
-            ids.insert(job_version_parts(&r.job_id, r.inputs, r.outputs, r.location, r.sql).id);
+        let mut likely = BTreeMap::new();
+        for r in self.run_versions(|_| true) {
+            let parts = job_version_parts(&r.job_id, r.inputs, r.outputs, r.location, r.sql);
+            ids.insert(parts.id.clone());
+            likely.insert(r.run, (r.job_id, r.from, parts));
         }
+        self.likely = likely;
         ids.into_iter().collect()
     }
 
     /// Each touched run with what decides its job version: its job, everything it read and
     /// wrote, its `sourceCodeLocation` and `sql` job facets, and its first event's time.
-    fn run_versions(&self) -> Vec<RunVersion> {
+    fn run_versions(&self, wanted: impl Fn(&str) -> bool) -> Vec<RunVersion> {
         let b = &self.set;
+        if !b.runs.keys().any(|run| wanted(run)) {
+            return Vec::new();
+        }
         let mut io_by_run: BTreeMap<&str, (Vec<String>, Vec<String>)> = BTreeMap::new();
         for (run, dir, ds) in b.io.keys() {
             let e = io_by_run.entry(run.as_str()).or_default();
@@ -973,7 +987,7 @@ impl Normalizer {
             }
         }
         let mut run_versions = Vec::new();
-        for run in b.runs.values() {
+        for run in b.runs.values().filter(|r| wanted(&r.uuid)) {
             let (inputs, outputs) = io_by_run
                 .get(run.uuid.as_str())
                 .cloned()
@@ -994,14 +1008,21 @@ impl Normalizer {
     /// Decides each touched run's job version from everything the run read and wrote (stored or
     /// new); answers the job versions whose stored rows [`Normalizer::finish`] needs.
     pub fn settle_job_versions(&mut self) -> Vec<String> {
-        let run_versions = self.run_versions();
+        let mut likely = std::mem::take(&mut self.likely);
+        likely.retain(|run, _| !self.stored_runs.contains(run));
+        let mut decided: Vec<(String, String, Micros, JobVersionParts)> = likely
+            .into_iter()
+            .map(|(run, (job_id, from, parts))| (run, job_id, from, parts))
+            .collect();
+        let known: BTreeSet<String> = decided.iter().map(|d| d.0.clone()).collect();
+        for r in self.run_versions(|run| !known.contains(run)) {
+            let parts = job_version_parts(&r.job_id, r.inputs, r.outputs, r.location, r.sql);
+            decided.push((r.run, r.job_id, r.from, parts));
+        }
         let b = &mut self.set;
-        for r in run_versions {
-            let id = b
-                .job_version_for(&r.job_id, r.inputs, r.outputs, r.location, r.sql, r.from)
-                .id
-                .clone();
-            b.runs.get_mut(&r.run).expect("run").job_version_id = Some(id);
+        for (run, job_id, from, parts) in decided {
+            let id = b.job_version_for(&job_id, parts, from).id.clone();
+            b.runs.get_mut(&run).expect("run").job_version_id = Some(id);
         }
         b.job_versions.keys().cloned().collect()
     }
@@ -1818,7 +1839,7 @@ mod tests {
         let mut t = MemoryTables::default();
         t.store(NOW, &[&event(&spec(0, 1, 1, 0))]);
         let complete = event(&spec(2, 2, 0, 2));
-        let n = Normalizer::new(NOW, Vec::new(), &[&complete]);
+        let mut n = Normalizer::new(NOW, Vec::new(), &[&complete]);
         let likely = n.likely_job_versions();
         // The COMPLETE alone names the run's outputs, not the input its START stored: the store
         // reads the version settled on in a round trip of its own.
