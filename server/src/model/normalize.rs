@@ -655,6 +655,20 @@ struct RunVersion {
     from: Micros,
 }
 
+impl RunVersion {
+    /// The run, with its job, first event's time and the job version these decide.
+    fn decide(self) -> (String, (String, Micros, JobVersionParts)) {
+        let parts = job_version_parts(
+            &self.job_id,
+            self.inputs,
+            self.outputs,
+            self.location,
+            self.sql,
+        );
+        (self.run, (self.job_id, self.from, parts))
+    }
+}
+
 /// What a job version is made of, and the id that follows from it.
 struct JobVersionParts {
     id: String,
@@ -960,13 +974,12 @@ impl Normalizer {
     /// is kept, not worked out again when they settle).
     pub fn likely_job_versions(&mut self) -> Vec<String> {
         let mut ids: BTreeSet<String> = self.set.job_versions.keys().cloned().collect();
-        let mut likely = BTreeMap::new();
-        for r in self.run_versions(|_| true) {
-            let parts = job_version_parts(&r.job_id, r.inputs, r.outputs, r.location, r.sql);
-            ids.insert(parts.id.clone());
-            likely.insert(r.run, (r.job_id, r.from, parts));
-        }
-        self.likely = likely;
+        self.likely = self
+            .run_versions(|_| true)
+            .into_iter()
+            .map(RunVersion::decide)
+            .collect();
+        ids.extend(self.likely.values().map(|(_, _, parts)| parts.id.clone()));
         ids.into_iter().collect()
     }
 
@@ -1008,19 +1021,12 @@ impl Normalizer {
     /// Decides each touched run's job version from everything the run read and wrote (stored or
     /// new); answers the job versions whose stored rows [`Normalizer::finish`] needs.
     pub fn settle_job_versions(&mut self) -> Vec<String> {
-        let mut likely = std::mem::take(&mut self.likely);
-        likely.retain(|run, _| !self.stored_runs.contains(run));
-        let mut decided: Vec<(String, String, Micros, JobVersionParts)> = likely
-            .into_iter()
-            .map(|(run, (job_id, from, parts))| (run, job_id, from, parts))
-            .collect();
-        let known: BTreeSet<String> = decided.iter().map(|d| d.0.clone()).collect();
-        for r in self.run_versions(|run| !known.contains(run)) {
-            let parts = job_version_parts(&r.job_id, r.inputs, r.outputs, r.location, r.sql);
-            decided.push((r.run, r.job_id, r.from, parts));
-        }
+        let mut decided = std::mem::take(&mut self.likely);
+        decided.retain(|run, _| !self.stored_runs.contains(run));
+        let rest = self.run_versions(|run| !decided.contains_key(run));
+        decided.extend(rest.into_iter().map(RunVersion::decide));
         let b = &mut self.set;
-        for (run, job_id, from, parts) in decided {
+        for (run, (job_id, from, parts)) in decided {
             let id = b.job_version_for(&job_id, parts, from).id.clone();
             b.runs.get_mut(&run).expect("run").job_version_id = Some(id);
         }
