@@ -16,7 +16,7 @@
 //!    read and wrote; it answers which job versions' stored rows [`Normalizer::finish`] needs.
 //! 5. [`Normalizer::finish`]: each dataset's current version and the graph's cuts.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -373,10 +373,12 @@ impl ChangeSet {
             self.new_names.push((key.0, key.1, id.clone(), None));
         }
         for (ns, n, ty) in links {
+            // A symlink's namespace is touched whether or not its name is known, as the
+            // dataset's own is: what a batch touches does not depend on what is stored.
+            self.namespaces.insert(ns.clone());
             let k = (ns, n);
             if !self.names.contains_key(&k) {
                 self.names.insert(k.clone(), id.clone());
-                self.namespaces.insert(k.0.clone());
                 self.new_names.push((k.0, k.1, id.clone(), ty));
             }
         }
@@ -860,6 +862,30 @@ impl Normalizer {
         }
     }
 
+    /// Takes what the store says the batch's names mean, for a normalizer made before it knew
+    /// (with no names known: each name resolves as it would if nothing were stored). Where every
+    /// stored name means what the batch alone made it mean, each name resolved as it would have
+    /// with them known, so this normalizer is the one [`Normalizer::new`] would make with them:
+    /// the stored names stop counting as new, and it answers true. Otherwise it answers false and
+    /// is left as it was (the caller makes a new one with the names known).
+    pub fn adopt_names(&mut self, known: &[(String, String, String)]) -> bool {
+        let b = &mut self.set;
+        let agree = known.iter().all(|(namespace, name, id)| {
+            b.names
+                .get(&(namespace.clone(), name.clone()))
+                .is_some_and(|own| own == id)
+        });
+        if agree && !known.is_empty() {
+            let stored: HashSet<(&str, &str)> = known
+                .iter()
+                .map(|(ns, n, _)| (ns.as_str(), n.as_str()))
+                .collect();
+            b.new_names
+                .retain(|(ns, n, _, _)| !stored.contains(&(ns.as_str(), n.as_str())));
+        }
+        agree
+    }
+
     /// The rows whose stored state [`Normalizer::merge_stored`] needs.
     pub fn wanted(&self) -> Wanted {
         Wanted {
@@ -1222,7 +1248,12 @@ impl MemoryTables {
             .filter_map(|key| self.names.get(key))
             .map(|(ns, n, id, _)| (ns.clone(), n.clone(), id.clone()))
             .collect();
-        let mut n = Normalizer::new(now, known, events);
+        // As the store does: normalized before the names are known, again only if they
+        // disagree.
+        let mut n = Normalizer::new(now, [], events);
+        if !n.adopt_names(&known) {
+            n = Normalizer::new(now, known, events);
+        }
         let w = n.wanted();
         let likely = n.likely_job_versions();
         fn rows<T: Clone>(table: &BTreeMap<String, T>, ids: &[String]) -> Vec<T> {
@@ -1857,5 +1888,81 @@ mod tests {
             .and_then(|r| r.job_version_id.clone());
         let settled = settled.expect("the run has a job version");
         assert!(!likely.contains(&settled), "{likely:?} {settled}");
+    }
+
+    /// The names the store holds for a batch, as [`MemoryTables::store`] reads them.
+    fn known_names(t: &MemoryTables, events: &[&LineageEvent]) -> Vec<(String, String, String)> {
+        name_keys(events)
+            .iter()
+            .filter_map(|key| t.names.get(key))
+            .map(|(ns, n, id, _)| (ns.clone(), n.clone(), id.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_normalized_before_its_names_are_known_is_the_one_made_with_them() {
+        let spec = |index, second, inputs, outputs| Spec {
+            kind: 2,
+            index,
+            event_type: 2,
+            second,
+            inputs,
+            outputs,
+            schema: 1,
+            producer_version: None,
+            sql: 0,
+        };
+        let mut t = MemoryTables::default();
+        t.store(NOW, &[&event(&spec(0, 1, 0b00011, 0b00100))]);
+        let later = [event(&spec(1, 2, 0b00110, 0b11000))];
+        let refs: Vec<&LineageEvent> = later.iter().collect();
+        let known = known_names(&t, &refs);
+        assert!(!known.is_empty(), "some of its names are stored");
+        let mut guessed = Normalizer::new(NOW, [], &refs);
+        assert!(guessed.adopt_names(&known));
+        let mut made = Normalizer::new(NOW, known, &refs);
+        assert_eq!(guessed.wanted(), made.wanted());
+        assert_eq!(guessed.likely_job_versions(), made.likely_job_versions());
+        let (g, m) = (&guessed.set, &made.set);
+        assert_eq!(g.names, m.names);
+        assert_eq!(g.new_names, m.new_names);
+        assert_eq!(g.namespaces, m.namespaces);
+        assert_eq!(g.datasets, m.datasets);
+        assert_eq!(g.versions, m.versions);
+        assert_eq!(g.runs, m.runs);
+        assert_eq!(g.io, m.io);
+    }
+
+    #[test]
+    fn a_name_stored_as_another_datasets_alias_undoes_the_guess() {
+        let with_link = |name: &str, link: &str| {
+            let Value::Object(value) = json!({
+                "eventTime": "2026-01-01T00:00:01Z", "producer": "p",
+                "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent",
+                "dataset": {"namespace": "s3://b", "name": name, "facets": {"symlinks": {
+                    "_producer": "p", "_schemaURL": "s",
+                    "identifiers": [{"namespace": "hive", "name": link, "type": "TABLE"}]}}},
+            }) else {
+                panic!("an object")
+            };
+            LineageEvent::parse(value).expect("a valid event")
+        };
+        let mut t = MemoryTables::default();
+        // `hive.orders` is stored as an alias of `/orders`.
+        t.store(NOW, &[&with_link("/orders", "orders")]);
+        let orders = ids::dataset_id("s3://b", "/orders").to_string();
+        // A new path naming the same table joins that dataset: the guess (a new dataset of its
+        // own) does not hold.
+        let copy = with_link("/orders-copy", "orders");
+        let known = known_names(&t, &[&copy]);
+        let mut guessed = Normalizer::new(NOW, [], &[&copy]);
+        assert!(!guessed.adopt_names(&known));
+        let made = Normalizer::new(NOW, known, &[&copy]);
+        assert_eq!(made.wanted().datasets, vec![orders.clone()]);
+        assert_ne!(guessed.wanted().datasets, made.wanted().datasets);
+        t.store(NOW, &[&copy]);
+        let key = ids::dataset_id("s3://b", "/orders-copy").to_string();
+        assert_eq!(t.names[&key].2, orders);
+        assert_eq!(t.datasets.len(), 1);
     }
 }

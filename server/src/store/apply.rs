@@ -15,7 +15,7 @@ use crate::model::graph::{Cuts, GraphDelta};
 use crate::model::ids;
 use crate::model::normalize::{
     self, ChangeSet, DatasetState, IoState, JobState, Normalizer, RunEntry, Stored,
-    StoredJobVersion, VersionState,
+    StoredJobVersion, VersionState, Wanted,
 };
 use crate::model::prepared::PreparedEvent;
 use crate::model::time::{self, Micros};
@@ -191,194 +191,329 @@ impl<'a> Upserts<'a> {
     }
 }
 
-/// Applies new events (already in the raw log) to the model; answers from when on the graph's
-/// histories changed, and what the commit does to the graph.
-pub(super) async fn apply(
-    tx: &mut AnyConnection,
-    backend: Backend,
-    events: &[&PreparedEvent],
-) -> Result<(Cuts, GraphDelta), StoreError> {
-    if events.is_empty() {
-        return Ok((Cuts::default(), GraphDelta::default()));
-    }
-    let lock = backend.lock_rows();
-    let events: Vec<&LineageEvent> = events.iter().map(|p| &p.event).collect();
+/// The rows a batch's reads ask for: those [`Normalizer::wanted`] names and the job versions
+/// its runs likely settle on.
+struct Asked {
+    wanted: Wanted,
+    job_versions: Vec<String>,
+}
 
-    // 1. What the names in the batch already mean.
-    let sql = "SELECT namespace, name, dataset_id FROM dataset_names";
-    let names = load::<NameRow>(
-        tx,
-        backend,
-        sql,
-        "name_key",
-        &normalize::name_keys(&events),
-        "",
-    )
-    .await?;
-    let mut n = Normalizer::new(
-        time::now_micros(),
-        names
-            .into_iter()
-            .map(|r| (r.namespace, r.name, r.dataset_id)),
-        &events,
-    );
+impl Asked {
+    fn of(n: &mut Normalizer) -> Asked {
+        Asked {
+            wanted: n.wanted(),
+            job_versions: n.likely_job_versions(),
+        }
+    }
 
-    // 2. The stored state of every row the batch touches, locked until the commit, and of the
-    //    job versions its runs most likely settle on. One round trip for the six reads.
-    let wanted = n.wanted();
-    let likely_jvs = n.likely_job_versions();
-    let mut reads = Reads::new(backend);
-    reads.add(
-        &format!("SELECT {VERSION_COLS} FROM dataset_versions"),
-        "id",
-        &wanted.versions,
-        lock,
-    );
-    // With each dataset, whether its current version may be current (one primary-key probe).
-    reads.add(
-        &format!(
-            "SELECT {DATASET_COLS}, facet_times, (SELECT v.may_be_current FROM dataset_versions v \
-             WHERE v.id = datasets.current_version_id) AS current_may_be_current FROM datasets"
-        ),
-        "id",
-        &wanted.datasets,
-        lock,
-    );
-    reads.add(
-        &format!("SELECT {JOB_COLS} FROM jobs"),
-        "id",
-        &wanted.jobs,
-        lock,
-    );
-    reads.add(
-        &format!("SELECT {RUN_COLS} FROM runs"),
-        "uuid",
-        &wanted.runs,
-        lock,
-    );
-    reads.add(
-        &format!("SELECT {RUN_IO_COLS} FROM run_io"),
-        "run_uuid",
-        &wanted.runs,
-        lock,
-    );
-    let jv_select = format!("SELECT {JOB_VERSION_COLS} FROM job_versions");
-    reads.add(&jv_select, "id", &likely_jvs, lock);
-    let mut answers = reads.run(tx).await?;
-    let mut stored = Stored::default();
-    for r in answers.take::<VersionRow>()? {
-        stored.versions.push(VersionState {
-            id: r.id,
-            dataset_id: r.dataset_id,
-            producer_version: r.producer_version,
-            created_by_run: r.created_by_run,
-            created_at: r.created_at,
-            facets: FacetState::from_stored(Some(&r.facets)),
-            io_facets: FacetState::from_stored(Some(&r.io_facets)),
-            may_be_current: r.may_be_current != 0,
-        });
-    }
-    // Each stored dataset's facets as read: a dataset whose values the batch leaves as they were
-    // has only its facets' times written.
-    let mut stored_facets: HashMap<String, FacetState> = HashMap::new();
-    for r in answers.take::<DatasetForWrite>()? {
-        let current_is_candidate = r.current_may_be_current.unwrap_or(0) != 0;
-        let facets =
-            FacetState::from_stored(Some(&r.row.facets)).with_times(r.facet_times.as_deref());
-        let r = r.row;
-        stored_facets.insert(r.id.clone(), facets.clone());
-        stored.datasets.push(DatasetState {
-            id: r.id,
-            namespace: r.namespace,
-            name: r.name,
-            facets,
-            current: r.current_version_time.zip(r.current_version_id),
-            current_is_candidate,
-            created_at: r.created_at,
-            deleted_at: r.deleted_at,
-        });
-    }
-    for r in answers.take::<JobRow>()? {
-        stored.jobs.push(JobState {
-            id: r.id,
-            namespace: r.namespace,
-            name: r.name,
-            parent_job_id: r.parent_job_id,
-            facets: FacetState::from_stored(Some(&r.facets)),
-            created_at: r.created_at,
-            deleted_at: r.deleted_at,
-        });
-    }
-    for r in answers.take::<RunRow>()? {
-        let terminal_type = r
-            .terminal_type
-            .as_deref()
-            .and_then(crate::model::EventType::parse);
-        stored.runs.push(RunEntry {
-            uuid: r.uuid,
-            run_id: r.run_id,
-            job_id: r.job_id,
-            job_version_id: r.job_version_id,
-            parent_run_uuid: r.parent_run_uuid,
-            timeline: RunTimeline {
-                start_time: r.start_time,
-                running_time: r.running_time,
-                terminal: r.terminal_time.zip(terminal_type),
-                first_event: Some(r.first_event_time),
-                last_event: Some(r.last_event_time),
+    /// Those of `self` not in `read`.
+    fn minus(&self, read: &Asked) -> Asked {
+        fn rest(ids: &[String], read: &[String]) -> Vec<String> {
+            let read: HashSet<&str> = read.iter().map(String::as_str).collect();
+            ids.iter()
+                .filter(|id| !read.contains(id.as_str()))
+                .cloned()
+                .collect()
+        }
+        let (w, r) = (&self.wanted, &read.wanted);
+        Asked {
+            wanted: Wanted {
+                versions: rest(&w.versions, &r.versions),
+                datasets: rest(&w.datasets, &r.datasets),
+                jobs: rest(&w.jobs, &r.jobs),
+                runs: rest(&w.runs, &r.runs),
             },
-            facets: FacetState::from_stored(Some(&r.facets)),
-            job_facets: FacetState::from_stored(Some(&r.job_facets)),
-            created_at: r.created_at,
-        });
+            job_versions: rest(&self.job_versions, &read.job_versions),
+        }
     }
-    for r in answers.take::<RunIoRow>()? {
-        let direction: &'static str = if r.direction == "in" { "in" } else { "out" };
-        stored.io.push((
-            (r.run_uuid, direction, r.dataset_id),
-            IoState {
-                dirty: false,
-                version_id: r.version_id,
-                bind_time: r.bind_time,
+
+    fn is_empty(&self) -> bool {
+        let w = &self.wanted;
+        w.versions.is_empty()
+            && w.datasets.is_empty()
+            && w.jobs.is_empty()
+            && w.runs.is_empty()
+            && self.job_versions.is_empty()
+    }
+
+    /// The six reads, locked until the commit, in the order [`Rows::take`] expects.
+    fn add_to(&self, reads: &mut Reads, lock: &str) {
+        let w = &self.wanted;
+        reads.add(
+            &format!("SELECT {VERSION_COLS} FROM dataset_versions"),
+            "id",
+            &w.versions,
+            lock,
+        );
+        // With each dataset, whether its current version may be current (one primary-key probe).
+        reads.add(
+            &format!(
+                "SELECT {DATASET_COLS}, facet_times, (SELECT v.may_be_current FROM dataset_versions v \
+                 WHERE v.id = datasets.current_version_id) AS current_may_be_current FROM datasets"
+            ),
+            "id",
+            &w.datasets,
+            lock,
+        );
+        reads.add(&format!("SELECT {JOB_COLS} FROM jobs"), "id", &w.jobs, lock);
+        reads.add(
+            &format!("SELECT {RUN_COLS} FROM runs"),
+            "uuid",
+            &w.runs,
+            lock,
+        );
+        reads.add(
+            &format!("SELECT {RUN_IO_COLS} FROM run_io"),
+            "run_uuid",
+            &w.runs,
+            lock,
+        );
+        reads.add(&jv_select(), "id", &self.job_versions, lock);
+    }
+}
+
+fn jv_select() -> String {
+    format!("SELECT {JOB_VERSION_COLS} FROM job_versions")
+}
+
+/// What the six reads of [`Asked::add_to`] found.
+#[derive(Default)]
+struct Rows {
+    stored: Stored,
+    /// Each stored dataset's facets as read: a dataset whose values the batch leaves as they
+    /// were has only its facets' times written.
+    facets: HashMap<String, FacetState>,
+    job_versions: Vec<JobVersionRow>,
+}
+
+impl Rows {
+    /// Adds the rows of the six reads, the next answers.
+    fn take(&mut self, answers: &mut Answers) -> Result<(), StoreError> {
+        let stored = &mut self.stored;
+        for r in answers.take::<VersionRow>()? {
+            stored.versions.push(VersionState {
+                id: r.id,
+                dataset_id: r.dataset_id,
+                producer_version: r.producer_version,
+                created_by_run: r.created_by_run,
+                created_at: r.created_at,
                 facets: FacetState::from_stored(Some(&r.facets)),
-            },
-        ));
+                io_facets: FacetState::from_stored(Some(&r.io_facets)),
+                may_be_current: r.may_be_current != 0,
+            });
+        }
+        for r in answers.take::<DatasetForWrite>()? {
+            let current_is_candidate = r.current_may_be_current.unwrap_or(0) != 0;
+            let facets =
+                FacetState::from_stored(Some(&r.row.facets)).with_times(r.facet_times.as_deref());
+            let r = r.row;
+            self.facets.insert(r.id.clone(), facets.clone());
+            stored.datasets.push(DatasetState {
+                id: r.id,
+                namespace: r.namespace,
+                name: r.name,
+                facets,
+                current: r.current_version_time.zip(r.current_version_id),
+                current_is_candidate,
+                created_at: r.created_at,
+                deleted_at: r.deleted_at,
+            });
+        }
+        for r in answers.take::<JobRow>()? {
+            stored.jobs.push(JobState {
+                id: r.id,
+                namespace: r.namespace,
+                name: r.name,
+                parent_job_id: r.parent_job_id,
+                facets: FacetState::from_stored(Some(&r.facets)),
+                created_at: r.created_at,
+                deleted_at: r.deleted_at,
+            });
+        }
+        for r in answers.take::<RunRow>()? {
+            let terminal_type = r
+                .terminal_type
+                .as_deref()
+                .and_then(crate::model::EventType::parse);
+            stored.runs.push(RunEntry {
+                uuid: r.uuid,
+                run_id: r.run_id,
+                job_id: r.job_id,
+                job_version_id: r.job_version_id,
+                parent_run_uuid: r.parent_run_uuid,
+                timeline: RunTimeline {
+                    start_time: r.start_time,
+                    running_time: r.running_time,
+                    terminal: r.terminal_time.zip(terminal_type),
+                    first_event: Some(r.first_event_time),
+                    last_event: Some(r.last_event_time),
+                },
+                facets: FacetState::from_stored(Some(&r.facets)),
+                job_facets: FacetState::from_stored(Some(&r.job_facets)),
+                created_at: r.created_at,
+            });
+        }
+        for r in answers.take::<RunIoRow>()? {
+            let direction: &'static str = if r.direction == "in" { "in" } else { "out" };
+            stored.io.push((
+                (r.run_uuid, direction, r.dataset_id),
+                IoState {
+                    dirty: false,
+                    version_id: r.version_id,
+                    bind_time: r.bind_time,
+                    facets: FacetState::from_stored(Some(&r.facets)),
+                },
+            ));
+        }
+        self.job_versions.extend(answers.take::<JobVersionRow>()?);
+        Ok(())
     }
-    let mut stored_jvs = answers.take::<JobVersionRow>()?;
-    n.merge_stored(stored);
+}
 
-    // 3. Datasets whose current version a late event moved back in time (rare): the best of
-    //    their other versions, one index probe each, in one statement.
-    let moved = n.moved_back();
-    if !moved.is_empty() {
-        n.merge_untouched(best_untouched(tx, &moved).await?);
+/// A batch's model work, begun before its transaction: the batch normalized as if none of its
+/// names were stored yet (the usual case: a name resolves to itself), so that the reads of the
+/// stored rows it touches go in the transaction's first round trip, with the `BEGIN`, the
+/// writer's lock and the raw log's insert. [`Plan::apply`] checks that guess against the names
+/// the store holds and reads what it missed.
+pub(super) struct Plan {
+    backend: Backend,
+    now: Micros,
+    normalizer: Normalizer,
+    names: Vec<String>,
+    asked: Asked,
+    /// How many events were planned.
+    planned: usize,
+    /// How many statements each read of [`Plan::reads`] took.
+    counts: Vec<usize>,
+}
+
+/// What applying a batch did: from when on the graph's histories changed, what the commit does
+/// to the graph, and the writes, still to be sent (with the `COMMIT`).
+pub(super) struct Applied {
+    pub cuts: Cuts,
+    pub delta: GraphDelta,
+    pub writes: Script,
+}
+
+impl Plan {
+    pub fn new(backend: Backend, events: &[&PreparedEvent]) -> Plan {
+        let now = time::now_micros();
+        let events: Vec<&LineageEvent> = events.iter().map(|p| &p.event).collect();
+        let mut normalizer = Normalizer::new(now, [], &events);
+        let asked = Asked::of(&mut normalizer);
+        Plan {
+            backend,
+            now,
+            normalizer,
+            names: normalize::name_keys(&events),
+            asked,
+            planned: events.len(),
+            counts: Vec::new(),
+        }
     }
 
-    // 4. The job versions the runs settle on, as far as they are stored: those not read with
-    //    the rest (a stored run whose inputs, outputs or job facets the batch changed).
-    let read: HashSet<String> = likely_jvs.into_iter().collect();
-    let rest: Vec<String> = n
-        .settle_job_versions()
-        .into_iter()
-        .filter(|id| !read.contains(id))
-        .collect();
-    if !rest.is_empty() {
-        stored_jvs.extend(load::<JobVersionRow>(tx, backend, &jv_select, "id", &rest, lock).await?);
+    /// The reads to send inside the transaction (after the writer's lock): what the batch's
+    /// names mean, then the stored rows the batch touches, locked until the commit.
+    pub fn reads(&mut self) -> Script {
+        let mut reads = Reads::new(self.backend);
+        let sql = "SELECT namespace, name, dataset_id FROM dataset_names";
+        reads.add(sql, "name_key", &self.names, "");
+        self.asked.add_to(&mut reads, self.backend.lock_rows());
+        self.counts = reads.counts;
+        reads.script
     }
-    let stored_jvs = stored_jvs
-        .into_iter()
-        .map(|r| StoredJobVersion {
-            id: r.id,
-            valid_from: r.valid_from,
-            defined_by_event: r.defined_by_event != 0,
-            created_at: r.created_at,
+
+    /// Applies the `fresh` events of the batch planned (those the raw log took) to the model,
+    /// given the answers of [`Plan::reads`]; the writes are left to send.
+    pub async fn apply(
+        self,
+        tx: &mut AnyConnection,
+        answers: Vec<Vec<AnyRow>>,
+        fresh: &[&PreparedEvent],
+    ) -> Result<Applied, StoreError> {
+        let backend = self.backend;
+        let lock = backend.lock_rows();
+        let mut answers = Answers {
+            groups: answers.into_iter(),
+            counts: self.counts.into_iter(),
+        };
+        if fresh.is_empty() {
+            return Ok(Applied {
+                cuts: Cuts::default(),
+                delta: GraphDelta::default(),
+                writes: Script::new(backend),
+            });
+        }
+        let names: Vec<(String, String, String)> = answers
+            .take::<NameRow>()?
+            .into_iter()
+            .map(|r| (r.namespace, r.name, r.dataset_id))
+            .collect();
+        let mut rows = Rows::default();
+        rows.take(&mut answers)?;
+
+        // The guess holds when the batch is the one planned and its names mean what the plan
+        // made them mean; otherwise it is normalized again with the names known, and what that
+        // touches beyond the rows read is read now.
+        let mut n = self.normalizer;
+        let mut read = self.asked;
+        if fresh.len() != self.planned || !n.adopt_names(&names) {
+            let events: Vec<&LineageEvent> = fresh.iter().map(|p| &p.event).collect();
+            n = Normalizer::new(self.now, names, &events);
+            let asked = Asked::of(&mut n);
+            let missing = asked.minus(&read);
+            if !missing.is_empty() {
+                let mut reads = Reads::new(backend);
+                missing.add_to(&mut reads, lock);
+                rows.take(&mut reads.run(tx).await?)?;
+            }
+            read.job_versions.extend(missing.job_versions);
+        }
+        let Rows {
+            stored,
+            facets: stored_facets,
+            job_versions: mut stored_jvs,
+        } = rows;
+        n.merge_stored(stored);
+
+        // Datasets whose current version a late event moved back in time (rare): the best of
+        // their other versions, one index probe each, in one statement.
+        let moved = n.moved_back();
+        if !moved.is_empty() {
+            n.merge_untouched(best_untouched(tx, &moved).await?);
+        }
+
+        // The job versions the runs settle on, as far as they are stored: those not read with
+        // the rest (a stored run whose inputs, outputs or job facets the batch changed).
+        let read: HashSet<String> = read.job_versions.into_iter().collect();
+        let rest: Vec<String> = n
+            .settle_job_versions()
+            .into_iter()
+            .filter(|id| !read.contains(id))
+            .collect();
+        if !rest.is_empty() {
+            stored_jvs
+                .extend(load::<JobVersionRow>(tx, backend, &jv_select(), "id", &rest, lock).await?);
+        }
+        let stored_jvs = stored_jvs
+            .into_iter()
+            .map(|r| StoredJobVersion {
+                id: r.id,
+                valid_from: r.valid_from,
+                defined_by_event: r.defined_by_event != 0,
+                created_at: r.created_at,
+            })
+            .collect();
+        let mut set = n.finish(stored_jvs);
+
+        let writes = write(tx, backend, &mut set, &stored_facets).await?;
+        let delta = set.graph_delta();
+        Ok(Applied {
+            cuts: set.cuts,
+            delta,
+            writes,
         })
-        .collect();
-    let mut set = n.finish(stored_jvs);
-
-    write(tx, backend, &mut set, &stored_facets).await?;
-    let delta = set.graph_delta();
-    Ok((set.cuts, delta))
+    }
 }
 
 /// Per dataset, the best stored version (may be current, then created_at, then id) other than
@@ -431,14 +566,16 @@ async fn best_untouched(
     Ok(out)
 }
 
-/// Writes a change set; a replaced job version no longer referred to goes, and its span with it
-/// (the set's cuts say so).
+/// Writes a change set: answers its upserts as a script still to send (with the `COMMIT`, in
+/// the transaction's last round trip), unless a job version was replaced. Then they are sent
+/// now, and the replaced version goes if no longer referred to, its span with it (the set's cuts
+/// say so), before the commit.
 async fn write(
     tx: &mut AnyConnection,
     backend: Backend,
     b: &mut ChangeSet,
     stored_facets: &HashMap<String, FacetState>,
-) -> Result<(), StoreError> {
+) -> Result<Script, StoreError> {
     let now = b.now;
     let mut w = Upserts::new(tx, backend);
     w.add(
@@ -745,6 +882,9 @@ async fn write(
             })
             .collect(),
     );
+    if b.replaced_job_versions.is_empty() {
+        return Ok(w.script);
+    }
     let tx = w.flush().await?;
 
     // A job version only a run's partial view produced (say, a START without outputs) goes once
@@ -791,5 +931,5 @@ async fn write(
         .execute(&mut *tx)
         .await?;
     }
-    Ok(())
+    Ok(Script::new(backend))
 }

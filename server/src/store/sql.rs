@@ -344,15 +344,20 @@ impl SqlStore {
             .collect();
 
         let started = std::time::Instant::now();
-        // One writer at a time, across servers: the lock is taken with the `BEGIN`, and the
-        // events go into the log (in partitions made for new months) in the same round trip.
+        let mut plan = apply::Plan::new(self.backend, &unique);
+        // One writer at a time, across servers: the lock is taken with the `BEGIN`, and in the
+        // same round trip the events go into the log (in partitions made for new months) and the
+        // stored rows the batch touches are read.
         let times: Vec<Micros> = unique.iter().map(|p| p.event.event_time).collect();
         let mut script = Script::new(self.backend);
         let new_months = self.partitions_for(&mut script, &times);
         let made = script.statements();
         insert_raw(&mut script, &unique);
-        let (mut tx, answers) =
+        let logging = script.statements();
+        script.append(plan.reads());
+        let (mut tx, mut answers) =
             Tx::begin_write_locked_with(&self.writes, self.backend, WRITER_LOCK, script).await?;
+        let reads = answers.split_off(logging);
         let mut inserted = HashSet::new();
         for row in answers.iter().skip(made).flatten() {
             inserted.insert(row.try_get::<Vec<u8>, _>(0)?);
@@ -361,7 +366,11 @@ impl SqlStore {
             .into_iter()
             .partition(|p| inserted.contains(p.hash.as_slice()));
         let logged = started.elapsed();
-        let (cuts, mut delta) = apply::apply(&mut tx, self.backend, &fresh).await?;
+        let apply::Applied {
+            cuts,
+            mut delta,
+            writes,
+        } = plan.apply(&mut tx, reads, &fresh).await?;
         // What the graph must read back: what the new events name, and the datasets their
         // names resolved to.
         let mut change = GraphChange::of(fresh.iter().copied());
@@ -374,11 +383,10 @@ impl SqlStore {
         change.cuts = cuts;
         // Delivered to every listener when (and only if) the transaction commits; sent with the
         // `COMMIT`.
-        let notices = if fresh.is_empty() {
-            Script::new(self.backend)
-        } else {
-            self.notices_script(&change)
-        };
+        let mut last = writes;
+        if !fresh.is_empty() {
+            last.append(self.notices_script(&change));
+        }
         if !known.is_empty() {
             // Events stored before change nothing, but what they name is read back whole: a
             // graph that missed them (another server wrote them, on a store that announces
@@ -388,7 +396,8 @@ impl SqlStore {
             delta.read_back.merge(known);
         }
         let applied = started.elapsed();
-        tx.commit_with(notices).await?;
+        // The writes, the notices and the `COMMIT`: one round trip.
+        tx.commit_with(last).await?;
         tracing::debug!(events = batch.len(), ?logged, ?applied, total = ?started.elapsed(), "batch committed");
         self.partitions
             .lock()
@@ -550,10 +559,13 @@ impl Store for SqlStore {
     }
 
     async fn replay(&self, batch: &[PreparedEvent]) -> Result<(), StoreError> {
-        let mut tx = Tx::begin_write_locked(&self.writes, self.backend, WRITER_LOCK).await?;
         let all: Vec<&PreparedEvent> = batch.iter().collect();
-        apply::apply(&mut tx, self.backend, &all).await?;
-        tx.commit().await?;
+        let mut plan = apply::Plan::new(self.backend, &all);
+        let (mut tx, reads) =
+            Tx::begin_write_locked_with(&self.writes, self.backend, WRITER_LOCK, plan.reads())
+                .await?;
+        let applied = plan.apply(&mut tx, reads, &all).await?;
+        tx.commit_with(applied.writes).await?;
         Ok(())
     }
 
