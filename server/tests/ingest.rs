@@ -648,6 +648,55 @@ async fn symlinks_join_naming_schemes(db: Db) {
     );
 }
 
+/// A batch whose events are partly stored already: the writer normalized the whole batch before
+/// its transaction, then learns which events are new and normalizes those again.
+async fn a_batch_of_stored_and_new_events_models_the_new_ones(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let writer = run_event(
+        "COMPLETE",
+        "2024-01-01T00:00:00Z",
+        RUN_A,
+        "writer",
+        json!([]),
+        json!([dataset("db", "orders", &[("id", "int")])]),
+    );
+    app.ingest(&writer).await;
+    let reader = run_event(
+        "COMPLETE",
+        "2024-01-02T00:00:00Z",
+        RUN_B,
+        "reader",
+        json!([{"namespace": "db", "name": "orders"}]),
+        json!([dataset("db", "report", &[("n", "int")])]),
+    );
+    let batch = json!([writer, reader]);
+    let r = app
+        .request(
+            "POST",
+            "/api/v1/lineage/batch",
+            &[],
+            batch.to_string().as_bytes(),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["status"].clone()),
+        (200, json!("SUCCESS"))
+    );
+    assert_eq!(app.event_count().await, 2);
+    let orders = app.get_json("/api/v1/namespaces/db/datasets/orders").await;
+    let read = run_view(&app, RUN_B).await;
+    assert_eq!(read["state"], "COMPLETED");
+    assert_eq!(
+        read["inputDatasetVersions"][0]["datasetVersionId"]["version"],
+        orders["currentVersion"]
+    );
+    assert_eq!(run_view(&app, RUN_A).await["state"], "COMPLETED");
+    let report = app.get_json("/api/v1/namespaces/db/datasets/report").await;
+    assert_eq!(report["fields"][0]["name"], "n");
+}
+
 async fn the_event_log_pages_like_marquez(db: Db) {
     let Some(app) = TestApp::spawn(db).await else {
         return;
@@ -808,6 +857,7 @@ on_both_backends!(
     job_and_dataset_events_update_without_a_run,
     parents_link_runs_and_jobs,
     symlinks_join_naming_schemes,
+    a_batch_of_stored_and_new_events_models_the_new_ones,
     the_event_log_pages_like_marquez,
     unknown_things_are_404,
     concurrent_requests_are_all_committed,
