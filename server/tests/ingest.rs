@@ -45,6 +45,17 @@ fn version_by_run(versions: &Value, run: &str) -> Value {
         .clone()
 }
 
+/// Posts events to the batch endpoint.
+async fn post_batch(app: &TestApp, batch: &Value) -> common::Response {
+    app.request(
+        "POST",
+        "/api/v1/lineage/batch",
+        &[],
+        batch.to_string().as_bytes(),
+    )
+    .await
+}
+
 /// A run's answer without the fields that record when we happened to see it.
 async fn run_view(app: &TestApp, run: &str) -> Value {
     let mut r = app.get_json(&format!("/api/v1/jobs/runs/{run}")).await;
@@ -216,14 +227,7 @@ async fn a_batch_stores_its_good_events_and_names_the_bad_ones(db: Db) {
         {"eventTime": "2024-01-01T00:00:00Z"},
         simple("COMPLETE", "2024-01-01T00:10:00Z"),
     ]);
-    let r = app
-        .request(
-            "POST",
-            "/api/v1/lineage/batch",
-            &[],
-            batch.to_string().as_bytes(),
-        )
-        .await;
+    let r = post_batch(&app, &batch).await;
     assert_eq!(r.status, 207);
     let a = r.json();
     assert_eq!(a["status"], "PARTIAL_SUCCESS");
@@ -244,14 +248,7 @@ async fn a_batch_stores_its_good_events_and_names_the_bad_ones(db: Db) {
         .await;
     assert_eq!(r.status, 400);
     let all_good = json!([simple("RUNNING", "2024-01-01T00:05:00Z")]);
-    let r = app
-        .request(
-            "POST",
-            "/api/v1/lineage/batch",
-            &[],
-            all_good.to_string().as_bytes(),
-        )
-        .await;
+    let r = post_batch(&app, &all_good).await;
     assert_eq!(
         (r.status, r.json()["status"].clone()),
         (200, json!("SUCCESS"))
@@ -672,14 +669,7 @@ async fn a_batch_of_stored_and_new_events_models_the_new_ones(db: Db) {
         json!([dataset("db", "report", &[("n", "int")])]),
     );
     let batch = json!([writer, reader]);
-    let r = app
-        .request(
-            "POST",
-            "/api/v1/lineage/batch",
-            &[],
-            batch.to_string().as_bytes(),
-        )
-        .await;
+    let r = post_batch(&app, &batch).await;
     assert_eq!(
         (r.status, r.json()["status"].clone()),
         (200, json!("SUCCESS"))
