@@ -5,9 +5,9 @@
 use std::collections::{HashMap, HashSet};
 
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, FromRow};
+use sqlx::{AnyConnection, FromRow, PgConnection, Row};
 
-use super::dialect::{bind_all_as, Arg, Backend, Script, MAX_PARAMS};
+use super::dialect::{Arg, Backend, Script};
 use super::rows::*;
 use super::StoreError;
 use crate::model::event::LineageEvent;
@@ -35,9 +35,27 @@ pub(super) const MODEL_TABLES: &[&str] = &[
     "run_io",
 ];
 
+/// The connection a batch's transaction runs on: the `Any` driver's (SQLite; Postgres when
+/// replaying the log), or a native Postgres one (ingest), on which the upserts are sent as
+/// arrays bound to one prepared statement instead of literals the server must lex and plan.
+pub(super) enum Conn<'a> {
+    Any(&'a mut AnyConnection),
+    Pg(&'a mut PgConnection),
+}
+
+impl Conn<'_> {
+    /// Runs a script in one round trip; the rows of each statement.
+    pub async fn run(&mut self, script: Script) -> Result<Vec<Vec<AnyRow>>, StoreError> {
+        Ok(match self {
+            Conn::Any(c) => script.run(c).await?,
+            Conn::Pg(c) => script.run_pg(c).await?,
+        })
+    }
+}
+
 /// One read on its own, as [`Reads`] sends several.
 async fn load<T>(
-    tx: &mut AnyConnection,
+    tx: &mut Conn<'_>,
     backend: Backend,
     select: &str,
     key: &str,
@@ -85,8 +103,8 @@ impl Reads {
     }
 
     /// Runs them all in one round trip; each read's rows, in the order they were added.
-    async fn run(self, tx: &mut AnyConnection) -> Result<Answers, StoreError> {
-        let groups = self.script.run(tx).await?;
+    async fn run(self, tx: &mut Conn<'_>) -> Result<Answers, StoreError> {
+        let groups = tx.run(self.script).await?;
         Ok(Answers {
             groups: groups.into_iter(),
             counts: self.counts.into_iter(),
@@ -127,30 +145,53 @@ enum OnConflict<'a> {
     UpdateKeepingEmpty(&'a str),
 }
 
-/// The batch's upserts: one multi-row statement per table (no two touch the same table, and no
-/// table has a foreign key to check between them), all sent as one script in one round trip.
-struct Upserts<'a> {
-    tx: &'a mut AnyConnection,
+/// The batch's upserts, one per table (no two touch the same table, and no table has a foreign
+/// key to check between them): as multi-row statements of literals in one script, or, on a
+/// native Postgres connection, as rows to bind ([`Pending::send`]).
+struct Upserts {
     script: Script,
+    tables: Vec<TableRows>,
+    /// Whether they go as bound arrays.
+    bound: bool,
 }
 
-impl<'a> Upserts<'a> {
-    fn new(tx: &'a mut AnyConnection, backend: Backend) -> Self {
+/// One table's upsert, its values by row.
+pub(super) struct TableRows {
+    table: &'static str,
+    cols: &'static [&'static str],
+    key: &'static [&'static str],
+    on_conflict: OnConflict<'static>,
+    rows: Vec<Vec<Arg>>,
+}
+
+impl Upserts {
+    fn new(backend: Backend, bound: bool) -> Self {
         Upserts {
-            tx,
             script: Script::new(backend),
+            tables: Vec::new(),
+            bound,
         }
     }
 
     fn add(
         &mut self,
-        table: &str,
-        cols: &[&str],
-        key: &[&str],
-        on_conflict: OnConflict<'_>,
+        table: &'static str,
+        cols: &'static [&'static str],
+        key: &'static [&'static str],
+        on_conflict: OnConflict<'static>,
         rows: Vec<Vec<Arg>>,
     ) {
         if rows.is_empty() {
+            return;
+        }
+        if self.bound {
+            self.tables.push(TableRows {
+                table,
+                cols,
+                key,
+                on_conflict,
+                rows,
+            });
             return;
         }
         let s = &mut self.script;
@@ -162,33 +203,152 @@ impl<'a> Upserts<'a> {
         for (i, row) in rows.iter().enumerate() {
             s.sql(if i == 0 { "(" } else { ", (" }).values(row).sql(")");
         }
-        if !key.is_empty() {
-            s.sql(" ON CONFLICT (").sql(&key.join(", ")).sql(") ");
-            let set = |c: &&str| match on_conflict {
-                OnConflict::UpdateKeepingEmpty(k) if k == *c => format!(
-                    "{c} = CASE WHEN excluded.{c} = '' THEN {table}.{c} ELSE excluded.{c} END"
-                ),
-                _ => format!("{c} = excluded.{c}"),
-            };
-            match on_conflict {
-                OnConflict::Nothing => {
-                    s.sql("DO NOTHING");
-                }
-                OnConflict::Update | OnConflict::UpdateKeepingEmpty(_) => {
-                    let sets: Vec<String> =
-                        cols.iter().filter(|c| !key.contains(c)).map(set).collect();
-                    s.sql("DO UPDATE SET ").sql(&sets.join(", "));
-                }
-            }
-        }
+        s.sql(" ")
+            .sql(&conflict_clause(table, cols, key, on_conflict));
         s.end();
     }
 
-    /// Sends them.
-    async fn flush(self) -> Result<&'a mut AnyConnection, StoreError> {
-        self.script.run(&mut *self.tx).await?;
-        Ok(self.tx)
+    fn pending(self) -> Pending {
+        if self.bound {
+            Pending::Bound(self.tables)
+        } else {
+            Pending::Script(self.script)
+        }
     }
+}
+
+/// `ON CONFLICT (key) DO …` for an upsert into `table`.
+fn conflict_clause(
+    table: &str,
+    cols: &[&str],
+    key: &[&str],
+    on_conflict: OnConflict<'_>,
+) -> String {
+    let set = |c: &&str| match on_conflict {
+        OnConflict::UpdateKeepingEmpty(k) if k == *c => {
+            format!("{c} = CASE WHEN excluded.{c} = '' THEN {table}.{c} ELSE excluded.{c} END")
+        }
+        _ => format!("{c} = excluded.{c}"),
+    };
+    let action = match on_conflict {
+        OnConflict::Nothing => "DO NOTHING".to_string(),
+        OnConflict::Update | OnConflict::UpdateKeepingEmpty(_) => {
+            let sets: Vec<String> = cols.iter().filter(|c| !key.contains(c)).map(set).collect();
+            format!("DO UPDATE SET {}", sets.join(", "))
+        }
+    };
+    format!("ON CONFLICT ({}) {action}", key.join(", "))
+}
+
+/// Upserts not sent yet.
+pub(super) enum Pending {
+    Script(Script),
+    Bound(Vec<TableRows>),
+}
+
+/// A column's values as one array to bind.
+enum Column {
+    Text(Vec<Option<String>>),
+    Int(Vec<Option<i64>>),
+    Bytes(Vec<Vec<u8>>),
+}
+
+impl Pending {
+    /// Sends the upserts: a script's ahead of `then` (in its round trip), bound rows as one
+    /// statement of data-modifying `WITH` clauses over `unnest` of one array per column (its
+    /// text depends only on which tables have rows, so each connection prepares it once), then
+    /// `then`. If a statement fails, what follows does not run.
+    async fn send(self, tx: &mut Conn<'_>, then: Script) -> Result<(), StoreError> {
+        match (self, tx) {
+            (Pending::Script(mut script), tx) => {
+                script.append(then);
+                tx.run(script).await?;
+            }
+            (Pending::Bound(tables), Conn::Pg(conn)) => {
+                if !tables.is_empty() {
+                    let (sql, columns) = bound_upserts(tables);
+                    let mut q = sqlx::query::<sqlx::Postgres>(&sql);
+                    for c in columns {
+                        q = match c {
+                            Column::Text(v) => q.bind(v),
+                            Column::Int(v) => q.bind(v),
+                            Column::Bytes(v) => q.bind(v),
+                        };
+                    }
+                    q.execute(&mut **conn).await?;
+                }
+                then.run_pg(conn).await?;
+            }
+            (Pending::Bound(_), Conn::Any(_)) => {
+                unreachable!("upserts are bound only on a native Postgres connection")
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The statement and its arrays for [`Pending::Bound`] upserts.
+fn bound_upserts(tables: Vec<TableRows>) -> (String, Vec<Column>) {
+    let mut sql = String::from("WITH ");
+    let mut columns = Vec::new();
+    for (k, t) in tables.into_iter().enumerate() {
+        let mut arrays = Vec::with_capacity(t.cols.len());
+        for i in 0..t.cols.len() {
+            let n = columns.len() + 1;
+            let (column, ty) = match &t.rows[0][i] {
+                Arg::Int(_) => (
+                    Column::Int(
+                        t.rows
+                            .iter()
+                            .map(|r| match &r[i] {
+                                Arg::Int(v) => *v,
+                                _ => None,
+                            })
+                            .collect(),
+                    ),
+                    "int8",
+                ),
+                Arg::Text(_) => (
+                    Column::Text(
+                        t.rows
+                            .iter()
+                            .map(|r| match &r[i] {
+                                Arg::Text(v) => v.clone(),
+                                _ => None,
+                            })
+                            .collect(),
+                    ),
+                    "text",
+                ),
+                Arg::Bytes(_) => (
+                    Column::Bytes(
+                        t.rows
+                            .iter()
+                            .map(|r| match &r[i] {
+                                Arg::Bytes(v) => v.clone(),
+                                _ => Vec::new(),
+                            })
+                            .collect(),
+                    ),
+                    "bytea",
+                ),
+            };
+            columns.push(column);
+            arrays.push(format!("${n}::{ty}[]"));
+        }
+        if k > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "w{k} AS (INSERT INTO {} ({}) SELECT * FROM unnest({}) {})",
+            t.table,
+            t.cols.join(", "),
+            arrays.join(", "),
+            conflict_clause(t.table, t.cols, t.key, t.on_conflict)
+        ));
+    }
+    sql.push_str(" SELECT 1");
+    (sql, columns)
 }
 
 /// The rows a batch's reads ask for: those [`Normalizer::wanted`] names and the job versions
@@ -392,7 +552,30 @@ pub(super) struct Plan {
 pub(super) struct Applied {
     pub cuts: Cuts,
     pub delta: GraphDelta,
-    pub writes: Script,
+    pub writes: Writes,
+}
+
+/// A batch's writes not sent yet: its upserts, then statements that must follow them.
+pub(super) struct Writes {
+    upserts: Pending,
+    after: Script,
+}
+
+impl Writes {
+    fn none(backend: Backend) -> Writes {
+        Writes {
+            upserts: Pending::Script(Script::new(backend)),
+            after: Script::new(backend),
+        }
+    }
+
+    /// Sends them, then `then` (the notices and the `COMMIT`): on the `Any` driver all in one
+    /// round trip; bound upserts take one of their own.
+    pub async fn send(self, tx: &mut Conn<'_>, then: Script) -> Result<(), StoreError> {
+        let mut after = self.after;
+        after.append(then);
+        self.upserts.send(tx, after).await
+    }
 }
 
 impl Plan {
@@ -427,7 +610,7 @@ impl Plan {
     /// given the answers of [`Plan::reads`]; the writes are left to send.
     pub async fn apply(
         self,
-        tx: &mut AnyConnection,
+        tx: &mut Conn<'_>,
         answers: Vec<Vec<AnyRow>>,
         fresh: &[&PreparedEvent],
     ) -> Result<Applied, StoreError> {
@@ -441,7 +624,7 @@ impl Plan {
             return Ok(Applied {
                 cuts: Cuts::default(),
                 delta: GraphDelta::default(),
-                writes: Script::new(backend),
+                writes: Writes::none(backend),
             });
         }
         let names: Vec<(String, String, String)> = answers
@@ -480,7 +663,7 @@ impl Plan {
         // their other versions, one index probe each, in one statement.
         let moved = n.moved_back();
         if !moved.is_empty() {
-            n.merge_untouched(best_untouched(tx, &moved).await?);
+            n.merge_untouched(best_untouched(tx, backend, &moved).await?);
         }
 
         // The job versions the runs settle on, as far as they are stored: those not read with
@@ -517,67 +700,66 @@ impl Plan {
 }
 
 /// Per dataset, the best stored version (may be current, then created_at, then id) other than
-/// the given ones.
+/// the given ones: one statement each, in one round trip.
 async fn best_untouched(
-    tx: &mut AnyConnection,
+    tx: &mut Conn<'_>,
+    backend: Backend,
     datasets: &[(String, Vec<String>)],
 ) -> Result<Vec<(String, (bool, Micros, String))>, StoreError> {
-    let mut out = Vec::new();
-    let mut pending = datasets.iter().peekable();
-    while pending.peek().is_some() {
-        let mut args: Vec<Arg> = Vec::new();
-        let mut selects = Vec::new();
-        while let Some((dataset, touched)) = pending.peek() {
-            if !selects.is_empty() && args.len() + 1 + touched.len() > MAX_PARAMS {
-                break;
+    let mut script = Script::new(backend);
+    for (dataset, touched) in datasets {
+        let best = |script: &mut Script, col: &str| {
+            script
+                .sql("(SELECT v.")
+                .sql(col)
+                .sql(" FROM dataset_versions v WHERE v.dataset_id = ")
+                .text(dataset);
+            if !touched.is_empty() {
+                script.sql(" AND v.id NOT IN (");
+                for (i, id) in touched.iter().enumerate() {
+                    if i > 0 {
+                        script.sql(", ");
+                    }
+                    script.text(id);
+                }
+                script.sql(")");
             }
-            pending.next();
-            let d = args.len() + 1;
-            args.push(dataset.as_str().into());
-            let first = args.len() + 1;
-            args.extend(touched.iter().map(|v| Arg::from(v.as_str())));
-            let not_in: Vec<String> = (first..args.len() + 1).map(|i| format!("${i}")).collect();
-            let best = |col: &str| {
-                format!(
-                    "(SELECT v.{col} FROM dataset_versions v WHERE v.dataset_id = ${d} \
-                     AND v.id NOT IN ({}) \
-                     ORDER BY v.may_be_current DESC, v.created_at DESC, v.id DESC LIMIT 1)",
-                    not_in.join(", ")
-                )
-            };
-            selects.push(format!(
-                "SELECT ${d}, {}, {}, {}",
-                best("may_be_current"),
-                best("created_at"),
-                best("id")
-            ));
-        }
-        type Best = (String, Option<i64>, Option<i64>, Option<String>);
-        let sql = selects.join(" UNION ALL ");
-        let rows: Vec<Best> = bind_all_as(sqlx::query_as(&sql).persistent(false), &args)
-            .fetch_all(&mut *tx)
-            .await?;
-        for (dataset, may, at, id) in rows {
+            script.sql(" ORDER BY v.may_be_current DESC, v.created_at DESC, v.id DESC LIMIT 1)");
+        };
+        script.sql("SELECT ");
+        best(&mut script, "may_be_current");
+        script.sql(", ");
+        best(&mut script, "created_at");
+        script.sql(", ");
+        best(&mut script, "id");
+        script.end();
+    }
+    let mut out = Vec::new();
+    for ((dataset, _), rows) in datasets.iter().zip(tx.run(script).await?) {
+        for row in rows {
+            let may: Option<i64> = row.try_get(0)?;
+            let at: Option<i64> = row.try_get(1)?;
+            let id: Option<String> = row.try_get(2)?;
             if let (Some(may), Some(at), Some(id)) = (may, at, id) {
-                out.push((dataset, (may != 0, at, id)));
+                out.push((dataset.clone(), (may != 0, at, id)));
             }
         }
     }
     Ok(out)
 }
 
-/// Writes a change set: answers its upserts as a script still to send (with the `COMMIT`, in
-/// the transaction's last round trip), unless a job version was replaced. Then they are sent
-/// now, and the replaced version goes if no longer referred to, its span with it (the set's cuts
-/// say so), before the commit.
+/// Writes a change set: answers its upserts still to send (with the `COMMIT`), unless a job
+/// version was replaced. Then they are sent now, and the replaced version goes if no longer
+/// referred to, its span with it (the set's cuts say so); what must follow is sent with the
+/// `COMMIT`.
 async fn write(
-    tx: &mut AnyConnection,
+    tx: &mut Conn<'_>,
     backend: Backend,
     b: &mut ChangeSet,
     stored_facets: &HashMap<String, FacetState>,
-) -> Result<Script, StoreError> {
+) -> Result<Writes, StoreError> {
     let now = b.now;
-    let mut w = Upserts::new(tx, backend);
+    let mut w = Upserts::new(backend, matches!(tx, Conn::Pg(_)));
     w.add(
         "namespaces",
         &["name", "created_at", "updated_at", "deleted_at"],
@@ -882,25 +1064,34 @@ async fn write(
             })
             .collect(),
     );
+    let upserts = w.pending();
     if b.replaced_job_versions.is_empty() {
-        return Ok(w.script);
+        return Ok(Writes {
+            upserts,
+            after: Script::new(backend),
+        });
     }
-    let tx = w.flush().await?;
-
-    // A job version only a run's partial view produced (say, a START without outputs) goes once
-    // no run and no JobEvent refers to it any more.
+    // The runs must point at their new versions before the old ones can go.
+    upserts.send(tx, Script::new(backend)).await?;
+    let mut removals = Script::new(backend);
     for old in &b.replaced_job_versions {
-        let removed: Option<(String, i64)> = sqlx::query_as(
-            "DELETE FROM job_versions WHERE id = $1 AND defined_by_event = 0 \
-             AND NOT EXISTS (SELECT 1 FROM runs WHERE job_version_id = $1) \
-             RETURNING job_id, valid_from",
-        )
-        .bind(old.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        match removed {
-            Some((job_id, valid_from)) => {
+        removals
+            .sql("DELETE FROM job_versions WHERE id = ")
+            .text(old)
+            .sql(" AND defined_by_event = 0 AND NOT EXISTS (SELECT 1 FROM runs WHERE job_version_id = ")
+            .text(old)
+            .sql(") RETURNING job_id, valid_from");
+        removals.end();
+    }
+    let removed = tx.run(removals).await?;
+    // Sent with the `COMMIT`: nothing of theirs is needed before it.
+    let mut after = Script::new(backend);
+    for (old, rows) in b.replaced_job_versions.iter().zip(removed) {
+        match rows.first() {
+            Some(row) => {
                 // Its span goes from the graph too.
+                let job_id: String = row.try_get(0)?;
+                let valid_from: i64 = row.try_get(1)?;
                 let key = b
                     .jobs
                     .get(&job_id)
@@ -913,23 +1104,27 @@ async fn write(
                 // Other runs still have it: it holds from the first of theirs, no longer from
                 // this run's partial view. (The graph already reads this job from no later than
                 // this run's first event, which is where the span began if this run began it.)
-                sqlx::query(
-                    "UPDATE job_versions SET valid_from = \
-                     (SELECT MIN(first_event_time) FROM runs WHERE job_version_id = $1) \
-                     WHERE id = $1 AND defined_by_event = 0 \
-                     AND EXISTS (SELECT 1 FROM runs WHERE job_version_id = $1)",
-                )
-                .bind(old.as_str())
-                .execute(&mut *tx)
-                .await?;
+                after
+                    .sql("UPDATE job_versions SET valid_from = (SELECT MIN(first_event_time) FROM runs WHERE job_version_id = ")
+                    .text(old)
+                    .sql(") WHERE id = ")
+                    .text(old)
+                    .sql(" AND defined_by_event = 0 AND EXISTS (SELECT 1 FROM runs WHERE job_version_id = ")
+                    .text(old)
+                    .sql(")");
+                after.end();
             }
         }
-        sqlx::query(
-            "DELETE FROM job_version_io WHERE job_version_id = $1 AND NOT EXISTS (SELECT 1 FROM job_versions WHERE id = $1)",
-        )
-        .bind(old.as_str())
-        .execute(&mut *tx)
-        .await?;
+        after
+            .sql("DELETE FROM job_version_io WHERE job_version_id = ")
+            .text(old)
+            .sql(" AND NOT EXISTS (SELECT 1 FROM job_versions WHERE id = ")
+            .text(old)
+            .sql(")");
+        after.end();
     }
-    Ok(Script::new(backend))
+    Ok(Writes {
+        upserts: Pending::Script(Script::new(backend)),
+        after,
+    })
 }

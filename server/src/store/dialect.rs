@@ -194,26 +194,42 @@ impl Script {
         self,
         conn: &mut sqlx::AnyConnection,
     ) -> Result<Vec<Vec<sqlx::any::AnyRow>>, sqlx::Error> {
-        use futures_util::TryStreamExt;
-        let mut out = Vec::with_capacity(self.statements);
         if self.statements == 0 {
-            return Ok(out);
+            return Ok(Vec::new());
         }
-        // Neither database keeps a NUL in text (a bound value is refused), and the simple query
-        // protocol's text ends at one: refused here, never sent cut short.
+        self.refuse_nul()?;
+        let out = gather(sqlx::raw_sql(&self.sql).fetch_many(&mut *conn), Ok).await?;
+        self.answered(out)
+    }
+
+    /// The same on a native Postgres connection, each row as the `Any` driver makes it of a
+    /// Postgres row (so that one reader of rows serves both).
+    pub async fn run_pg(
+        self,
+        conn: &mut sqlx::PgConnection,
+    ) -> Result<Vec<Vec<sqlx::any::AnyRow>>, sqlx::Error> {
+        if self.statements == 0 {
+            return Ok(Vec::new());
+        }
+        self.refuse_nul()?;
+        let results = sqlx::raw_sql(&self.sql).fetch_many(&mut *conn);
+        let out = gather(results, |row| sqlx::any::AnyRow::try_from(&row)).await?;
+        self.answered(out)
+    }
+
+    /// Neither database keeps a NUL in text (a bound value is refused), and the simple query
+    /// protocol's text ends at one: refused here, never sent cut short.
+    fn refuse_nul(&self) -> Result<(), sqlx::Error> {
         if memchr::memchr(0, self.sql.as_bytes()).is_some() {
             return Err(sqlx::Error::Encode(
                 "a value holds a NUL character, which the database cannot store".into(),
             ));
         }
-        let mut current = Vec::new();
-        let mut results = sqlx::raw_sql(&self.sql).fetch_many(&mut *conn);
-        while let Some(item) = results.try_next().await? {
-            match item {
-                sqlx::Either::Left(_) => out.push(std::mem::take(&mut current)),
-                sqlx::Either::Right(row) => current.push(row),
-            }
-        }
+        Ok(())
+    }
+
+    /// The answers, if there is one for each statement.
+    fn answered<T>(&self, out: Vec<Vec<T>>) -> Result<Vec<Vec<T>>, sqlx::Error> {
         if out.len() != self.statements {
             return Err(sqlx::Error::Protocol(format!(
                 "a script of {} statements answered {}",
@@ -223,6 +239,23 @@ impl Script {
         }
         Ok(out)
     }
+}
+
+/// A script's results, statement by statement: each one's rows, made `T` by `convert`.
+async fn gather<Done, Row, T>(
+    mut results: impl futures_util::Stream<Item = Result<sqlx::Either<Done, Row>, sqlx::Error>> + Unpin,
+    convert: impl Fn(Row) -> Result<T, sqlx::Error>,
+) -> Result<Vec<Vec<T>>, sqlx::Error> {
+    use futures_util::TryStreamExt;
+    let mut out = Vec::new();
+    let mut current = Vec::new();
+    while let Some(item) = results.try_next().await? {
+        match item {
+            sqlx::Either::Left(_) => out.push(std::mem::take(&mut current)),
+            sqlx::Either::Right(row) => current.push(convert(row)?),
+        }
+    }
+    Ok(out)
 }
 
 /// Binds arguments in order.

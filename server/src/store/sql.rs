@@ -14,7 +14,7 @@ use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 use uuid::Uuid;
 
 use super::dialect::{Arg, Backend, Script};
-use super::tx::Tx;
+use super::tx::{Tx, WritePool, WriteTx};
 use super::{access, apply, catalog, keep, reads};
 use super::{ColumnHistory, RetentionReport, VerifyReport, VersionTag};
 use super::{
@@ -105,6 +105,50 @@ enum PoolUse {
     Writes,
 }
 
+/// What every Postgres connection of a pool sets first.
+fn postgres_settings(purpose: PoolUse) -> Vec<String> {
+    let statement_timeout = match purpose {
+        PoolUse::Reads => READ_TIMEOUT,
+        PoolUse::Writes => WRITE_TIMEOUT,
+    };
+    let mut sets = vec![
+        // Plan every execution with its parameters: a generic plan cached while a table was
+        // small would keep scanning it whole as it grows.
+        "SET plan_cache_mode = force_custom_plan".to_string(),
+        format!("SET statement_timeout = {}", statement_timeout.as_millis()),
+    ];
+    if purpose == PoolUse::Writes {
+        // The write path looks rows up by key in batches (`IN (…)` lists of dozens). Before
+        // autovacuum has first analyzed a growing table, the planner takes it for tiny and scans
+        // it whole for such a list, so each batch costs more as the store grows (measured: 468
+        // -> 206 events/s over 10k events). Keyed statements always have an index to use.
+        sets.push("SET enable_seqscan = off".to_string());
+    }
+    sets
+}
+
+/// The writer's pool on Postgres: native connections (the `Any` driver cannot bind arrays),
+/// set up as the `Any` pool's for writes.
+async fn open_native_pool(url: &str) -> Result<sqlx::PgPool, StoreError> {
+    let options = sqlx::postgres::PgConnectOptions::from_str(url)
+        .map_err(|e| StoreError::UnsupportedUrl(e.to_string()))?;
+    sqlx::postgres::PgPoolOptions::new()
+        // One batch at a time, and one more while a cut connection's successor opens.
+        .max_connections(2)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                for set in postgres_settings(PoolUse::Writes) {
+                    conn.execute(set.as_str()).await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+        .map_err(StoreError::from)
+}
+
 /// A pool of connections set up for a backend.
 async fn open_pool(
     options: &AnyConnectOptions,
@@ -112,32 +156,14 @@ async fn open_pool(
     max_connections: u32,
     purpose: PoolUse,
 ) -> Result<AnyPool, StoreError> {
-    let statement_timeout = match purpose {
-        PoolUse::Reads => READ_TIMEOUT,
-        PoolUse::Writes => WRITE_TIMEOUT,
-    };
     AnyPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if backend == Backend::Postgres {
-                    // Plan every execution with its parameters: a generic plan cached while
-                    // a table was small would keep scanning it whole as it grows.
-                    conn.execute("SET plan_cache_mode = force_custom_plan")
-                        .await?;
-                    conn.execute(
-                        format!("SET statement_timeout = {}", statement_timeout.as_millis())
-                            .as_str(),
-                    )
-                    .await?;
-                    if purpose == PoolUse::Writes {
-                        // The write path looks rows up by key in batches (`IN (…)` lists of
-                        // dozens). Before autovacuum has first analyzed a growing table, the
-                        // planner takes it for tiny and scans it whole for such a list, so each
-                        // batch costs more as the store grows (measured: 468 -> 206 events/s
-                        // over 10k events). Keyed statements always have an index to use.
-                        conn.execute("SET enable_seqscan = off").await?;
+                    for set in postgres_settings(purpose) {
+                        conn.execute(set.as_str()).await?;
                     }
                 }
                 if backend == Backend::Sqlite {
@@ -171,6 +197,8 @@ pub struct SqlStore {
     pool: AnyPool,
     /// Connections for the write path, and the reads it makes right after a commit.
     writes: AnyPool,
+    /// Where the writer's batches are stored: on Postgres a native pool of its own.
+    batches: WritePool,
     url: String,
     /// Names this store in graph-change announcements.
     instance: String,
@@ -272,9 +300,14 @@ impl SqlStore {
         } else {
             open_pool(&options, backend, WRITE_CONNECTIONS, PoolUse::Writes).await?
         };
+        let batches = match backend {
+            Backend::Postgres => WritePool::Pg(open_native_pool(&url).await?),
+            Backend::Sqlite => WritePool::Any(writes.clone(), backend),
+        };
         Ok(SqlStore {
             pool,
             writes,
+            batches,
             url,
             instance: Uuid::new_v4().to_string(),
             backend,
@@ -355,8 +388,7 @@ impl SqlStore {
         insert_raw(&mut script, &unique);
         let logging = script.statements();
         script.append(plan.reads());
-        let (mut tx, mut answers) =
-            Tx::begin_write_locked_with(&self.writes, self.backend, WRITER_LOCK, script).await?;
+        let (mut tx, mut answers) = WriteTx::begin(&self.batches, WRITER_LOCK, script).await?;
         let reads = answers.split_off(logging);
         let mut inserted = HashSet::new();
         for row in answers.iter().skip(made).flatten() {
@@ -370,7 +402,7 @@ impl SqlStore {
             cuts,
             mut delta,
             writes,
-        } = plan.apply(&mut tx, reads, &fresh).await?;
+        } = plan.apply(&mut tx.conn(), reads, &fresh).await?;
         // What the graph must read back: what the new events name, and the datasets their
         // names resolved to.
         let mut change = GraphChange::of(fresh.iter().copied());
@@ -383,10 +415,11 @@ impl SqlStore {
         change.cuts = cuts;
         // Delivered to every listener when (and only if) the transaction commits; sent with the
         // `COMMIT`.
-        let mut last = writes;
-        if !fresh.is_empty() {
-            last.append(self.notices_script(&change));
-        }
+        let notices = if fresh.is_empty() {
+            Script::new(self.backend)
+        } else {
+            self.notices_script(&change)
+        };
         if !known.is_empty() {
             // Events stored before change nothing, but what they name is read back whole: a
             // graph that missed them (another server wrote them, on a store that announces
@@ -396,8 +429,8 @@ impl SqlStore {
             delta.read_back.merge(known);
         }
         let applied = started.elapsed();
-        // The writes, the notices and the `COMMIT`: one round trip.
-        tx.commit_with(last).await?;
+        // The writes, then the notices and the `COMMIT`.
+        tx.commit(writes, notices).await?;
         tracing::debug!(events = batch.len(), ?logged, ?applied, total = ?started.elapsed(), "batch committed");
         self.partitions
             .lock()
@@ -561,11 +594,9 @@ impl Store for SqlStore {
     async fn replay(&self, batch: &[PreparedEvent]) -> Result<(), StoreError> {
         let all: Vec<&PreparedEvent> = batch.iter().collect();
         let mut plan = apply::Plan::new(self.backend, &all);
-        let (mut tx, reads) =
-            Tx::begin_write_locked_with(&self.writes, self.backend, WRITER_LOCK, plan.reads())
-                .await?;
-        let applied = plan.apply(&mut tx, reads, &all).await?;
-        tx.commit_with(applied.writes).await?;
+        let (mut tx, reads) = WriteTx::begin(&self.batches, WRITER_LOCK, plan.reads()).await?;
+        let applied = plan.apply(&mut tx.conn(), reads, &all).await?;
+        tx.commit(applied.writes, Script::new(self.backend)).await?;
         Ok(())
     }
 

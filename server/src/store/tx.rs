@@ -7,9 +7,11 @@
 
 use std::ops::{Deref, DerefMut};
 
+use sqlx::any::AnyRow;
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Executor};
+use sqlx::{Any, AnyConnection, AnyPool, Executor, PgPool, Postgres};
 
+use super::apply::{Conn, Writes};
 use super::dialect::Script;
 use super::{Backend, StoreError};
 
@@ -62,15 +64,7 @@ impl Tx {
         lock: i64,
         script: Script,
     ) -> Result<(Tx, Vec<Vec<sqlx::any::AnyRow>>), StoreError> {
-        let mut all = Script::new(backend);
-        all.sql(Self::write_begin(backend)).end();
-        if backend == Backend::Postgres {
-            // As text: the lock function returns `void`, which rows cannot carry.
-            all.sql(&format!("SELECT pg_advisory_xact_lock({lock})::text"))
-                .end();
-        }
-        let begun = all.statements();
-        all.append(script);
+        let (all, begun) = Self::locked_script(backend, lock, script);
         let mut conn = pool.acquire().await?;
         match all.run(&mut conn).await {
             Ok(mut answers) => {
@@ -86,6 +80,20 @@ impl Tx {
                 Err(e.into())
             }
         }
+    }
+
+    /// The `BEGIN`, the lock (Postgres) and `script`; how many statements come before it.
+    fn locked_script(backend: Backend, lock: i64, script: Script) -> (Script, usize) {
+        let mut all = Script::new(backend);
+        all.sql(Self::write_begin(backend)).end();
+        if backend == Backend::Postgres {
+            // As text: the lock function returns `void`, which rows cannot carry.
+            all.sql(&format!("SELECT pg_advisory_xact_lock({lock})::text"))
+                .end();
+        }
+        let begun = all.statements();
+        all.append(script);
+        (all, begun)
     }
 
     async fn start(pool: &AnyPool, begin: &str) -> Result<Tx, StoreError> {
@@ -109,15 +117,6 @@ impl Tx {
     pub async fn commit(mut self) -> Result<(), StoreError> {
         let c: &mut AnyConnection = &mut self.conn;
         c.execute("COMMIT").await?;
-        self.committed = true;
-        Ok(())
-    }
-
-    /// Runs `script`, then commits, in one round trip. If a statement fails, the rest (the
-    /// `COMMIT` with them) does not run: the connection is closed and nothing commits.
-    pub async fn commit_with(mut self, mut script: Script) -> Result<(), StoreError> {
-        script.sql("COMMIT").end();
-        script.run(&mut self.conn).await?;
         self.committed = true;
         Ok(())
     }
@@ -152,4 +151,88 @@ impl DerefMut for Tx {
     fn deref_mut(&mut self) -> &mut AnyConnection {
         &mut self.conn
     }
+}
+
+/// The writer's transaction: on the `Any` driver, or on a native Postgres connection (see
+/// [`Conn`]); dropped without committing, it closes its connection, as [`Tx`] does.
+pub enum WriteTx {
+    Any(Tx),
+    Pg {
+        conn: PoolConnection<Postgres>,
+        committed: bool,
+    },
+}
+
+impl WriteTx {
+    /// Begins with the writer's lock and runs `script` in the same round trip; the rows of each
+    /// of the script's statements.
+    pub async fn begin(
+        pool: &WritePool,
+        lock: i64,
+        script: Script,
+    ) -> Result<(WriteTx, Vec<Vec<AnyRow>>), StoreError> {
+        match pool {
+            WritePool::Any(pool, backend) => {
+                let (tx, answers) =
+                    Tx::begin_write_locked_with(pool, *backend, lock, script).await?;
+                Ok((WriteTx::Any(tx), answers))
+            }
+            WritePool::Pg(pool) => {
+                let (all, begun) = Tx::locked_script(Backend::Postgres, lock, script);
+                let mut conn = pool.acquire().await?;
+                match all.run_pg(&mut conn).await {
+                    Ok(mut answers) => {
+                        answers.drain(..begun);
+                        let tx = WriteTx::Pg {
+                            conn,
+                            committed: false,
+                        };
+                        Ok((tx, answers))
+                    }
+                    Err(e) => {
+                        conn.close_on_drop();
+                        Err(e.into())
+                    }
+                }
+            }
+        }
+    }
+
+    /// The connection, for the transaction's statements.
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            WriteTx::Any(tx) => Conn::Any(tx),
+            WriteTx::Pg { conn, .. } => Conn::Pg(conn),
+        }
+    }
+
+    /// Sends the writes, then `then` and the `COMMIT`. If a statement fails, what follows does
+    /// not run: the connection is closed and nothing commits.
+    pub async fn commit(mut self, writes: Writes, mut then: Script) -> Result<(), StoreError> {
+        then.sql("COMMIT").end();
+        writes.send(&mut self.conn(), then).await?;
+        match &mut self {
+            WriteTx::Any(tx) => tx.committed = true,
+            WriteTx::Pg { committed, .. } => *committed = true,
+        }
+        Ok(())
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        if let WriteTx::Pg {
+            conn,
+            committed: false,
+        } = self
+        {
+            conn.close_on_drop();
+        }
+    }
+}
+
+/// Where the writer's transactions come from: the `Any` pool, or (Postgres) a native one.
+pub enum WritePool {
+    Any(AnyPool, Backend),
+    Pg(PgPool),
 }
