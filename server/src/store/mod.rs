@@ -374,7 +374,7 @@ pub trait Store: Send + Sync + 'static {
 /// A connection pool's size now.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PoolStats {
-    /// `read` or `write`.
+    /// `read`, `write`, or (Postgres) `batches`: the writer's own.
     pub name: &'static str,
     pub open: u32,
     pub idle: u32,

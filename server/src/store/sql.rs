@@ -968,7 +968,7 @@ impl Store for SqlStore {
     }
 
     fn pools(&self) -> Vec<super::PoolStats> {
-        [("read", &self.pool), ("write", &self.writes)]
+        let mut pools: Vec<super::PoolStats> = [("read", &self.pool), ("write", &self.writes)]
             .into_iter()
             .map(|(name, pool)| super::PoolStats {
                 name,
@@ -976,7 +976,16 @@ impl Store for SqlStore {
                 idle: pool.num_idle() as u32,
                 max: pool.options().get_max_connections(),
             })
-            .collect()
+            .collect();
+        if let WritePool::Pg(pool) = &self.batches {
+            pools.push(super::PoolStats {
+                name: "batches",
+                open: pool.size(),
+                idle: pool.num_idle() as u32,
+                max: pool.options().get_max_connections(),
+            });
+        }
+        pools
     }
 
     async fn create_key(&self, key: &KeyRecord) -> Result<bool, StoreError> {
