@@ -253,6 +253,16 @@ enum Column {
     Bytes(Vec<Vec<u8>>),
 }
 
+impl Column {
+    fn type_name(&self) -> &'static str {
+        match self {
+            Column::Text(_) => "text",
+            Column::Int(_) => "int8",
+            Column::Bytes(_) => "bytea",
+        }
+    }
+}
+
 impl Pending {
     /// Sends the upserts: a script's ahead of `then` (in its round trip), bound rows as one
     /// statement of data-modifying `WITH` clauses over `unnest` of one array per column (its
@@ -292,49 +302,32 @@ fn bound_upserts(tables: Vec<TableRows>) -> (String, Vec<Column>) {
     let mut sql = String::from("WITH ");
     let mut columns = Vec::new();
     for (k, t) in tables.into_iter().enumerate() {
+        // One array per column, of the type its first value has; the rows' values are moved
+        // into them, not copied.
+        let first = columns.len();
         let mut arrays = Vec::with_capacity(t.cols.len());
-        for i in 0..t.cols.len() {
-            let n = columns.len() + 1;
-            let (column, ty) = match &t.rows[0][i] {
-                Arg::Int(_) => (
-                    Column::Int(
-                        t.rows
-                            .iter()
-                            .map(|r| match &r[i] {
-                                Arg::Int(v) => *v,
-                                _ => None,
-                            })
-                            .collect(),
-                    ),
-                    "int8",
-                ),
-                Arg::Text(_) => (
-                    Column::Text(
-                        t.rows
-                            .iter()
-                            .map(|r| match &r[i] {
-                                Arg::Text(v) => v.clone(),
-                                _ => None,
-                            })
-                            .collect(),
-                    ),
-                    "text",
-                ),
-                Arg::Bytes(_) => (
-                    Column::Bytes(
-                        t.rows
-                            .iter()
-                            .map(|r| match &r[i] {
-                                Arg::Bytes(v) => v.clone(),
-                                _ => Vec::new(),
-                            })
-                            .collect(),
-                    ),
-                    "bytea",
-                ),
+        for (i, value) in t.rows[0].iter().enumerate() {
+            let n = first + i + 1;
+            let column = match value {
+                Arg::Int(_) => Column::Int(Vec::with_capacity(t.rows.len())),
+                Arg::Text(_) => Column::Text(Vec::with_capacity(t.rows.len())),
+                Arg::Bytes(_) => Column::Bytes(Vec::with_capacity(t.rows.len())),
             };
+            arrays.push(format!("${n}::{}[]", column.type_name()));
             columns.push(column);
-            arrays.push(format!("${n}::{ty}[]"));
+        }
+        for row in t.rows {
+            for (column, value) in columns[first..].iter_mut().zip(row) {
+                match (column, value) {
+                    (Column::Int(v), Arg::Int(x)) => v.push(x),
+                    (Column::Text(v), Arg::Text(x)) => v.push(x),
+                    (Column::Bytes(v), Arg::Bytes(x)) => v.push(x),
+                    (column, value) => unreachable!(
+                        "a column holds one type: {} then {value:?}",
+                        column.type_name()
+                    ),
+                }
+            }
         }
         if k > 0 {
             sql.push_str(", ");
