@@ -1,6 +1,8 @@
 //! Persists a batch of new events inside the writer's transaction: reads the stored rows the
 //! batch touches for the pure normalizer (`model::normalize`, which holds every rule of the
-//! model), and writes the change set it answers with multi-row upserts. No merging happens here.
+//! model), and writes the change set it answers with one upsert per table (multi-row statements
+//! of literals, or on Postgres one statement of arrays bound per column). No merging happens
+//! here.
 
 use std::collections::{HashMap, HashSet};
 
