@@ -16,7 +16,7 @@
 //!    read and wrote; it answers which job versions' stored rows [`Normalizer::finish`] needs.
 //! 5. [`Normalizer::finish`]: each dataset's current version and the graph's cuts.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -869,21 +869,29 @@ impl Normalizer {
     /// the stored names stop counting as new, and it answers true. Otherwise it answers false and
     /// is left as it was (the caller makes a new one with the names known).
     pub fn adopt_names(&mut self, known: &[(String, String, String)]) -> bool {
-        let b = &mut self.set;
-        let agree = known.iter().all(|(namespace, name, id)| {
-            b.names
-                .get(&(namespace.clone(), name.clone()))
-                .is_some_and(|own| own == id)
-        });
-        if agree && !known.is_empty() {
-            let stored: HashSet<(&str, &str)> = known
-                .iter()
-                .map(|(ns, n, _)| (ns.as_str(), n.as_str()))
-                .collect();
-            b.new_names
-                .retain(|(ns, n, _, _)| !stored.contains(&(ns.as_str(), n.as_str())));
+        if known.is_empty() {
+            return true;
         }
-        agree
+        let b = &mut self.set;
+        let stored: HashMap<(&str, &str), &str> = known
+            .iter()
+            .map(|(ns, n, id)| ((ns.as_str(), n.as_str()), id.as_str()))
+            .collect();
+        // Every stored name is one the batch mentions, so it must be among the batch's own.
+        let mut agreeing = 0;
+        for ((ns, n), own) in &b.names {
+            match stored.get(&(ns.as_str(), n.as_str())) {
+                Some(id) if id == own => agreeing += 1,
+                Some(_) => return false,
+                None => {}
+            }
+        }
+        if agreeing != stored.len() {
+            return false;
+        }
+        b.new_names
+            .retain(|(ns, n, _, _)| !stored.contains_key(&(ns.as_str(), n.as_str())));
+        true
     }
 
     /// The rows whose stored state [`Normalizer::merge_stored`] needs.

@@ -37,9 +37,9 @@ pub(super) const MODEL_TABLES: &[&str] = &[
     "run_io",
 ];
 
-/// The connection a batch's transaction runs on: the `Any` driver's (SQLite; Postgres when
-/// replaying the log), or a native Postgres one (ingest), on which the upserts are sent as
-/// arrays bound to one prepared statement instead of literals the server must lex and plan.
+/// The connection a batch's transaction runs on: the `Any` driver's (SQLite), or a native
+/// Postgres one, on which the upserts are sent as arrays bound to one prepared statement instead
+/// of literals the server must lex and plan.
 pub(super) enum Conn<'a> {
     Any(&'a mut AnyConnection),
     Pg(&'a mut PgConnection),

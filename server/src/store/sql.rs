@@ -968,22 +968,20 @@ impl Store for SqlStore {
     }
 
     fn pools(&self) -> Vec<super::PoolStats> {
-        let mut pools: Vec<super::PoolStats> = [("read", &self.pool), ("write", &self.writes)]
-            .into_iter()
-            .map(|(name, pool)| super::PoolStats {
+        fn stats<DB: sqlx::Database>(
+            name: &'static str,
+            pool: &sqlx::Pool<DB>,
+        ) -> super::PoolStats {
+            super::PoolStats {
                 name,
                 open: pool.size(),
                 idle: pool.num_idle() as u32,
                 max: pool.options().get_max_connections(),
-            })
-            .collect();
+            }
+        }
+        let mut pools = vec![stats("read", &self.pool), stats("write", &self.writes)];
         if let WritePool::Pg(pool) = &self.batches {
-            pools.push(super::PoolStats {
-                name: "batches",
-                open: pool.size(),
-                idle: pool.num_idle() as u32,
-                max: pool.options().get_max_connections(),
-            });
+            pools.push(stats("batches", pool));
         }
         pools
     }
