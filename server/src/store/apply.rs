@@ -528,7 +528,8 @@ impl Rows {
 /// A batch's model work, begun before its transaction: the batch normalized as if none of its
 /// names were stored yet (the usual case: a name resolves to itself), so that the reads of the
 /// stored rows it touches go in the transaction's first round trip, with the `BEGIN`, the
-/// writer's lock and the raw log's insert. [`Plan::apply`] checks that guess against the names
+/// writer's lock and the raw log's insert (or, when the upserts are bound, the read of which
+/// events it holds). [`Plan::apply`] checks that guess against the names
 /// the store holds and reads what it missed.
 pub(super) struct Plan {
     backend: Backend,
@@ -562,6 +563,21 @@ impl Writes {
             upserts: Pending::Script(Script::new(backend)),
             after: Script::new(backend),
         }
+    }
+
+    /// Adds the raw log's rows of the events applied (keyed by hash and event time; any already
+    /// there are left), to go with bound upserts.
+    pub fn log(&mut self, cols: &'static [&'static str], rows: Vec<Vec<Arg>>) {
+        let Pending::Bound(tables) = &mut self.upserts else {
+            unreachable!("the raw log goes with the upserts only when they are bound")
+        };
+        tables.push(TableRows {
+            table: "lineage_events",
+            cols,
+            key: &["hash", "event_time"],
+            on_conflict: OnConflict::Nothing,
+            rows,
+        });
     }
 
     /// Sends them, then `then` (the notices and the `COMMIT`): on the `Any` driver all in one
@@ -601,7 +617,7 @@ impl Plan {
         reads.script
     }
 
-    /// Applies the `fresh` events of the batch planned (those the raw log took) to the model,
+    /// Applies the `fresh` events of the batch planned (those the raw log did not hold) to the model,
     /// given the answers of [`Plan::reads`]; the writes are left to send.
     pub async fn apply(
         self,
@@ -1118,8 +1134,9 @@ async fn write(
             .sql(")");
         after.end();
     }
-    Ok(Writes {
-        upserts: Pending::Script(Script::new(backend)),
-        after,
-    })
+    let upserts = match tx {
+        Conn::Pg(_) => Pending::Bound(Vec::new()),
+        Conn::Any(_) => Pending::Script(Script::new(backend)),
+    };
+    Ok(Writes { upserts, after })
 }

@@ -379,30 +379,42 @@ impl SqlStore {
         let started = std::time::Instant::now();
         let mut plan = apply::Plan::new(self.backend, &unique);
         // One writer at a time, across servers: the lock is taken with the `BEGIN`, and in the
-        // same round trip the events go into the log (in partitions made for new months) and the
-        // stored rows the batch touches are read.
+        // same round trip the stored rows the batch touches are read and the log learns which
+        // events it holds already. On a native Postgres connection the new events go into the
+        // log with the model's upserts, their bodies bound rather than written out as literals
+        // (under the lock nobody else logs events meanwhile); otherwise they go in here, each
+        // insert answering the hashes it stored.
+        let bound_log = matches!(self.batches, WritePool::Pg(_));
         let times: Vec<Micros> = unique.iter().map(|p| p.event.event_time).collect();
         let mut script = Script::new(self.backend);
         let new_months = self.partitions_for(&mut script, &times);
         let made = script.statements();
-        insert_raw(&mut script, &unique);
+        if bound_log {
+            stored_hashes(&mut script, &unique);
+        } else {
+            insert_raw(&mut script, &unique);
+        }
         let logging = script.statements();
         script.append(plan.reads());
         let (mut tx, mut answers) = WriteTx::begin(&self.batches, WRITER_LOCK, script).await?;
         let reads = answers.split_off(logging);
-        let mut inserted = HashSet::new();
+        let mut hashes = HashSet::new();
         for row in answers.iter().skip(made).flatten() {
-            inserted.insert(row.try_get::<Vec<u8>, _>(0)?);
+            hashes.insert(row.try_get::<Vec<u8>, _>(0)?);
         }
-        let (fresh, known): (Vec<&PreparedEvent>, Vec<&PreparedEvent>) = unique
-            .into_iter()
-            .partition(|p| inserted.contains(p.hash.as_slice()));
+        // The hashes the log took, or (bound) those it held already.
+        let is_new = |p: &PreparedEvent| hashes.contains(p.hash.as_slice()) != bound_log;
+        let (fresh, known): (Vec<&PreparedEvent>, Vec<&PreparedEvent>) =
+            unique.into_iter().partition(|p| is_new(p));
         let logged = started.elapsed();
         let apply::Applied {
             cuts,
             mut delta,
-            writes,
+            mut writes,
         } = plan.apply(&mut tx.conn(), reads, &fresh).await?;
+        if bound_log && !fresh.is_empty() {
+            writes.log(LOG_COLUMNS, fresh.iter().map(|p| log_row(p)).collect());
+        }
         // What the graph must read back: what the new events name, and the datasets their
         // names resolved to.
         let mut change = GraphChange::of(fresh.iter().copied());
@@ -441,7 +453,7 @@ impl SqlStore {
             .iter()
             .zip(firsts)
             .map(|(p, first)| {
-                if first && inserted.contains(p.hash.as_slice()) {
+                if first && is_new(p) {
                     Ingested::Stored
                 } else {
                     Ingested::Duplicate
@@ -456,39 +468,75 @@ impl SqlStore {
     }
 }
 
+/// The raw log's columns, as [`log_row`] gives them.
+const LOG_COLUMNS: &[&str] = &[
+    "hash",
+    "event_time",
+    "received_at",
+    "kind",
+    "event_type",
+    "run_uuid",
+    "job_namespace",
+    "job_name",
+    "producer",
+    "body",
+    "body_len",
+    "warnings",
+];
+
+/// An event's row in the raw log: its body compressed.
+fn log_row(p: &PreparedEvent) -> Vec<Arg> {
+    let e = &p.event;
+    vec![
+        p.hash.to_vec().into(),
+        e.event_time.into(),
+        p.received_at.into(),
+        e.kind.as_str().into(),
+        e.event_type.map(|t| t.as_str().to_string()).into(),
+        e.run.as_ref().map(|r| r.uuid.to_string()).into(),
+        e.job.as_ref().map(|j| j.namespace.clone()).into(),
+        e.job.as_ref().map(|j| j.name.clone()).into(),
+        e.producer.clone().into(),
+        lz4_flex::compress_prepend_size(&p.body).into(),
+        (p.body.len() as i64).into(),
+        (!p.warnings.is_empty())
+            .then(|| serde_json::to_string(&p.warnings).expect("warnings serialise"))
+            .into(),
+    ]
+}
+
 /// Adds to `script` the statements that put events into the raw log, each answering the hashes
 /// of those it stored (those already there are left).
 fn insert_raw(script: &mut Script, batch: &[&PreparedEvent]) {
     for chunk in batch.chunks(500) {
-        script.sql(
-            "INSERT INTO lineage_events (hash, event_time, received_at, kind, event_type, \
-             run_uuid, job_namespace, job_name, producer, body, body_len, warnings) VALUES ",
-        );
+        script
+            .sql("INSERT INTO lineage_events (")
+            .sql(&LOG_COLUMNS.join(", "))
+            .sql(") VALUES ");
         for (i, p) in chunk.iter().enumerate() {
-            let e = &p.event;
-            let compressed = lz4_flex::compress_prepend_size(&p.body);
-            let row: [Arg; 12] = [
-                p.hash.to_vec().into(),
-                e.event_time.into(),
-                p.received_at.into(),
-                e.kind.as_str().into(),
-                e.event_type.map(|t| t.as_str().to_string()).into(),
-                e.run.as_ref().map(|r| r.uuid.to_string()).into(),
-                e.job.as_ref().map(|j| j.namespace.clone()).into(),
-                e.job.as_ref().map(|j| j.name.clone()).into(),
-                e.producer.clone().into(),
-                compressed.into(),
-                (p.body.len() as i64).into(),
-                (!p.warnings.is_empty())
-                    .then(|| serde_json::to_string(&p.warnings).expect("warnings serialise"))
-                    .into(),
-            ];
             script
                 .sql(if i == 0 { "(" } else { ", (" })
-                .values(&row)
+                .values(&log_row(p))
                 .sql(")");
         }
         script.sql(" ON CONFLICT (hash, event_time) DO NOTHING RETURNING hash");
+        script.end();
+    }
+}
+
+/// Adds to `script` the statements that answer the hashes of the batch's events the raw log
+/// holds already.
+fn stored_hashes(script: &mut Script, batch: &[&PreparedEvent]) {
+    for chunk in batch.chunks(500) {
+        script.sql("SELECT hash FROM lineage_events WHERE (hash, event_time) IN (");
+        for (i, p) in chunk.iter().enumerate() {
+            let key: [Arg; 2] = [p.hash.to_vec().into(), p.event.event_time.into()];
+            script
+                .sql(if i == 0 { "(" } else { ", (" })
+                .values(&key)
+                .sql(")");
+        }
+        script.sql(")");
         script.end();
     }
 }
