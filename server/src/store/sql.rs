@@ -119,8 +119,7 @@ fn postgres_settings(purpose: PoolUse) -> Vec<String> {
         // No JIT compilation: these statements are short, and planned at every execution, so
         // once a table is large enough for the planner's estimate to pass `jit_above_cost`,
         // every execution compiled its expressions with LLVM first (measured: `libLLVM` 20 %
-        // of the machine, 40 % of Postgres, after 500,000 realistic events, the rate falling a
-        // third).
+        // of the machine, 40 % of Postgres' CPU, with 500,000 realistic events stored).
         "SET jit = off".to_string(),
     ];
     if purpose == PoolUse::Writes {
