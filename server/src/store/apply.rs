@@ -147,14 +147,11 @@ enum OnConflict<'a> {
     UpdateKeepingEmpty(&'a str),
 }
 
-/// The batch's upserts, one per table (no two touch the same table, and no table has a foreign
-/// key to check between them): as multi-row statements of literals in one script, or, on a
-/// native Postgres connection, as rows to bind ([`Pending::send`]).
-struct Upserts {
-    script: Script,
-    tables: Vec<TableRows>,
-    /// Whether they go as bound arrays.
-    bound: bool,
+/// A batch's upserts not sent yet, one per table: multi-row statements of literals in one
+/// script, or, on a native Postgres connection, rows to bind ([`Pending::send`]).
+pub(super) enum Pending {
+    Script(Script),
+    Bound(Vec<TableRows>),
 }
 
 /// One table's upsert, its values by row.
@@ -166,15 +163,18 @@ pub(super) struct TableRows {
     rows: Vec<Vec<Arg>>,
 }
 
-impl Upserts {
-    fn new(backend: Backend, bound: bool) -> Self {
-        Upserts {
-            script: Script::new(backend),
-            tables: Vec::new(),
-            bound,
+impl Pending {
+    /// No upserts yet, in the form `tx` sends them: bound rows on a native Postgres connection,
+    /// a script of literals on the `Any` driver's.
+    fn new(tx: &Conn<'_>, backend: Backend) -> Pending {
+        match tx {
+            Conn::Pg(_) => Pending::Bound(Vec::new()),
+            Conn::Any(_) => Pending::Script(Script::new(backend)),
         }
     }
 
+    /// Adds one table's upsert (no two touch the same table, and no table has a foreign key to
+    /// check between them).
     fn add(
         &mut self,
         table: &'static str,
@@ -186,17 +186,19 @@ impl Upserts {
         if rows.is_empty() {
             return;
         }
-        if self.bound {
-            self.tables.push(TableRows {
-                table,
-                cols,
-                key,
-                on_conflict,
-                rows,
-            });
-            return;
-        }
-        let s = &mut self.script;
+        let s = match self {
+            Pending::Bound(tables) => {
+                tables.push(TableRows {
+                    table,
+                    cols,
+                    key,
+                    on_conflict,
+                    rows,
+                });
+                return;
+            }
+            Pending::Script(s) => s,
+        };
         s.sql("INSERT INTO ")
             .sql(table)
             .sql(" (")
@@ -208,14 +210,6 @@ impl Upserts {
         s.sql(" ")
             .sql(&conflict_clause(table, cols, key, on_conflict));
         s.end();
-    }
-
-    fn pending(self) -> Pending {
-        if self.bound {
-            Pending::Bound(self.tables)
-        } else {
-            Pending::Script(self.script)
-        }
     }
 }
 
@@ -240,12 +234,6 @@ fn conflict_clause(
         }
     };
     format!("ON CONFLICT ({}) {action}", key.join(", "))
-}
-
-/// Upserts not sent yet.
-pub(super) enum Pending {
-    Script(Script),
-    Bound(Vec<TableRows>),
 }
 
 /// A column's values as one array to bind.
@@ -770,8 +758,8 @@ async fn write(
     stored_facets: &HashMap<String, FacetState>,
 ) -> Result<Writes, StoreError> {
     let now = b.now;
-    let mut w = Upserts::new(backend, matches!(tx, Conn::Pg(_)));
-    w.add(
+    let mut upserts = Pending::new(tx, backend);
+    upserts.add(
         "namespaces",
         &["name", "created_at", "updated_at", "deleted_at"],
         &["name"],
@@ -781,7 +769,7 @@ async fn write(
             .map(|n| vec![n.as_str().into(), now.into(), now.into(), Arg::Int(None)])
             .collect(),
     );
-    w.add(
+    upserts.add(
         "sources",
         &["name", "type", "connection_url", "created_at", "updated_at"],
         &["name"],
@@ -803,7 +791,7 @@ async fn write(
             })
             .collect(),
     );
-    w.add(
+    upserts.add(
         "dataset_names",
         &[
             "name_key",
@@ -827,7 +815,7 @@ async fn write(
             })
             .collect(),
     );
-    w.add(
+    upserts.add(
         "datasets",
         &[
             "id",
@@ -891,7 +879,7 @@ async fn write(
             i64::from(v.may_be_current).into(),
         ]);
     }
-    w.add(
+    upserts.add(
         "dataset_versions",
         &[
             "id",
@@ -909,7 +897,7 @@ async fn write(
         OnConflict::Update,
         version_rows,
     );
-    w.add(
+    upserts.add(
         "jobs",
         &[
             "id",
@@ -966,7 +954,7 @@ async fn write(
             ]
         })
         .collect();
-    w.add(
+    upserts.add(
         "job_versions",
         &[
             "id",
@@ -983,7 +971,7 @@ async fn write(
         OnConflict::Update,
         jv_rows,
     );
-    w.add(
+    upserts.add(
         "job_version_io",
         &["job_version_id", "direction", "dataset_id"],
         &["job_version_id", "direction", "dataset_id"],
@@ -1023,7 +1011,7 @@ async fn write(
             ]
         })
         .collect();
-    w.add(
+    upserts.add(
         "runs",
         &[
             "uuid",
@@ -1049,7 +1037,7 @@ async fn write(
         OnConflict::Update,
         run_rows,
     );
-    w.add(
+    upserts.add(
         "run_io",
         &[
             "run_uuid",
@@ -1075,7 +1063,6 @@ async fn write(
             })
             .collect(),
     );
-    let upserts = w.pending();
     if b.replaced_job_versions.is_empty() {
         return Ok(Writes {
             upserts,
@@ -1134,9 +1121,8 @@ async fn write(
             .sql(")");
         after.end();
     }
-    let upserts = match tx {
-        Conn::Pg(_) => Pending::Bound(Vec::new()),
-        Conn::Any(_) => Pending::Script(Script::new(backend)),
-    };
-    Ok(Writes { upserts, after })
+    Ok(Writes {
+        upserts: Pending::new(tx, backend),
+        after,
+    })
 }

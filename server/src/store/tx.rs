@@ -66,20 +66,12 @@ impl Tx {
     ) -> Result<(Tx, Vec<Vec<sqlx::any::AnyRow>>), StoreError> {
         let (all, begun) = Self::locked_script(backend, lock, script);
         let mut conn = pool.acquire().await?;
-        match all.run(&mut conn).await {
-            Ok(mut answers) => {
-                answers.drain(..begun);
-                let tx = Tx {
-                    conn,
-                    committed: false,
-                };
-                Ok((tx, answers))
-            }
-            Err(e) => {
-                conn.close_on_drop();
-                Err(e.into())
-            }
-        }
+        let answers = opened(all.run(&mut conn).await, &mut conn, begun)?;
+        let tx = Tx {
+            conn,
+            committed: false,
+        };
+        Ok((tx, answers))
     }
 
     /// The `BEGIN`, the lock (Postgres) and `script`; how many statements come before it.
@@ -180,20 +172,12 @@ impl WriteTx {
             WritePool::Pg(pool) => {
                 let (all, begun) = Tx::locked_script(Backend::Postgres, lock, script);
                 let mut conn = pool.acquire().await?;
-                match all.run_pg(&mut conn).await {
-                    Ok(mut answers) => {
-                        answers.drain(..begun);
-                        let tx = WriteTx::Pg {
-                            conn,
-                            committed: false,
-                        };
-                        Ok((tx, answers))
-                    }
-                    Err(e) => {
-                        conn.close_on_drop();
-                        Err(e.into())
-                    }
-                }
+                let answers = opened(all.run_pg(&mut conn).await, &mut conn, begun)?;
+                let tx = WriteTx::Pg {
+                    conn,
+                    committed: false,
+                };
+                Ok((tx, answers))
             }
         }
     }
@@ -227,6 +211,26 @@ impl Drop for WriteTx {
         } = self
         {
             conn.close_on_drop();
+        }
+    }
+}
+
+/// The answers of a transaction's opening script without those of the `begun` statements
+/// before the caller's; if it failed, `conn` is closed when dropped (the transaction may be
+/// open on it).
+fn opened<DB: sqlx::Database>(
+    ran: Result<Vec<Vec<AnyRow>>, sqlx::Error>,
+    conn: &mut PoolConnection<DB>,
+    begun: usize,
+) -> Result<Vec<Vec<AnyRow>>, StoreError> {
+    match ran {
+        Ok(mut answers) => {
+            answers.drain(..begun);
+            Ok(answers)
+        }
+        Err(e) => {
+            conn.close_on_drop();
+            Err(e.into())
         }
     }
 }
