@@ -459,7 +459,6 @@ async fn write_graph(url: &str, jobs: &[GraphJob]) -> anyhow::Result<()> {
     let mut writer_run: HashMap<&(String, String), String> = HashMap::new();
     let mut job_rows = Columns::default();
     let mut versions = Columns::default();
-    let mut version_io = Columns::default();
     let mut runs = Columns::default();
     let mut run_io = Columns::default();
     for (j, job) in jobs.iter().enumerate() {
@@ -476,24 +475,22 @@ async fn write_graph(url: &str, jobs: &[GraphJob]) -> anyhow::Result<()> {
         for (v, (span, inputs, outputs)) in job.versions.iter().enumerate() {
             let version_id =
                 Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("{job_id}/{v}").as_bytes()).to_string();
+            // As the writer stores them: the datasets' ids, sorted, once each.
+            let stored = |list: &[(String, String)]| {
+                let ids: std::collections::BTreeSet<String> = list
+                    .iter()
+                    .map(|k| ids::dataset_id(&k.0, &k.1).to_string())
+                    .collect();
+                serde_json::to_string(&ids).expect("ids")
+            };
             versions.push(vec![
                 s(&version_id),
                 s(&job_id),
-                s("[]"),
-                s("[]"),
+                s(&stored(inputs)),
+                s(&stored(outputs)),
                 n(span.from),
                 n(span.from),
             ]);
-            for (dir, list) in [("in", inputs), ("out", outputs)] {
-                let mut seen = std::collections::HashSet::new();
-                for key in list.iter().filter(|k| seen.insert(*k)) {
-                    version_io.push(vec![
-                        s(&version_id),
-                        s(dir),
-                        s(&ids::dataset_id(&key.0, &key.1).to_string()),
-                    ]);
-                }
-            }
             latest = version_id;
         }
         let run = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("run/{j}").as_bytes()).to_string();
@@ -639,13 +636,6 @@ async fn write_graph(url: &str, jobs: &[GraphJob]) -> anyhow::Result<()> {
                 ("valid_from", INT),
                 ("created_at", INT),
             ]),
-        )
-        .await?;
-    version_io
-        .insert(
-            &mut pg,
-            "job_version_io",
-            &text(&["job_version_id", "direction", "dataset_id"]),
         )
         .await?;
     runs.insert(

@@ -215,14 +215,11 @@ async fn load_from_store(url: &str, edges: usize) -> anyhow::Result<()> {
         ),
         format!(
             "INSERT INTO job_versions (id, job_id, inputs, outputs, valid_from, created_at) \
-             SELECT md5('jv' || i)::uuid::text, md5('j' || i)::uuid::text, '[]', '[]', 0, 0 \
+             SELECT md5('jv' || i)::uuid::text, md5('j' || i)::uuid::text, \
+             json_build_array(md5('d' || ((i * 3) % {datasets}))::uuid::text, \
+             md5('d' || ((i * 3 + 1) % {datasets}))::uuid::text)::text, \
+             json_build_array(md5('d' || ((i * 3 + 2) % {datasets}))::uuid::text)::text, 0, 0 \
              FROM generate_series(0, {}) i",
-            jobs - 1
-        ),
-        format!(
-            "INSERT INTO job_version_io (job_version_id, direction, dataset_id) \
-             SELECT md5('jv' || i)::uuid::text, d.dir, md5('d' || ((i * 3 + d.k) % {datasets}))::uuid::text \
-             FROM generate_series(0, {}) i, (VALUES ('in', 0), ('in', 1), ('out', 2)) AS d(dir, k)",
             jobs - 1
         ),
         "VACUUM ANALYZE".into(),

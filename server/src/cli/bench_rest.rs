@@ -39,13 +39,9 @@ fn fill_sql(jobs: i64, datasets: i64) -> Vec<String> {
         ),
         format!(
             "INSERT INTO job_versions (id, job_id, inputs, outputs, valid_from, created_at) \
-             SELECT 'jv' || i, 'j' || i, '[]', '[]', i, i FROM generate_series(0, {}) i",
-            jobs - 1
-        ),
-        format!(
-            "INSERT INTO job_version_io (job_version_id, direction, dataset_id) \
-             SELECT 'jv' || i, d.dir, 'd' || ((i * 3 + d.k) % {datasets}) FROM generate_series(0, {}) i, \
-             (VALUES ('in', 0), ('in', 1), ('out', 2)) AS d(dir, k)",
+             SELECT 'jv' || i, 'j' || i, \
+             json_build_array('d' || ((i * 3) % {datasets}), 'd' || ((i * 3 + 1) % {datasets}))::text, \
+             json_build_array('d' || ((i * 3 + 2) % {datasets}))::text, i, i FROM generate_series(0, {}) i",
             jobs - 1
         ),
         format!(

@@ -32,7 +32,6 @@ pub(super) const MODEL_TABLES: &[&str] = &[
     "dataset_versions",
     "jobs",
     "job_versions",
-    "job_version_io",
     "runs",
     "run_io",
 ];
@@ -931,16 +930,10 @@ async fn write(
             .collect(),
     );
 
-    let mut jv_io = Vec::new();
     let jv_rows = b
         .job_versions
         .values()
         .map(|jv| {
-            for (dir, list) in [("in", &jv.inputs), ("out", &jv.outputs)] {
-                for ds in list {
-                    jv_io.push(vec![jv.id.as_str().into(), dir.into(), ds.as_str().into()]);
-                }
-            }
             vec![
                 jv.id.as_str().into(),
                 jv.job_id.as_str().into(),
@@ -970,13 +963,6 @@ async fn write(
         &["id"],
         OnConflict::Update,
         jv_rows,
-    );
-    upserts.add(
-        "job_version_io",
-        &["job_version_id", "direction", "dataset_id"],
-        &["job_version_id", "direction", "dataset_id"],
-        OnConflict::Nothing,
-        jv_io,
     );
 
     let run_rows = b
@@ -1113,13 +1099,6 @@ async fn write(
                 after.end();
             }
         }
-        after
-            .sql("DELETE FROM job_version_io WHERE job_version_id = ")
-            .text(old)
-            .sql(" AND NOT EXISTS (SELECT 1 FROM job_versions WHERE id = ")
-            .text(old)
-            .sql(")");
-        after.end();
     }
     Ok(Writes {
         upserts: Pending::new(tx, backend),

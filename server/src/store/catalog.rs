@@ -9,7 +9,7 @@ use sqlx::{AnyPool, FromRow};
 
 use super::dialect::{bind_all_as, list, Arg};
 use super::reads::{self, runs_where, Dataset, Job, Run};
-use super::rows::{DatasetRow, JobRow, DATASET_COLS, JOB_COLS};
+use super::rows::{self, DatasetRow, JobRow, DATASET_COLS, JOB_COLS};
 use super::StoreError;
 use crate::model::graph::{
     column_edges, ColumnEdge, EdgeSpan, GraphDataset, GraphJob, HistoryFrom, NodeKey,
@@ -311,48 +311,74 @@ async fn current_versions(
     struct Current {
         job_id: String,
         id: String,
+        inputs: String,
+        outputs: String,
     }
     let sql = format!(
-        "SELECT v.job_id, v.id FROM job_versions v WHERE v.job_id IN ({}) AND NOT EXISTS \
-         (SELECT 1 FROM job_versions w WHERE w.job_id = v.job_id AND (w.valid_from > v.valid_from \
-          OR (w.valid_from = v.valid_from AND w.id > v.id)))",
+        "SELECT v.job_id, v.id, v.inputs, v.outputs FROM job_versions v WHERE v.job_id IN ({}) \
+         AND NOT EXISTS (SELECT 1 FROM job_versions w WHERE w.job_id = v.job_id \
+         AND (w.valid_from > v.valid_from OR (w.valid_from = v.valid_from AND w.id > v.id)))",
         list(job_ids.len())
     );
-    let current: HashMap<String, String> =
-        bind_all_as(sqlx::query_as::<_, Current>(&sql), &ids(job_ids))
-            .fetch_all(pool)
-            .await?
-            .into_iter()
-            .map(|c| (c.job_id, c.id))
-            .collect();
-    let version_ids: Vec<String> = current.values().cloned().collect();
+    let rows = bind_all_as(sqlx::query_as::<_, Current>(&sql), &ids(job_ids))
+        .fetch_all(pool)
+        .await?;
+    let mut current = HashMap::new();
+    let mut stored = Vec::new();
+    for c in rows {
+        stored.push(VersionIo::read(c.id.clone(), &c.inputs, &c.outputs)?);
+        current.insert(c.job_id, c.id);
+    }
     let mut io = JobIo::new();
-    if !version_ids.is_empty() {
-        #[derive(FromRow)]
-        struct Io {
-            job_version_id: String,
-            direction: String,
-            namespace: String,
-            name: String,
-        }
-        let sql = format!(
-            "SELECT io.job_version_id, io.direction, d.namespace, d.name FROM job_version_io io \
-             JOIN datasets d ON d.id = io.dataset_id WHERE io.job_version_id IN ({}) ORDER BY d.namespace, d.name",
-            list(version_ids.len())
-        );
-        for r in bind_all_as(sqlx::query_as::<_, Io>(&sql), &ids(&version_ids))
-            .fetch_all(pool)
-            .await?
-        {
-            let e = io.entry(r.job_version_id).or_default();
-            if r.direction == "in" {
-                e.0.push((r.namespace, r.name))
-            } else {
-                e.1.push((r.namespace, r.name))
-            }
-        }
+    for (id, mut inputs, mut outputs) in VersionIo::named(pool, stored).await? {
+        inputs.sort();
+        outputs.sort();
+        io.insert(id, (inputs, outputs));
     }
     Ok((current, io))
+}
+
+/// What a job version read and wrote, as stored (dataset ids), for the version `at`.
+struct VersionIo<K> {
+    at: K,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+}
+
+/// Datasets by name: `(namespace, name)`.
+type Names = Vec<(String, String)>;
+
+impl<K> VersionIo<K> {
+    fn read(at: K, inputs: &str, outputs: &str) -> Result<Self, StoreError> {
+        Ok(VersionIo {
+            at,
+            inputs: rows::dataset_ids(inputs)?,
+            outputs: rows::dataset_ids(outputs)?,
+        })
+    }
+
+    /// Each version's inputs and outputs by name (those of stored datasets), the names read in
+    /// one query.
+    async fn named(
+        pool: &AnyPool,
+        versions: Vec<Self>,
+    ) -> Result<Vec<(K, Names, Names)>, StoreError> {
+        let mut wanted: Vec<String> = versions
+            .iter()
+            .flat_map(|v| v.inputs.iter().chain(&v.outputs))
+            .cloned()
+            .collect();
+        wanted.sort();
+        wanted.dedup();
+        let names = dataset_names(pool, &wanted).await?;
+        let of = |ids: &[String]| -> Names {
+            ids.iter().filter_map(|id| names.get(id).cloned()).collect()
+        };
+        Ok(versions
+            .into_iter()
+            .map(|v| (v.at, of(&v.inputs), of(&v.outputs)))
+            .collect())
+    }
 }
 
 /// Each job's latest run, keyed by (namespace, name), in one round trip for the runs.
@@ -601,16 +627,20 @@ pub(super) async fn dataset_names(
         namespace: String,
         name: String,
     }
-    let sql = format!(
-        "SELECT id, namespace, name FROM datasets WHERE id IN ({})",
-        list(dataset_ids.len())
-    );
-    Ok(bind_all_as(sqlx::query_as::<_, N>(&sql), &ids(dataset_ids))
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(|n| (n.id, (n.namespace, n.name)))
-        .collect())
+    let mut names = HashMap::with_capacity(dataset_ids.len());
+    for chunk in dataset_ids.chunks(super::dialect::MAX_PARAMS) {
+        let sql = format!(
+            "SELECT id, namespace, name FROM datasets WHERE id IN ({})",
+            list(chunk.len())
+        );
+        for n in bind_all_as(sqlx::query_as::<_, N>(&sql), &ids(chunk))
+            .fetch_all(pool)
+            .await?
+        {
+            names.insert(n.id, (n.namespace, n.name));
+        }
+    }
+    Ok(names)
 }
 
 /// What `/stats` counts.
@@ -726,13 +756,13 @@ pub(super) async fn graph_jobs(
         deleted_at: Option<i64>,
         since: i64,
         until: Option<i64>,
-        version_id: Option<String>,
         valid_from: Option<i64>,
-        direction: Option<String>,
-        dataset_namespace: Option<String>,
-        dataset_name: Option<String>,
+        inputs: Option<String>,
+        outputs: Option<String>,
     }
     let mut jobs: Vec<GraphJob> = Vec::new();
+    // Each version's inputs and outputs by id, with where it is in `jobs`.
+    let mut stored = Vec::new();
     for chunk in keys.chunks(super::dialect::MAX_PARAMS / 3) {
         let (rows, args) = bounds_values(chunk, crate::model::ids::job_id);
         // Versions are joined on the job and its bounds together, so that Postgres finds them
@@ -743,13 +773,11 @@ pub(super) async fn graph_jobs(
              b AS MATERIALIZED (SELECT c.id, c.since, \
              (SELECT v.valid_from FROM job_versions v WHERE v.job_id = c.id \
              AND v.valid_from > c.last ORDER BY v.valid_from LIMIT 1) AS until FROM c) \
-             SELECT j.namespace, j.name, j.deleted_at, b.since, b.until, v.id AS version_id, \
-             v.valid_from, io.direction, d.namespace AS dataset_namespace, d.name AS dataset_name \
+             SELECT j.namespace, j.name, j.deleted_at, b.since, b.until, v.valid_from, \
+             v.inputs, v.outputs \
              FROM b JOIN jobs j ON j.id = b.id \
              LEFT JOIN job_versions v ON v.job_id = b.id AND v.valid_from >= b.since \
              AND v.valid_from < COALESCE(b.until, {}) \
-             LEFT JOIN job_version_io io ON io.job_version_id = v.id \
-             LEFT JOIN datasets d ON d.id = io.dataset_id \
              ORDER BY j.namespace, j.name, v.valid_from, v.id",
             rows,
             Micros::MAX
@@ -757,7 +785,6 @@ pub(super) async fn graph_jobs(
         let rows = bind_all_as(sqlx::query_as::<_, Row>(&sql), &args)
             .fetch_all(pool)
             .await?;
-        let mut last_version: Option<String> = None;
         for r in rows {
             let same_job = jobs
                 .last()
@@ -771,38 +798,33 @@ pub(super) async fn graph_jobs(
                     until: r.until.unwrap_or(Micros::MAX),
                     versions: Vec::new(),
                 });
-                last_version = None;
             }
+            let at = jobs.len() - 1;
             let job = jobs.last_mut().expect("pushed above");
-            let (Some(version_id), Some(valid_from)) = (r.version_id, r.valid_from) else {
+            let (Some(valid_from), Some(inputs), Some(outputs)) =
+                (r.valid_from, r.inputs, r.outputs)
+            else {
                 continue;
             };
-            if last_version.as_deref() != Some(version_id.as_str()) {
-                // The previous version holds until this one starts.
-                if let Some(prev) = job.versions.last_mut() {
-                    prev.0.to = valid_from;
-                }
-                job.versions.push((
-                    EdgeSpan {
-                        from: valid_from,
-                        to: job.until,
-                    },
-                    Vec::new(),
-                    Vec::new(),
-                ));
-                last_version = Some(version_id);
+            // The previous version holds until this one starts.
+            if let Some(prev) = job.versions.last_mut() {
+                prev.0.to = valid_from;
             }
-            let v = job.versions.last_mut().expect("pushed above");
-            if let (Some(dir), Some(ns), Some(name)) =
-                (r.direction, r.dataset_namespace, r.dataset_name)
-            {
-                if dir == "in" {
-                    v.1.push((ns, name))
-                } else {
-                    v.2.push((ns, name))
-                }
-            }
+            job.versions.push((
+                EdgeSpan {
+                    from: valid_from,
+                    to: job.until,
+                },
+                Vec::new(),
+                Vec::new(),
+            ));
+            let at = (at, job.versions.len() - 1);
+            stored.push(VersionIo::read(at, &inputs, &outputs)?);
         }
+    }
+    for ((job, version), inputs, outputs) in VersionIo::named(pool, stored).await? {
+        let v = &mut jobs[job].versions[version];
+        (v.1, v.2) = (inputs, outputs);
     }
     Ok(jobs)
 }

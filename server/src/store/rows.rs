@@ -3,6 +3,9 @@
 
 use sqlx::FromRow;
 
+use super::StoreError;
+use crate::error::Cause;
+
 #[derive(Debug, FromRow)]
 pub(super) struct DatasetRow {
     pub id: String,
@@ -65,6 +68,16 @@ pub(super) struct JobVersionRow {
     pub valid_from: i64,
     pub defined_by_event: i64,
     pub created_at: i64,
+}
+
+/// A job version's inputs or outputs as stored (`job_versions.inputs`, `outputs`): a JSON array of
+/// dataset ids, sorted. It is the only record of which datasets a version reads and writes.
+pub(super) fn dataset_ids(stored: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(stored).map_err(|e| {
+        StoreError::Corrupt(Cause::msg(format!(
+            "a job version's inputs or outputs: {e}"
+        )))
+    })
 }
 
 #[derive(Debug, FromRow)]

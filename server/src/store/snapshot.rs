@@ -1,7 +1,7 @@
 //! Reading the whole lineage graph at startup: four plain scans (datasets, jobs, job versions,
-//! what each version read and wrote) handed to a [`GraphSink`] (the graph's loader, which joins
-//! them by id), instead
-//! of one join sorted by name in SQL. On Postgres the scans are `COPY … TO STDOUT` in one
+//! then the versions again for what each read and wrote) handed to a [`GraphSink`] (the graph's
+//! loader, which joins them by id, and takes edges once it has every version), instead of one
+//! join sorted by name in SQL. On Postgres the scans are `COPY … TO STDOUT` in one
 //! read-only repeatable-read transaction, parsed here, which is several times faster than
 //! decoding rows one by one.
 
@@ -38,9 +38,9 @@ pub(super) async fn load(pool: &AnyPool, b: &mut dyn GraphSink) -> Result<(), St
     }
     #[derive(FromRow)]
     struct EdgeRow {
-        job_version_id: String,
-        direction: String,
-        dataset_id: String,
+        id: String,
+        inputs: String,
+        outputs: String,
     }
     let mut tx = super::tx::Tx::begin(pool).await?;
     for r in sqlx::query_as::<_, DatasetRow>(
@@ -69,13 +69,11 @@ pub(super) async fn load(pool: &AnyPool, b: &mut dyn GraphSink) -> Result<(), St
     {
         b.version(&r.id, &r.job_id, r.valid_from);
     }
-    for r in sqlx::query_as::<_, EdgeRow>(
-        "SELECT job_version_id, direction, dataset_id FROM job_version_io",
-    )
-    .fetch_all(&mut *tx)
-    .await?
+    for r in sqlx::query_as::<_, EdgeRow>("SELECT id, inputs, outputs FROM job_versions")
+        .fetch_all(&mut *tx)
+        .await?
     {
-        b.edge(&r.job_version_id, &r.direction, &r.dataset_id);
+        edges(b, &r.id, &r.inputs, &r.outputs)?;
     }
     tx.commit().await?;
     Ok(())
@@ -122,15 +120,27 @@ pub(super) async fn load_postgres(url: &str, b: &mut dyn GraphSink) -> Result<()
     .await?;
     copy_rows(
         &mut conn,
-        "COPY job_version_io (job_version_id, direction, dataset_id) TO STDOUT",
-        |f| {
-            b.edge(&f.text(0)?, &f.text(1)?, &f.text(2)?);
-            Ok(())
-        },
+        "COPY job_versions (id, inputs, outputs) TO STDOUT",
+        |f| edges(b, &f.text(0)?, &f.text(1)?, &f.text(2)?),
     )
     .await?;
     conn.execute("COMMIT").await?;
     conn.close().await?;
+    Ok(())
+}
+
+/// A job version's edges, from its stored inputs and outputs.
+fn edges(
+    b: &mut dyn GraphSink,
+    version_id: &str,
+    inputs: &str,
+    outputs: &str,
+) -> Result<(), StoreError> {
+    for (direction, ids) in [("in", inputs), ("out", outputs)] {
+        for id in super::rows::dataset_ids(ids)? {
+            b.edge(version_id, direction, &id);
+        }
+    }
     Ok(())
 }
 
