@@ -414,7 +414,13 @@ async fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
         .await?;
     let result = measure(config, &db.url, &args).await;
     db.finish(args.keep_database).await?;
-    let (rounds, baseline, bytes, mixed) = result?;
+    let IngestFigures {
+        rounds,
+        baseline,
+        bytes,
+        mixed,
+        wal,
+    } = result?;
     let ours = rounds[0];
 
     println!(
@@ -422,16 +428,19 @@ async fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
         args.events, bytes, args.clients, settings
     );
     println!();
-    println!("| what | events/s | p50 ms | p99 ms |");
-    println!("|---|---:|---:|---:|");
-    println!("| tributary: POST /api/v1/lineage, validated, modelled, group commit | {:.0} | {:.2} | {:.2} |", ours.events_per_sec, ours.p50_ms, ours.p99_ms);
+    println!("| what | events/s | p50 ms | p99 ms | WAL KB/event |");
+    println!("|---|---:|---:|---:|---:|");
+    println!("| tributary: POST /api/v1/lineage, validated, modelled, group commit | {:.0} | {:.2} | {:.2} | {:.1} |", ours.events_per_sec, ours.p50_ms, ours.p99_ms, wal.0 / 1024.0);
     println!(
-        "| baseline: one INSERT per event into a jsonb table | {:.0} | {:.2} | {:.2} |",
-        baseline.events_per_sec, baseline.p50_ms, baseline.p99_ms
+        "| baseline: one INSERT per event into a jsonb table | {:.0} | {:.2} | {:.2} | {:.1} |",
+        baseline.events_per_sec,
+        baseline.p50_ms,
+        baseline.p99_ms,
+        wal.1 / 1024.0
     );
     if let Some((mixed, reads)) = mixed {
         println!(
-            "| tributary with {} REST readers beside it ({reads:.0} reads/s) | {:.0} | {:.2} | {:.2} |",
+            "| tributary with {} REST readers beside it ({reads:.0} reads/s) | {:.0} | {:.2} | {:.2} | |",
             args.readers, mixed.events_per_sec, mixed.p50_ms, mixed.p99_ms
         );
     }
@@ -464,9 +473,28 @@ async fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// What `bench ingest` measures: ingest alone (each round), the baseline, the average event
-/// size, and with `--readers`, ingest beside readers with the readers' rate.
-type IngestFigures = (Vec<Measured>, Measured, usize, Option<(Measured, f64)>);
+/// What `bench ingest` measures.
+struct IngestFigures {
+    /// Ingest alone, each round.
+    rounds: Vec<Measured>,
+    baseline: Measured,
+    /// The average event's size.
+    bytes: usize,
+    /// With `--readers`: ingest beside readers, and the readers' rate.
+    mixed: Option<(Measured, f64)>,
+    /// Write-ahead log written per event: in the first round, and by the baseline (the whole
+    /// Postgres server's, while each ran).
+    wal: (f64, f64),
+}
+
+/// Where the Postgres server's write-ahead log ends now, in bytes.
+async fn wal_position(pool: &sqlx::PgPool) -> anyhow::Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint")
+            .fetch_one(pool)
+            .await?,
+    )
+}
 
 /// REST reads a catalog browser makes, round robin.
 fn reader_path(k: usize) -> String {
@@ -543,15 +571,24 @@ async fn measure(config: &Config, url: &str, args: &IngestArgs) -> anyhow::Resul
     let first = bodies_from(0);
     let avg = first.iter().map(String::len).sum::<usize>() / first.len().max(1);
 
+    let pool = PgPoolOptions::new()
+        .max_connections(args.clients as u32)
+        .connect(url)
+        .await?;
     let addr = start_server(config, url).await?;
     let mut ours = Vec::with_capacity(rounds);
+    let mut wal = (0.0, 0.0);
     for round in 0..rounds {
+        let wal_before = wal_position(&pool).await?;
         let bodies = if round == 0 {
             first.clone()
         } else {
             bodies_from(round * args.events)
         };
         let measured = post_all(addr, bodies, args.events, args.clients).await?;
+        if round == 0 {
+            wal.0 = (wal_position(&pool).await? - wal_before) as f64 / args.events as f64;
+        }
         if rounds > 1 {
             // As it goes: a long run stopped early still tells how far it got.
             eprintln!(
@@ -603,12 +640,9 @@ async fn measure(config: &Config, url: &str, args: &IngestArgs) -> anyhow::Resul
         None
     };
 
-    let pool = PgPoolOptions::new()
-        .max_connections(args.clients as u32)
-        .connect(url)
-        .await?;
     pool.execute("CREATE TABLE baseline_events (id BIGSERIAL PRIMARY KEY, event JSONB NOT NULL)")
         .await?;
+    let wal_before = wal_position(&pool).await?;
     let baseline = {
         let pool = pool.clone();
         let bodies = first;
@@ -624,8 +658,15 @@ async fn measure(config: &Config, url: &str, args: &IngestArgs) -> anyhow::Resul
         })
         .await?
     };
+    wal.1 = (wal_position(&pool).await? - wal_before) as f64 / args.events as f64;
     pool.close().await;
-    Ok((ours, baseline, avg, mixed))
+    Ok(IngestFigures {
+        rounds: ours,
+        baseline,
+        bytes: avg,
+        mixed,
+        wal,
+    })
 }
 
 #[cfg(test)]
