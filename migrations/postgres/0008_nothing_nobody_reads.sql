@@ -8,12 +8,14 @@
 DROP TABLE job_version_io;
 
 -- Indexes no query uses: nothing looks up the log's events or the runs by run id or parent, run
--- inputs and outputs by dataset, or versions by the run that wrote them; retention reads the
--- runs and versions whole and deletes by key. Each cost an entry (a random key's descent) per
--- row, and the one on `last_event_time`, which every event of a run moves, ruled out the runs'
--- heap-only updates.
+-- inputs and outputs by dataset, versions by the run that wrote them, or a dataset's names by the
+-- dataset (names are looked up by key or by namespace and name); retention reads the runs and
+-- versions whole and deletes by key. Each cost an entry (a random key's descent) per row, and
+-- the one on `last_event_time`, which every event of a run moves, ruled out the runs' heap-only
+-- updates.
 DROP INDEX lineage_events_by_run;
 DROP INDEX runs_by_parent;
 DROP INDEX runs_by_last_event;
 DROP INDEX run_io_by_dataset;
 DROP INDEX dataset_versions_by_run;
+DROP INDEX dataset_names_by_dataset;
