@@ -461,6 +461,15 @@ async fn write_graph(url: &str, jobs: &[GraphJob]) -> anyhow::Result<()> {
     let mut versions = Columns::default();
     let mut runs = Columns::default();
     let mut run_io = Columns::default();
+    // A version's inputs or outputs as the writer stores them: the datasets' ids, sorted, once
+    // each.
+    let stored = |list: &[(String, String)]| {
+        let ids: std::collections::BTreeSet<String> = list
+            .iter()
+            .map(|k| ids::dataset_id(&k.0, &k.1).to_string())
+            .collect();
+        serde_json::to_string(&ids).expect("ids")
+    };
     for (j, job) in jobs.iter().enumerate() {
         let job_id = ids::job_id(&job.namespace, &job.name).to_string();
         job_rows.push(vec![
@@ -475,14 +484,6 @@ async fn write_graph(url: &str, jobs: &[GraphJob]) -> anyhow::Result<()> {
         for (v, (span, inputs, outputs)) in job.versions.iter().enumerate() {
             let version_id =
                 Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("{job_id}/{v}").as_bytes()).to_string();
-            // As the writer stores them: the datasets' ids, sorted, once each.
-            let stored = |list: &[(String, String)]| {
-                let ids: std::collections::BTreeSet<String> = list
-                    .iter()
-                    .map(|k| ids::dataset_id(&k.0, &k.1).to_string())
-                    .collect();
-                serde_json::to_string(&ids).expect("ids")
-            };
             versions.push(vec![
                 s(&version_id),
                 s(&job_id),

@@ -799,7 +799,7 @@ pub(super) async fn graph_jobs(
                     versions: Vec::new(),
                 });
             }
-            let at = jobs.len() - 1;
+            let job_at = jobs.len() - 1;
             let job = jobs.last_mut().expect("pushed above");
             let (Some(valid_from), Some(inputs), Some(outputs)) =
                 (r.valid_from, r.inputs, r.outputs)
@@ -818,7 +818,7 @@ pub(super) async fn graph_jobs(
                 Vec::new(),
                 Vec::new(),
             ));
-            let at = (at, job.versions.len() - 1);
+            let at = (job_at, job.versions.len() - 1);
             stored.push(VersionIo::read(at, &inputs, &outputs)?);
         }
     }

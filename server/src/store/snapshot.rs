@@ -1,7 +1,7 @@
-//! Reading the whole lineage graph at startup: four plain scans (datasets, jobs, job versions,
-//! then the versions again for what each read and wrote) handed to a [`GraphSink`] (the graph's
-//! loader, which joins them by id, and takes edges once it has every version), instead of one
-//! join sorted by name in SQL. On Postgres the scans are `COPY … TO STDOUT` in one
+//! Reading the whole lineage graph at startup: plain scans (datasets, jobs, job versions, and
+//! what each version read and wrote) handed to a [`GraphSink`] (the graph's loader, which joins
+//! them by id, and takes edges once it has every version), instead of one join sorted by name in
+//! SQL. On Postgres the scans are `COPY … TO STDOUT` in one
 //! read-only repeatable-read transaction, parsed here, which is several times faster than
 //! decoding rows one by one.
 
@@ -35,10 +35,6 @@ pub(super) async fn load(pool: &AnyPool, b: &mut dyn GraphSink) -> Result<(), St
         id: String,
         job_id: String,
         valid_from: i64,
-    }
-    #[derive(FromRow)]
-    struct EdgeRow {
-        id: String,
         inputs: String,
         outputs: String,
     }
@@ -63,16 +59,16 @@ pub(super) async fn load(pool: &AnyPool, b: &mut dyn GraphSink) -> Result<(), St
     {
         b.job(&r.id, &r.namespace, &r.name, r.deleted_at);
     }
-    for r in sqlx::query_as::<_, VersionRow>("SELECT id, job_id, valid_from FROM job_versions")
-        .fetch_all(&mut *tx)
-        .await?
-    {
+    // Read once, handed over twice: the loader takes edges once it has every version.
+    let versions = sqlx::query_as::<_, VersionRow>(
+        "SELECT id, job_id, valid_from, inputs, outputs FROM job_versions",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for r in &versions {
         b.version(&r.id, &r.job_id, r.valid_from);
     }
-    for r in sqlx::query_as::<_, EdgeRow>("SELECT id, inputs, outputs FROM job_versions")
-        .fetch_all(&mut *tx)
-        .await?
-    {
+    for r in &versions {
         edges(b, &r.id, &r.inputs, &r.outputs)?;
     }
     tx.commit().await?;
