@@ -363,6 +363,93 @@ async fn replicas_on_one_postgres_stay_in_step() {
     .await;
 }
 
+/// Two servers writing the same run, job and dataset in turn: each builds on what the other
+/// committed. A writer keeps the rows it committed rather than reading them back, and must stop
+/// trusting them once another server has written: the later writes here merge under what the
+/// other server stored (a newer schema, a terminal state, the other's inputs and outputs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_writing_in_turn_build_on_each_other() {
+    let Some(first) = TestApp::spawn(Db::Postgres).await else {
+        return;
+    };
+    let second = TestApp::start(common::TestDb::borrowed(&first.db.url), |_| {}).await;
+    let run = "0191f7c2-0000-7000-8000-000000000f11";
+    let a = |fields: &[(&str, &str)]| json!([common::dataset("t", "a", fields)]);
+    first
+        .ingest(&run_event(
+            "START",
+            "2024-01-01T00:00:00Z",
+            run,
+            "turns",
+            a(&[("old", "int")]),
+            json!([]),
+        ))
+        .await;
+    second
+        .ingest(&run_event(
+            "COMPLETE",
+            "2024-01-01T00:10:00Z",
+            run,
+            "turns",
+            a(&[("new", "int")]),
+            json!([{"namespace": "t", "name": "b"}]),
+        ))
+        .await;
+    // Between the two in time, on the first server again.
+    first
+        .ingest(&run_event(
+            "RUNNING",
+            "2024-01-01T00:05:00Z",
+            run,
+            "turns",
+            json!([common::dataset("t", "a", &[("middle", "int")]), {"namespace": "t", "name": "c"}]),
+            json!([]),
+        ))
+        .await;
+    for app in [&first, &second] {
+        let r = app.get_json(&format!("/api/v1/jobs/runs/{run}")).await;
+        assert_eq!(r["state"], "COMPLETED", "{r}");
+        let names = |key: &str| {
+            let mut names: Vec<String> = r[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["datasetVersionId"]["name"].as_str().unwrap().to_string())
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(names("inputDatasetVersions"), ["a", "c"], "{r}");
+        assert_eq!(names("outputDatasetVersions"), ["b"], "{r}");
+        let d = app.get_json("/api/v1/namespaces/t/datasets/a").await;
+        assert_eq!(d["fields"][0]["name"], "new", "the latest schema wins: {d}");
+    }
+    // A delete on the second server moves the model on too: the first server's next batch, of
+    // the same job, leaves the deleted dataset deleted.
+    let r = second
+        .request("DELETE", "/api/v1/namespaces/t/datasets/b", &[], b"")
+        .await;
+    assert_eq!(r.status, 200);
+    first
+        .ingest(&run_event(
+            "COMPLETE",
+            "2024-01-02T00:00:00Z",
+            "0191f7c2-0000-7000-8000-000000000f12",
+            "turns",
+            json!([{"namespace": "t", "name": "c"}]),
+            json!([]),
+        ))
+        .await;
+    assert_eq!(
+        first.get("/api/v1/namespaces/t/datasets/b").await.status,
+        404
+    );
+    assert_eq!(
+        second.get("/api/v1/namespaces/t/datasets/b").await.status,
+        404
+    );
+}
+
 /// Waits up to a second for a server's lineage of `node` to be `expected`.
 async fn lineage_within_a_second(app: &TestApp, node: &str, expected: &[&str], what: &str) {
     within_a_second(app, node, what, |answer| ids(answer) == expected).await;

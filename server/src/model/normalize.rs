@@ -808,7 +808,7 @@ pub struct Stored {
 }
 
 /// What [`Normalizer::finish`] needs of a stored job version.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoredJobVersion {
     pub id: String,
     pub valid_from: Micros,

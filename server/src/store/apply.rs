@@ -10,13 +10,14 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, FromRow, PgConnection, Row};
 
 use super::dialect::{Arg, Backend, Script};
+use super::hot::{Found, HotRows, Kept, Name};
 use super::rows::*;
 use super::StoreError;
 use crate::model::event::LineageEvent;
 use crate::model::graph::{Cuts, GraphDelta};
 use crate::model::ids;
 use crate::model::normalize::{
-    self, ChangeSet, DatasetState, IoState, JobState, Normalizer, RunEntry, Stored,
+    self, ChangeSet, DatasetState, IoKey, IoState, JobState, Normalizer, RunEntry, Stored,
     StoredJobVersion, VersionState, Wanted,
 };
 use crate::model::prepared::PreparedEvent;
@@ -61,17 +62,16 @@ async fn load<T>(
     select: &str,
     key: &str,
     ids: &[String],
-    suffix: &str,
 ) -> Result<Vec<T>, StoreError>
 where
     T: for<'r> FromRow<'r, AnyRow>,
 {
     let mut reads = Reads::new(backend);
-    reads.add(select, key, ids, suffix);
+    reads.add(select, key, ids);
     reads.run(tx).await?.take()
 }
 
-/// Reads sent together as one script: each `{select} WHERE {key} IN (…){suffix}`, a thousand
+/// Reads sent together as one script: each `{select} WHERE {key} IN (…)`, a thousand
 /// ids a statement; [`Answers::take`] hands back each read's rows in the order they were added.
 struct Reads {
     script: Script,
@@ -87,7 +87,7 @@ impl Reads {
         }
     }
 
-    fn add(&mut self, select: &str, key: &str, ids: &[String], suffix: &str) {
+    fn add(&mut self, select: &str, key: &str, ids: &[String]) {
         let before = self.script.statements();
         for chunk in ids.chunks(1000) {
             self.script.sql(select).sql(" WHERE ").sql(key).sql(" IN (");
@@ -97,7 +97,7 @@ impl Reads {
                 }
                 self.script.text(id);
             }
-            self.script.sql(")").sql(suffix);
+            self.script.sql(")");
             self.script.end();
         }
         self.counts.push(self.script.statements() - before);
@@ -335,6 +335,7 @@ fn bound_upserts(tables: Vec<TableRows>) -> (String, Vec<Column>) {
 
 /// The rows a batch's reads ask for: those [`Normalizer::wanted`] names and the job versions
 /// its runs likely settle on.
+#[derive(Clone)]
 struct Asked {
     wanted: Wanted,
     job_versions: Vec<String>,
@@ -369,6 +370,22 @@ impl Asked {
         }
     }
 
+    /// The ids of rows found kept.
+    fn found(found: &Found) -> Asked {
+        fn ids<T>(rows: &[T], id: impl Fn(&T) -> &String) -> Vec<String> {
+            rows.iter().map(|r| id(r).clone()).collect()
+        }
+        Asked {
+            wanted: Wanted {
+                versions: ids(&found.versions, |v| &v.id),
+                datasets: ids(&found.datasets, |d| &d.id),
+                jobs: ids(&found.jobs, |j| &j.id),
+                runs: ids(&found.runs, |r| &r.0.uuid),
+            },
+            job_versions: ids(&found.job_versions, |jv| &jv.id),
+        }
+    }
+
     fn is_empty(&self) -> bool {
         let w = &self.wanted;
         w.versions.is_empty()
@@ -378,14 +395,13 @@ impl Asked {
             && self.job_versions.is_empty()
     }
 
-    /// The six reads, locked until the commit, in the order [`Rows::take`] expects.
-    fn add_to(&self, reads: &mut Reads, lock: &str) {
+    /// The six reads, in the order [`Rows::take`] expects.
+    fn add_to(&self, reads: &mut Reads) {
         let w = &self.wanted;
         reads.add(
             &format!("SELECT {VERSION_COLS} FROM dataset_versions"),
             "id",
             &w.versions,
-            lock,
         );
         // With each dataset, whether its current version may be current (one primary-key probe).
         reads.add(
@@ -395,22 +411,15 @@ impl Asked {
             ),
             "id",
             &w.datasets,
-            lock,
         );
-        reads.add(&format!("SELECT {JOB_COLS} FROM jobs"), "id", &w.jobs, lock);
-        reads.add(
-            &format!("SELECT {RUN_COLS} FROM runs"),
-            "uuid",
-            &w.runs,
-            lock,
-        );
+        reads.add(&format!("SELECT {JOB_COLS} FROM jobs"), "id", &w.jobs);
+        reads.add(&format!("SELECT {RUN_COLS} FROM runs"), "uuid", &w.runs);
         reads.add(
             &format!("SELECT {RUN_IO_COLS} FROM run_io"),
             "run_uuid",
             &w.runs,
-            lock,
         );
-        reads.add(&jv_select(), "id", &self.job_versions, lock);
+        reads.add(&jv_select(), "id", &self.job_versions);
     }
 }
 
@@ -425,7 +434,7 @@ struct Rows {
     /// Each stored dataset's facets as read: a dataset whose values the batch leaves as they
     /// were has only its facets' times written.
     facets: HashMap<String, FacetState>,
-    job_versions: Vec<JobVersionRow>,
+    job_versions: Vec<StoredJobVersion>,
 }
 
 impl Rows {
@@ -507,8 +516,97 @@ impl Rows {
                 },
             ));
         }
-        self.job_versions.extend(answers.take::<JobVersionRow>()?);
+        self.job_versions.extend(
+            answers
+                .take::<JobVersionRow>()?
+                .into_iter()
+                .map(stored_job_version),
+        );
         Ok(())
+    }
+
+    /// Adds rows found kept, as if read.
+    fn add(&mut self, found: Found) {
+        let stored = &mut self.stored;
+        stored.versions.extend(found.versions);
+        for d in found.datasets {
+            self.facets.insert(d.id.clone(), d.facets.clone());
+            stored.datasets.push(d);
+        }
+        stored.jobs.extend(found.jobs);
+        for (run, io) in found.runs {
+            stored.runs.push(run);
+            stored.io.extend(io);
+        }
+        self.job_versions.extend(found.job_versions);
+    }
+
+    /// Checks rows found kept against the same rows read (all of them were read too): a kept
+    /// row that differs from the store's is a bug that would corrupt the model, so it stops the
+    /// writer. Only in debug builds, which read every row anyway.
+    fn check(&self, found: &Found) {
+        fn same<T: PartialEq + std::fmt::Debug>(kind: &str, id: &str, kept: &T, read: Option<&T>) {
+            assert!(
+                read == Some(kept),
+                "the writer kept a {kind} ({id}) unlike the store's: kept {kept:?}, stored {read:?}"
+            );
+        }
+        let s = &self.stored;
+        for v in &found.versions {
+            same(
+                "version",
+                &v.id,
+                v,
+                s.versions.iter().find(|r| r.id == v.id),
+            );
+        }
+        for d in &found.datasets {
+            same(
+                "dataset",
+                &d.id,
+                d,
+                s.datasets.iter().find(|r| r.id == d.id),
+            );
+            same(
+                "dataset's stored facets",
+                &d.id,
+                &d.facets,
+                self.facets.get(&d.id),
+            );
+        }
+        for j in &found.jobs {
+            same("job", &j.id, j, s.jobs.iter().find(|r| r.id == j.id));
+        }
+        for (run, io) in &found.runs {
+            same(
+                "run",
+                &run.uuid,
+                run,
+                s.runs.iter().find(|r| r.uuid == run.uuid),
+            );
+            let mut kept = io.clone();
+            kept.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut read: Vec<(IoKey, IoState)> =
+                s.io.iter()
+                    .filter(|(k, _)| k.0 == run.uuid)
+                    .cloned()
+                    .collect();
+            read.sort_by(|a, b| a.0.cmp(&b.0));
+            same("run's inputs and outputs", &run.uuid, &kept, Some(&read));
+        }
+        for jv in &found.job_versions {
+            let read = self.job_versions.iter().find(|r| r.id == jv.id);
+            same("job version", &jv.id, jv, read);
+        }
+    }
+}
+
+fn stored_job_version(r: JobVersionRow) -> StoredJobVersion {
+    StoredJobVersion {
+        id: r.id,
+        valid_from: r.valid_from,
+        defined_by_event: r.defined_by_event != 0,
+        created_at: r.created_at,
     }
 }
 
@@ -522,8 +620,17 @@ pub(super) struct Plan {
     backend: Backend,
     now: Micros,
     normalizer: Normalizer,
+    /// The name keys to read: those the batch mentions, less those kept.
     names: Vec<String>,
+    /// Every row the batch wants.
     asked: Asked,
+    /// Those to read: less those kept.
+    reading: Asked,
+    /// The rows found kept, and the model's epoch they are current at.
+    found: Found,
+    epoch: Option<i64>,
+    /// Read every row even if kept, and check the kept ones against them.
+    check: bool,
     /// How many events were planned.
     planned: usize,
     /// How many statements each read of [`Plan::reads`] took.
@@ -536,6 +643,8 @@ pub(super) struct Applied {
     pub cuts: Cuts,
     pub delta: GraphDelta,
     pub writes: Writes,
+    /// The rows as the commit leaves them, to keep.
+    pub kept: Kept,
 }
 
 /// A batch's writes not sent yet: its upserts, then statements that must follow them.
@@ -577,29 +686,59 @@ impl Writes {
 }
 
 impl Plan {
-    pub fn new(backend: Backend, events: &[&PreparedEvent]) -> Plan {
+    /// Plans a batch; what `hot` keeps of its rows is not read (with `check`, it is read and
+    /// checked against what is kept).
+    pub fn new(backend: Backend, events: &[&PreparedEvent], hot: &HotRows, check: bool) -> Plan {
         let now = time::now_micros();
         let events: Vec<&LineageEvent> = events.iter().map(|p| &p.event).collect();
         let mut normalizer = Normalizer::new(now, [], &events);
         let asked = Asked::of(&mut normalizer);
+        let name_keys = normalize::name_keys(&events);
+        let found = hot.find(&asked.wanted, &asked.job_versions, &name_keys);
+        let (names, reading) = if check || found.is_empty() {
+            (name_keys, asked.clone())
+        } else {
+            let kept: HashSet<String> = found
+                .names
+                .iter()
+                .map(|(ns, n, _)| ids::dataset_id(ns, n).to_string())
+                .collect();
+            let names = name_keys
+                .into_iter()
+                .filter(|k| !kept.contains(k))
+                .collect();
+            (names, asked.minus(&Asked::found(&found)))
+        };
         Plan {
             backend,
             now,
             normalizer,
-            names: normalize::name_keys(&events),
+            names,
             asked,
+            reading,
+            found,
+            epoch: hot.epoch(),
+            check,
             planned: events.len(),
             counts: Vec::new(),
         }
     }
 
+    /// Whether the plan takes rows it found kept at the model's epoch `epoch` (when the store
+    /// is at another, they may be stale: the batch must be planned again without them).
+    pub fn leans_on(&self, epoch: i64) -> bool {
+        !self.found.is_empty() && self.epoch != Some(epoch)
+    }
+
     /// The reads to send inside the transaction (after the writer's lock): what the batch's
-    /// names mean, then the stored rows the batch touches, locked until the commit.
+    /// names mean, then the stored rows the batch touches. They take no row locks: whatever
+    /// else changes these rows (soft deletes, retention, `rebuild`'s clearing) holds the
+    /// writer's lock too, so nothing can change them before the commit.
     pub fn reads(&mut self) -> Script {
         let mut reads = Reads::new(self.backend);
         let sql = "SELECT namespace, name, dataset_id FROM dataset_names";
-        reads.add(sql, "name_key", &self.names, "");
-        self.asked.add_to(&mut reads, self.backend.lock_rows());
+        reads.add(sql, "name_key", &self.names);
+        self.reading.add_to(&mut reads);
         self.counts = reads.counts;
         reads.script
     }
@@ -613,7 +752,6 @@ impl Plan {
         fresh: &[&PreparedEvent],
     ) -> Result<Applied, StoreError> {
         let backend = self.backend;
-        let lock = backend.lock_rows();
         let mut answers = Answers {
             groups: answers.into_iter(),
             counts: self.counts.into_iter(),
@@ -623,15 +761,29 @@ impl Plan {
                 cuts: Cuts::default(),
                 delta: GraphDelta::default(),
                 writes: Writes::none(backend),
+                kept: Kept::default(),
             });
         }
-        let names: Vec<(String, String, String)> = answers
+        let mut names: Vec<Name> = answers
             .take::<NameRow>()?
             .into_iter()
             .map(|r| (r.namespace, r.name, r.dataset_id))
             .collect();
         let mut rows = Rows::default();
         rows.take(&mut answers)?;
+        if self.check {
+            for name in &self.found.names {
+                assert!(
+                    names.contains(name),
+                    "the writer kept a name unlike the store's: {name:?}"
+                );
+            }
+            rows.check(&self.found);
+        } else {
+            let mut found = self.found;
+            names.append(&mut found.names);
+            rows.add(found);
+        }
 
         // The guess holds when the batch is the one planned and its names mean what the plan
         // made them mean; otherwise it is normalized again with the names known, and what that
@@ -640,12 +792,12 @@ impl Plan {
         let mut read = self.asked;
         if fresh.len() != self.planned || !n.adopt_names(&names) {
             let events: Vec<&LineageEvent> = fresh.iter().map(|p| &p.event).collect();
-            n = Normalizer::new(self.now, names, &events);
+            n = Normalizer::new(self.now, names.clone(), &events);
             let asked = Asked::of(&mut n);
             let missing = asked.minus(&read);
             if !missing.is_empty() {
                 let mut reads = Reads::new(backend);
-                missing.add_to(&mut reads, lock);
+                missing.add_to(&mut reads);
                 rows.take(&mut reads.run(tx).await?)?;
             }
             read.job_versions.extend(missing.job_versions);
@@ -673,26 +825,19 @@ impl Plan {
             .filter(|id| !read.contains(id))
             .collect();
         if !rest.is_empty() {
-            stored_jvs
-                .extend(load::<JobVersionRow>(tx, backend, &jv_select(), "id", &rest, lock).await?);
+            let read = load::<JobVersionRow>(tx, backend, &jv_select(), "id", &rest).await?;
+            stored_jvs.extend(read.into_iter().map(stored_job_version));
         }
-        let stored_jvs = stored_jvs
-            .into_iter()
-            .map(|r| StoredJobVersion {
-                id: r.id,
-                valid_from: r.valid_from,
-                defined_by_event: r.defined_by_event != 0,
-                created_at: r.created_at,
-            })
-            .collect();
         let mut set = n.finish(stored_jvs);
 
         let writes = write(tx, backend, &mut set, &stored_facets).await?;
         let delta = set.graph_delta();
+        let cuts = std::mem::take(&mut set.cuts);
         Ok(Applied {
-            cuts: set.cuts,
+            cuts,
             delta,
             writes,
+            kept: Kept::of(set, names),
         })
     }
 }

@@ -33,14 +33,6 @@ impl Backend {
             Backend::Sqlite => "sqlite",
         }
     }
-
-    /// A suffix for reads inside the writer's transaction that will be followed by writes.
-    pub fn lock_rows(self) -> &'static str {
-        match self {
-            Backend::Postgres => " FOR UPDATE",
-            Backend::Sqlite => "",
-        }
-    }
 }
 
 /// One bound value of a generated statement.

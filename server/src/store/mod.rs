@@ -5,6 +5,7 @@ mod access;
 mod apply;
 mod catalog;
 mod dialect;
+mod hot;
 mod keep;
 mod reads;
 mod rows;

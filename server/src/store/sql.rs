@@ -14,6 +14,7 @@ use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 use uuid::Uuid;
 
 use super::dialect::{Arg, Backend, Script};
+use super::hot::{HotRows, NEXT_EPOCH};
 use super::tx::{Tx, WritePool, WriteTx};
 use super::{access, apply, catalog, keep, reads};
 use super::{ColumnHistory, RetentionReport, VerifyReport, VersionTag};
@@ -222,14 +223,22 @@ pub struct SqlStore {
     backend: Backend,
     /// Months of the Postgres event log known to have a partition.
     partitions: Mutex<HashSet<Micros>>,
+    /// The rows the writer last committed (see `hot`).
+    hot: Mutex<HotRows>,
 }
+
+/// Debug builds read every row a batch touches even when kept, and check the kept against them.
+const CHECK_KEPT: bool = cfg!(debug_assertions);
 
 impl SqlStore {
     /// Soft-deletes a job or dataset (`table`) and, in the same transaction, tells the other
     /// servers on this Postgres, so that their graphs hide it too (a notice is delivered only
-    /// if the transaction commits); whether anything was deleted.
+    /// if the transaction commits); whether anything was deleted. Under the writer's lock: a
+    /// batch reads the rows it rewrites without locking them.
     async fn soft_delete_node(&self, table: &str, id: &str) -> Result<bool, StoreError> {
-        let mut tx = Tx::begin_write(&self.writes, self.backend).await?;
+        let mut tx = Tx::begin_write_locked(&self.writes, self.backend, WRITER_LOCK).await?;
+        self.forget_kept();
+        tx.execute(NEXT_EPOCH).await?;
         let key: Option<(String, String)> = sqlx::query_as(&format!(
             "UPDATE {table} SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL \
              RETURNING namespace, name"
@@ -329,6 +338,7 @@ impl SqlStore {
             instance: Uuid::new_v4().to_string(),
             backend,
             partitions: Mutex::new(HashSet::new()),
+            hot: Mutex::new(HotRows::default()),
         })
     }
 
@@ -382,7 +392,22 @@ impl SqlStore {
         created
     }
 
+    /// Forgets the rows the writer kept.
+    fn forget_kept(&self) {
+        self.hot.lock().expect("kept rows").forget();
+    }
+
     async fn ingest_batch(&self, batch: &[PreparedEvent]) -> Result<Committed, StoreError> {
+        let done = self.ingest_kept(batch).await;
+        if done.is_err() {
+            // Whether it committed is not known everywhere (a connection cut after the
+            // `COMMIT`): nothing kept is trusted.
+            self.forget_kept();
+        }
+        done
+    }
+
+    async fn ingest_kept(&self, batch: &[PreparedEvent]) -> Result<Committed, StoreError> {
         // The same event twice in one batch: only the first counts.
         let mut seen = HashSet::new();
         let firsts: Vec<bool> = batch.iter().map(|p| seen.insert(p.hash)).collect();
@@ -394,7 +419,10 @@ impl SqlStore {
             .collect();
 
         let started = std::time::Instant::now();
-        let mut plan = apply::Plan::new(self.backend, &unique);
+        let mut plan = {
+            let hot = self.hot.lock().expect("kept rows");
+            apply::Plan::new(self.backend, &unique, &hot, CHECK_KEPT)
+        };
         // One writer at a time, across servers: the lock is taken with the `BEGIN`, and in the
         // same round trip the stored rows the batch touches are read and the log learns which
         // events it holds already. On a native Postgres connection the new events go into the
@@ -406,6 +434,7 @@ impl SqlStore {
         let mut script = Script::new(self.backend);
         let new_months = self.partitions_for(&mut script, &times);
         let made = script.statements();
+        script.sql("SELECT epoch FROM model_epoch").end();
         if bound_log {
             stored_hashes(&mut script, &unique);
         } else {
@@ -415,8 +444,24 @@ impl SqlStore {
         script.append(plan.reads());
         let (mut tx, mut answers) = WriteTx::begin(&self.batches, WRITER_LOCK, script).await?;
         let reads = answers.split_off(logging);
+        let epoch: i64 = match answers[made].first() {
+            Some(row) => row.try_get(0)?,
+            None => {
+                return Err(StoreError::Corrupt(Cause::msg(
+                    "the model's epoch is missing",
+                )))
+            }
+        };
+        if plan.leans_on(epoch) {
+            // Another server or process changed the model since this one's last commit: what
+            // it kept may be stale. Once more, without (the transaction rolls back with its
+            // connection, before it wrote anything).
+            drop(tx);
+            self.forget_kept();
+            return Box::pin(self.ingest_kept(batch)).await;
+        }
         let mut hashes = HashSet::new();
-        for row in answers.iter().skip(made).flatten() {
+        for row in answers.iter().skip(made + 1).flatten() {
             hashes.insert(row.try_get::<Vec<u8>, _>(0)?);
         }
         // The hashes the log took, or (bound) those it held already.
@@ -428,6 +473,7 @@ impl SqlStore {
             cuts,
             mut delta,
             mut writes,
+            kept,
         } = plan.apply(&mut tx.conn(), reads, &fresh).await?;
         if bound_log && !fresh.is_empty() {
             writes.log(LOG_COLUMNS, fresh.iter().map(|p| log_row(p)).collect());
@@ -444,10 +490,12 @@ impl SqlStore {
         change.cuts = cuts;
         // Delivered to every listener when (and only if) the transaction commits; sent with the
         // `COMMIT`.
-        let notices = if fresh.is_empty() {
-            Script::new(self.backend)
+        let (notices, next) = if fresh.is_empty() {
+            (Script::new(self.backend), epoch)
         } else {
-            self.notices_script(&change)
+            let mut notices = self.notices_script(&change);
+            notices.sql(NEXT_EPOCH).end();
+            (notices, epoch + 1)
         };
         if !known.is_empty() {
             // Events stored before change nothing, but what they name is read back whole: a
@@ -460,6 +508,7 @@ impl SqlStore {
         let applied = started.elapsed();
         // The writes, then the notices and the `COMMIT`.
         tx.commit(writes, notices).await?;
+        self.hot.lock().expect("kept rows").keep(kept, epoch, next);
         tracing::debug!(events = batch.len(), ?logged, ?applied, total = ?started.elapsed(), "batch committed");
         self.partitions
             .lock()
@@ -657,11 +706,15 @@ impl Store for SqlStore {
     }
 
     async fn replay(&self, batch: &[PreparedEvent]) -> Result<(), StoreError> {
+        // Nothing kept: `rebuild` replays into a model it has just cleared.
+        self.forget_kept();
         let all: Vec<&PreparedEvent> = batch.iter().collect();
-        let mut plan = apply::Plan::new(self.backend, &all);
+        let mut plan = apply::Plan::new(self.backend, &all, &HotRows::default(), false);
         let (mut tx, reads) = WriteTx::begin(&self.batches, WRITER_LOCK, plan.reads()).await?;
         let applied = plan.apply(&mut tx.conn(), reads, &all).await?;
-        tx.commit(applied.writes, Script::new(self.backend)).await?;
+        let mut then = Script::new(self.backend);
+        then.sql(NEXT_EPOCH).end();
+        tx.commit(applied.writes, then).await?;
         Ok(())
     }
 
@@ -724,10 +777,13 @@ impl Store for SqlStore {
     }
 
     async fn clear_model(&self) -> Result<(), StoreError> {
-        let mut tx = Tx::begin_write(&self.writes, self.backend).await?;
+        // Under the writer's lock, as everything that changes the model's rows.
+        let mut tx = Tx::begin_write_locked(&self.writes, self.backend, WRITER_LOCK).await?;
+        self.forget_kept();
         for table in apply::MODEL_TABLES {
             tx.execute(format!("DELETE FROM {table}").as_str()).await?;
         }
+        tx.execute(NEXT_EPOCH).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -1014,6 +1070,7 @@ impl Store for SqlStore {
         let report =
             keep::retention(&self.writes, self.backend, cutoff, dry_run, WRITER_LOCK).await;
         self.partitions.lock().expect("partition cache").clear();
+        self.forget_kept();
         let report = report?;
         // The other servers forget the rendered data of jobs whose latest run may have gone.
         if !report.jobs.is_empty() {
