@@ -1,7 +1,8 @@
 //! Keeps the in-memory lineage graph in step with the store: loaded whole at startup, then
 //! refreshed by the writer after each commit for the jobs and datasets the batch touched (the
-//! commit's delta before the batch is acknowledged, what must be read back from the store after;
-//! client queries read through `read_settled`, so a 2xx means the next query shows the event),
+//! commit's delta, then what must be read back from the store; the batch is acknowledged before
+//! either, and client queries read through `read_settled`, which waits for both, so a 2xx means
+//! the next query shows the event),
 //! and on Postgres following what other servers on the same database commit. It also keeps each
 //! node's rendered REST data (`node_data`), forgetting what every change names.
 
@@ -58,12 +59,21 @@ impl ReadBack {
 
 impl Drop for ReadBack {
     fn drop(&mut self) {
-        let seq = self.seq;
-        // Read-backs run one after the other (the writer takes commits in order, each after
-        // the last one's read-back), so they end in the order they began.
-        self.lineage
-            .read_backs_ended
-            .send_modify(|ended| *ended = (*ended).max(seq));
+        self.lineage.end_wait(self.seq);
+    }
+}
+
+/// A commit acknowledged before the graph has taken it ([`Lineage::arriving`]): readers of the
+/// graph that come while it is alive wait for it, as for a read-back, until it is dropped.
+#[must_use = "readers of the graph wait until it is dropped"]
+pub struct Arriving {
+    lineage: Arc<Lineage>,
+    seq: u64,
+}
+
+impl Drop for Arriving {
+    fn drop(&mut self) {
+        self.lineage.end_wait(self.seq);
     }
 }
 
@@ -240,8 +250,31 @@ impl Lineage {
         ReadBack {
             lineage: self.clone(),
             change,
-            seq: self.read_backs_begun.fetch_add(1, Ordering::AcqRel) + 1,
+            seq: self.begin_wait(),
         }
+    }
+
+    /// Counts a commit as on its way into the graph, so that its requests can be answered
+    /// before it is taken (`take_committed`, then its read-back): readers that come from now on
+    /// wait until the answer is dropped, after both.
+    pub fn arriving(self: &Arc<Self>) -> Arriving {
+        Arriving {
+            lineage: self.clone(),
+            seq: self.begin_wait(),
+        }
+    }
+
+    /// Something readers from now on wait for: its number.
+    fn begin_wait(&self) -> u64 {
+        self.read_backs_begun.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// It has ended. They end in the order they began (the writer takes commits in order, each
+    /// after the last one's read-back; a commit's read-back begins and ends within its
+    /// `Arriving`), so the highest number ended says they all have up to it.
+    fn end_wait(&self, seq: u64) {
+        self.read_backs_ended
+            .send_modify(|ended| *ended = (*ended).max(seq));
     }
 
     /// Forgets the rendered data of what a change names.
@@ -521,5 +554,22 @@ mod tests {
         drop(second);
         assert!(settles(&mut later).await);
         assert_eq!(lineage.read_settled().await.size(), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn readers_wait_for_a_commit_answered_before_the_graph_took_it() {
+        let (lineage, _dir) = empty_graph().await;
+        let arriving = lineage.arriving();
+        let mut reader = Box::pin(lineage.settled());
+        assert!(
+            !settles(&mut reader).await,
+            "the answered commit is waited for"
+        );
+        // Its read-back begins once its delta is in: waited for too.
+        let read_back = begin(&lineage);
+        assert!(!settles(&mut reader).await);
+        read_back.run().await;
+        drop(arriving);
+        assert!(settles(&mut reader).await);
     }
 }

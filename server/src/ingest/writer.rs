@@ -1,9 +1,9 @@
 //! The write path's one owner. Events: group commit — requests hand their events to one writer
 //! task, which takes everything waiting, stores it in one transaction, and answers each request
-//! when that transaction has committed and the graph has taken what the store says the commit
-//! did; what that cannot say is read back after the answer, and the graph's readers wait for it
-//! (`Lineage::read_settled`). Both overlap with storing the next batch. Deletes: commit, then the
-//! graph, then the answer.
+//! when that transaction has committed. The graph then takes what the store says the commit did,
+//! and reads back what that cannot say; the graph's readers wait for both
+//! (`Lineage::read_settled`), so an answered event is in every later query. Both overlap with
+//! storing the next batch. Deletes: commit, then the graph, then the answer.
 
 use std::sync::Arc;
 
@@ -199,21 +199,26 @@ async fn run(
                 let lineage = lineage.clone();
                 acknowledging = Some(tokio::spawn(async move {
                     let Some(lineage) = &lineage else {
-                        return batch.answer(committed.results);
+                        batch.answer(committed.results);
+                        return;
                     };
-                    // The graph takes the commit's delta, then its requests are answered; what
-                    // the delta cannot say is read back after (readers of the graph wait for
-                    // it), or left to the graph's repair task.
+                    // Its requests are answered at once; readers of the graph that come from
+                    // now on wait until it has taken the commit's delta, and read back what the
+                    // delta cannot say (or left that to the graph's repair task).
+                    let arriving = lineage.arriving();
+                    let events = batch.answer(committed.results);
                     let started = std::time::Instant::now();
                     let rest = lineage
                         .take_committed(committed.change, committed.delta)
                         .await;
                     let delta_taken = started.elapsed();
-                    batch.answer(committed.results);
                     if let Some(rest) = rest {
                         rest.run().await;
                     }
+                    drop(arriving);
                     tracing::debug!(?delta_taken, graph = ?started.elapsed(), "batch in the graph");
+                    // Freed last: nobody waits for it.
+                    drop(events);
                 }));
             }
             Err(e) => failed(store.as_ref(), batch, e, lineage.as_ref()).await,
@@ -247,13 +252,14 @@ impl Batch {
         batch
     }
 
-    /// Answers each request with its events' results.
-    fn answer(self, results: Vec<Ingested>) {
+    /// Answers each request with its events' results; hands the events back.
+    fn answer(self, results: Vec<Ingested>) -> Vec<PreparedEvent> {
         count(&results);
         let mut results = results.into_iter();
         for (size, reply) in self.sizes.into_iter().zip(self.replies) {
             let _ = reply.send(Ok(results.by_ref().take(size).collect()));
         }
+        self.events
     }
 }
 
