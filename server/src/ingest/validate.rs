@@ -139,6 +139,11 @@ impl Validator {
             EventKind::Job => &self.job,
             EventKind::Dataset => &self.dataset,
         };
+        // Nearly every event is valid: the yes-or-no check stops at nothing and builds no
+        // errors; only a refused event is walked again for what is wrong and where.
+        if validator.is_valid(event) {
+            return Vec::new();
+        }
         validator
             .iter_errors(event)
             .take(MAX_PROBLEMS)
@@ -166,6 +171,9 @@ impl Validator {
                 let Some(v) = self.facets.get(&format!("{location}.{key}")) else {
                     continue;
                 };
+                if v.is_valid(facet) {
+                    continue;
+                }
                 let at = format!("{pointer}/{}", escape(key));
                 let before = warnings.len();
                 for e in v.iter_errors(facet).take(MAX_PROBLEMS) {
