@@ -626,13 +626,14 @@ pub struct SearchResult {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Splits a node id into namespace and name, by the nodes the graph knows.
-fn node_key(
+/// Splits a node id into namespace and name, by the nodes the graph knows (once it has every
+/// commit answered before: a node an answered event made is known).
+async fn node_key(
     ctx: &Context<'_>,
     id: &str,
     kind: GraphNodeKind,
 ) -> async_graphql::Result<(String, String)> {
-    let index = lineage(ctx)?.read();
+    let index = lineage(ctx)?.read_settled().await;
     let n = index.resolve(id).ok_or_else(|| not_found(id))?;
     let key = &index.node(n).key;
     if key.kind != kind {
@@ -642,12 +643,12 @@ fn node_key(
     Ok((key.namespace.to_string(), key.name.to_string()))
 }
 
-fn dataset_key(ctx: &Context<'_>, id: &str) -> async_graphql::Result<(String, String)> {
-    node_key(ctx, id, GraphNodeKind::Dataset)
+async fn dataset_key(ctx: &Context<'_>, id: &str) -> async_graphql::Result<(String, String)> {
+    node_key(ctx, id, GraphNodeKind::Dataset).await
 }
 
 async fn versions_of(ctx: &Context<'_>, dataset_id: &str) -> async_graphql::Result<Versions> {
-    let (ns, name) = dataset_key(ctx, dataset_id)?;
+    let (ns, name) = dataset_key(ctx, dataset_id).await?;
     let store = store(ctx)?.as_ref();
     let d = repro::find_dataset(store, &ns, &name)
         .await
@@ -688,7 +689,7 @@ impl CatalogQuery {
 
     /// A dataset by node id (`dataset:NAMESPACE:NAME`).
     async fn dataset(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Dataset>> {
-        let Ok((ns, name)) = dataset_key(ctx, &id) else {
+        let Ok((ns, name)) = dataset_key(ctx, &id).await else {
             return Ok(None);
         };
         let store = store(ctx)?.as_ref();
@@ -700,7 +701,7 @@ impl CatalogQuery {
 
     /// A job by node id (`job:NAMESPACE:NAME`).
     async fn job(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Job>> {
-        let Ok((ns, name)) = node_key(ctx, &id, GraphNodeKind::Job) else {
+        let Ok((ns, name)) = node_key(ctx, &id, GraphNodeKind::Job).await else {
             return Ok(None);
         };
         Ok(store(ctx)?.job(&ns, &name).await?.map(Job))
@@ -795,7 +796,7 @@ impl CatalogQuery {
                 repro::MAX_MANIFEST_DEPTH
             )));
         }
-        let (ns, name) = dataset_key(ctx, &dataset_id)?;
+        let (ns, name) = dataset_key(ctx, &dataset_id).await?;
         let store = store(ctx)?.as_ref();
         repro::reproduce(
             store,
@@ -869,7 +870,7 @@ async fn set_tag(
     tag: &str,
     on: bool,
 ) -> async_graphql::Result<DatasetVersion> {
-    let (ns, name) = dataset_key(ctx, dataset_id)?;
+    let (ns, name) = dataset_key(ctx, dataset_id).await?;
     let store = store(ctx)?.as_ref();
     let (versions, id) = repro::tag_version(store, &ns, &name, version, tag, on)
         .await

@@ -379,7 +379,7 @@ impl LineageQuery {
         }
         let lineage = lineage(ctx)?;
         let jobs: Vec<(ID, (String, String))> = {
-            let index = lineage.read();
+            let index = lineage.read_settled().await;
             node_ids
                 .into_iter()
                 .filter_map(|id| {
