@@ -543,7 +543,7 @@ impl Rows {
 
     /// Checks rows found kept against the same rows read (all of them were read too): a kept
     /// row that differs from the store's is a bug that would corrupt the model, so it stops the
-    /// writer. Only in debug builds, which read every row anyway.
+    /// writer. Only in debug builds, every other batch.
     fn check(&self, found: &Found) {
         fn same<T: PartialEq + std::fmt::Debug>(kind: &str, id: &str, kept: &T, read: Option<&T>) {
             assert!(
@@ -686,42 +686,43 @@ impl Writes {
 }
 
 impl Plan {
-    /// Plans a batch; what `hot` keeps of its rows is not read (with `check`, it is read and
-    /// checked against what is kept).
-    pub fn new(backend: Backend, events: &[&PreparedEvent], hot: &HotRows, check: bool) -> Plan {
+    /// Plans a batch: every row it touches to be read.
+    pub fn new(backend: Backend, events: &[&PreparedEvent]) -> Plan {
         let now = time::now_micros();
         let events: Vec<&LineageEvent> = events.iter().map(|p| &p.event).collect();
         let mut normalizer = Normalizer::new(now, [], &events);
         let asked = Asked::of(&mut normalizer);
-        let name_keys = normalize::name_keys(&events);
-        let found = hot.find(&asked.wanted, &asked.job_versions, &name_keys);
-        let (names, reading) = if check || found.is_empty() {
-            (name_keys, asked.clone())
-        } else {
+        Plan {
+            backend,
+            now,
+            normalizer,
+            names: normalize::name_keys(&events),
+            reading: asked.clone(),
+            asked,
+            found: Found::default(),
+            epoch: None,
+            check: false,
+            planned: events.len(),
+            counts: Vec::new(),
+        }
+    }
+
+    /// Takes what `hot` keeps of the batch's rows instead of reading them (with `check`, they
+    /// are read anyway and checked against what is kept).
+    pub fn use_kept(&mut self, hot: &HotRows, check: bool) {
+        let found = hot.find(&self.asked.wanted, &self.asked.job_versions, &self.names);
+        if !check && !found.is_empty() {
             let kept: HashSet<String> = found
                 .names
                 .iter()
                 .map(|(ns, n, _)| ids::dataset_id(ns, n).to_string())
                 .collect();
-            let names = name_keys
-                .into_iter()
-                .filter(|k| !kept.contains(k))
-                .collect();
-            (names, asked.minus(&Asked::found(&found)))
-        };
-        Plan {
-            backend,
-            now,
-            normalizer,
-            names,
-            asked,
-            reading,
-            found,
-            epoch: hot.epoch(),
-            check,
-            planned: events.len(),
-            counts: Vec::new(),
+            self.names.retain(|k| !kept.contains(k));
+            self.reading = self.asked.minus(&Asked::found(&found));
         }
+        self.found = found;
+        self.epoch = hot.epoch();
+        self.check = check;
     }
 
     /// Whether the plan takes rows it found kept at the model's epoch `epoch` (when the store
