@@ -816,6 +816,18 @@ pub struct StoredJobVersion {
     pub created_at: Micros,
 }
 
+impl From<&JobVersionState> for StoredJobVersion {
+    /// What a job version as written is to the batches after it.
+    fn from(jv: &JobVersionState) -> Self {
+        StoredJobVersion {
+            id: jv.id.clone(),
+            valid_from: jv.valid_from,
+            defined_by_event: jv.defined_by_event,
+            created_at: jv.created_at,
+        }
+    }
+}
+
 /// A batch being normalized; see the module's steps.
 pub struct Normalizer {
     set: ChangeSet,
@@ -1312,12 +1324,7 @@ impl MemoryTables {
         let stored_jvs = jv_ids
             .iter()
             .filter_map(|id| self.job_versions.get(id))
-            .map(|jv| StoredJobVersion {
-                id: jv.id.clone(),
-                valid_from: jv.valid_from,
-                defined_by_event: jv.defined_by_event,
-                created_at: jv.created_at,
-            })
+            .map(StoredJobVersion::from)
             .collect();
         let set = n.finish(stored_jvs);
         self.write(&set);

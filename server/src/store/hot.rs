@@ -7,6 +7,11 @@
 
 use std::collections::HashMap;
 
+use sqlx::{AnyPool, Executor};
+
+use super::dialect::Backend;
+use super::tx::Tx;
+use super::StoreError;
 use crate::model::ids;
 use crate::model::normalize::{
     ChangeSet, DatasetState, IoKey, IoState, JobState, RunEntry, StoredJobVersion, VersionState,
@@ -16,6 +21,19 @@ use crate::model::normalize::{
 /// Moves the model's epoch on, in every transaction that changes the model's rows (under the
 /// writer's lock): a writer whose last commit left another epoch forgets what it kept.
 pub(super) const NEXT_EPOCH: &str = "UPDATE model_epoch SET epoch = epoch + 1";
+
+/// Begins a transaction that changes the model's rows outside the writer's batches (soft
+/// deletes, retention, `rebuild`'s clearing): under the writer's lock, with the model's epoch
+/// moved on, so that no writer trusts the rows it kept.
+pub(super) async fn begin_change(
+    pool: &AnyPool,
+    backend: Backend,
+    writer_lock: i64,
+) -> Result<Tx, StoreError> {
+    let mut tx = Tx::begin_write_locked(pool, backend, writer_lock).await?;
+    tx.execute(NEXT_EPOCH).await?;
+    Ok(tx)
+}
 
 /// The most rows of one kind kept (a realistic dataset or version holds a few KB of facets).
 const MAX_ROWS: usize = 10_000;
@@ -64,15 +82,10 @@ impl Found {
     }
 }
 
-/// What a committed batch leaves to keep: its rows as written.
+/// What a committed batch leaves to keep: its rows as written (as the next batch will find them).
 #[derive(Default)]
 pub(super) struct Kept {
-    names: Vec<Name>,
-    datasets: Vec<DatasetState>,
-    versions: Vec<VersionState>,
-    jobs: Vec<JobState>,
-    runs: Vec<RunRows>,
-    job_versions: Vec<StoredJobVersion>,
+    rows: Found,
     /// Job versions the commit may have removed or moved by statements of its own.
     dropped_job_versions: Vec<String>,
 }
@@ -108,21 +121,14 @@ impl Kept {
             })
             .collect();
         Kept {
-            names,
-            datasets: set.datasets.into_values().collect(),
-            versions: set.versions.into_values().collect(),
-            jobs: set.jobs.into_values().collect(),
-            runs,
-            job_versions: set
-                .job_versions
-                .into_values()
-                .map(|jv| StoredJobVersion {
-                    id: jv.id,
-                    valid_from: jv.valid_from,
-                    defined_by_event: jv.defined_by_event,
-                    created_at: jv.created_at,
-                })
-                .collect(),
+            rows: Found {
+                names,
+                datasets: set.datasets.into_values().collect(),
+                versions: set.versions.into_values().collect(),
+                jobs: set.jobs.into_values().collect(),
+                runs,
+                job_versions: set.job_versions.values().map(Into::into).collect(),
+            },
             dropped_job_versions: set.replaced_job_versions,
         }
     }
@@ -165,25 +171,31 @@ impl HotRows {
             self.forget();
         }
         self.epoch = Some(epoch);
-        for name in kept.names {
+        let Found {
+            names,
+            versions,
+            datasets,
+            jobs,
+            runs,
+            job_versions,
+        } = kept.rows;
+        for name in names {
             let key = ids::dataset_id(&name.0, &name.1).to_string();
             self.names.insert(key, name);
         }
         // A version the batch wrote may be the current one of a dataset it did not touch.
-        for v in &kept.versions {
+        for v in &versions {
             if let Some(d) = self.datasets.get_mut(&v.dataset_id) {
                 if d.current.as_ref().is_some_and(|(_, id)| *id == v.id) {
                     d.current_is_candidate = v.may_be_current;
                 }
             }
         }
-        put(&mut self.datasets, kept.datasets, |d| d.id.clone());
-        put(&mut self.versions, kept.versions, |v| v.id.clone());
-        put(&mut self.jobs, kept.jobs, |j| j.id.clone());
-        put(&mut self.runs, kept.runs, |r| r.0.uuid.clone());
-        put(&mut self.job_versions, kept.job_versions, |jv| {
-            jv.id.clone()
-        });
+        put(&mut self.datasets, datasets, |d| d.id.clone());
+        put(&mut self.versions, versions, |v| v.id.clone());
+        put(&mut self.jobs, jobs, |j| j.id.clone());
+        put(&mut self.runs, runs, |r| r.0.uuid.clone());
+        put(&mut self.job_versions, job_versions, |jv| jv.id.clone());
         // Removed, or moved by statements of the commit's own: read again when next wanted.
         for id in &kept.dropped_job_versions {
             self.job_versions.remove(id);

@@ -254,9 +254,8 @@ pub(super) async fn retention(
     writer_lock: i64,
 ) -> Result<RetentionReport, StoreError> {
     // On Postgres ingest waits meanwhile, so nothing binds to a version while it goes.
-    let mut tx = super::tx::Tx::begin_write_locked(pool, backend, writer_lock).await?;
     // Runs and versions may go: no writer may keep them.
-    tx.execute(super::hot::NEXT_EPOCH).await?;
+    let mut tx = super::hot::begin_change(pool, backend, writer_lock).await?;
     let runs =
         sqlx::query_as::<_, RunRow>("SELECT uuid, last_event_time, parent_run_uuid FROM runs")
             .fetch_all(&mut *tx)

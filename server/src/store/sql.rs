@@ -15,8 +15,8 @@ use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 use uuid::Uuid;
 
 use super::dialect::{Arg, Backend, Script};
-use super::hot::{HotRows, NEXT_EPOCH};
-use super::tx::{Tx, WritePool, WriteTx};
+use super::hot::{self, HotRows, NEXT_EPOCH};
+use super::tx::{WritePool, WriteTx};
 use super::{access, apply, catalog, keep, reads};
 use super::{ColumnHistory, RetentionReport, VerifyReport, VersionTag};
 use super::{
@@ -240,9 +240,8 @@ impl SqlStore {
     /// if the transaction commits); whether anything was deleted. Under the writer's lock: a
     /// batch reads the rows it rewrites without locking them.
     async fn soft_delete_node(&self, table: &str, id: &str) -> Result<bool, StoreError> {
-        let mut tx = Tx::begin_write_locked(&self.writes, self.backend, WRITER_LOCK).await?;
+        let mut tx = hot::begin_change(&self.writes, self.backend, WRITER_LOCK).await?;
         self.forget_kept();
-        tx.execute(NEXT_EPOCH).await?;
         let key: Option<(String, String)> = sqlx::query_as(&format!(
             "UPDATE {table} SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL \
              RETURNING namespace, name"
@@ -783,13 +782,11 @@ impl Store for SqlStore {
     }
 
     async fn clear_model(&self) -> Result<(), StoreError> {
-        // Under the writer's lock, as everything that changes the model's rows.
-        let mut tx = Tx::begin_write_locked(&self.writes, self.backend, WRITER_LOCK).await?;
+        let mut tx = hot::begin_change(&self.writes, self.backend, WRITER_LOCK).await?;
         self.forget_kept();
         for table in apply::MODEL_TABLES {
             tx.execute(format!("DELETE FROM {table}").as_str()).await?;
         }
-        tx.execute(NEXT_EPOCH).await?;
         tx.commit().await?;
         Ok(())
     }
