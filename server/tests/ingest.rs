@@ -830,6 +830,117 @@ async fn awkward_text_is_stored_exactly(db: Db) {
     }
 }
 
+/// Migration 0010 moved a run's inputs and outputs from rows of their own (`run_io`) into the
+/// run's row. A store of the old layout — made here from one of the new by the inverse
+/// statements — gives the same runs once migrated, and its runs take further events.
+async fn runs_keep_their_inputs_and_outputs_across_the_run_io_migration(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let raw = || json!([dataset("db", "raw.orders", &[("id", "int")])]);
+    let clean = || json!([dataset("db", "clean.orders", &[("id", "int")])]);
+    // B writes raw.orders twice; A reads it between the two and writes clean.orders, with an
+    // output facet.
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-06-01T10:00:00Z",
+        RUN_B,
+        "load",
+        json!([]),
+        raw(),
+    ))
+    .await;
+    let mut a = run_event(
+        "START",
+        "2024-06-01T11:00:00Z",
+        RUN_A,
+        "etl",
+        raw(),
+        clean(),
+    );
+    a["outputs"][0]["outputFacets"] = json!({"outputStatistics": {
+        "_producer": "https://example.com/tests",
+        "_schemaURL": "https://openlineage.io/spec/facets/1-0-2/OutputStatisticsOutputDatasetFacet.json",
+        "rowCount": 7}});
+    app.ingest(&a).await;
+    app.ingest(&run_event(
+        "COMPLETE",
+        "2024-06-01T12:00:00Z",
+        RUN_C,
+        "load",
+        json!([]),
+        raw(),
+    ))
+    .await;
+    let before = [run_view(&app, RUN_A).await, run_view(&app, RUN_B).await];
+    assert_eq!(
+        before[0]["inputDatasetVersions"].as_array().unwrap().len(),
+        1,
+        "{}",
+        before[0]
+    );
+
+    let pool = common::pool(&app.db).await;
+    let postgres = app.db.url.starts_with("postgres");
+    let back = if postgres {
+        "INSERT INTO run_io SELECT r.uuid, e->>'dir', e->>'dataset', e->>'version', \
+         (e->>'bind_time')::bigint, (e->'facets')::text FROM runs r, jsonb_array_elements(r.io::jsonb) e"
+    } else {
+        "INSERT INTO run_io SELECT r.uuid, json_extract(e.value, '$.dir'), \
+         json_extract(e.value, '$.dataset'), json_extract(e.value, '$.version'), \
+         json_extract(e.value, '$.bind_time'), json(json_extract(e.value, '$.facets')) \
+         FROM runs r, json_each(r.io) e"
+    };
+    for sql in [
+        "CREATE TABLE run_io (run_uuid TEXT NOT NULL, direction TEXT NOT NULL, \
+         dataset_id TEXT NOT NULL, version_id TEXT, bind_time BIGINT NOT NULL, facets TEXT NOT NULL, \
+         PRIMARY KEY (run_uuid, direction, dataset_id))",
+        back,
+        "ALTER TABLE runs DROP COLUMN io",
+        "DELETE FROM _sqlx_migrations WHERE version = 10",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM run_io")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 4, "A's input and output, B's and C's outputs");
+
+    // A server of this version migrates the store as it starts.
+    let migrated = TestApp::start(common::TestDb::borrowed(&app.db.url), |_| {}).await;
+    let after = [
+        run_view(&migrated, RUN_A).await,
+        run_view(&migrated, RUN_B).await,
+    ];
+    assert_eq!(after, before);
+    let done = run_event(
+        "COMPLETE",
+        "2024-06-01T11:30:00Z",
+        RUN_A,
+        "etl",
+        json!([dataset("db", "raw.customers", &[("id", "int")])]),
+        json!([]),
+    );
+    migrated.ingest(&done).await;
+    let a = run_view(&migrated, RUN_A).await;
+    let inputs: Vec<&str> = a["inputDatasetVersions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["datasetVersionId"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(inputs, ["raw.customers", "raw.orders"], "{a}");
+    assert_eq!(
+        a["inputDatasetVersions"][1], before[0]["inputDatasetVersions"][0],
+        "the migrated input keeps its version"
+    );
+    assert_eq!(
+        a["outputDatasetVersions"],
+        before[0]["outputDatasetVersions"]
+    );
+}
+
 on_both_backends!(
     every_corpus_event_is_accepted,
     invalid_corpus_events_are_flagged_by_default_and_refused_when_strict,
@@ -852,4 +963,5 @@ on_both_backends!(
     unknown_things_are_404,
     concurrent_requests_are_all_committed,
     awkward_text_is_stored_exactly,
+    runs_keep_their_inputs_and_outputs_across_the_run_io_migration,
 );

@@ -22,6 +22,7 @@ use super::client::Connection as HttpConnection;
 use crate::config::Config;
 use crate::graph::{Direction, GraphJob, LineageIndex, NodeKey, NodeKind, TraverseOptions};
 use crate::model::ids;
+use crate::model::normalize::IoState;
 
 #[derive(Args)]
 pub struct ApiArgs {
@@ -460,7 +461,6 @@ async fn write_graph(url: &str, jobs: &[GraphJob]) -> anyhow::Result<()> {
     let mut job_rows = Columns::default();
     let mut versions = Columns::default();
     let mut runs = Columns::default();
-    let mut run_io = Columns::default();
     // A version's inputs or outputs as the writer stores them: the datasets' ids, sorted, once
     // each.
     let stored = |list: &[(String, String)]| {
@@ -496,6 +496,28 @@ async fn write_graph(url: &str, jobs: &[GraphJob]) -> anyhow::Result<()> {
         }
         let run = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("run/{j}").as_bytes()).to_string();
         let start = T + (j as i64 % 1000) * 1000;
+        let (_, inputs, outputs) = job.versions.last().expect("a version");
+        let mut io = std::collections::BTreeMap::new();
+        for (dir, list) in [("in", inputs), ("out", outputs)] {
+            for key in list {
+                if dir == "out" {
+                    writer_run.entry(key).or_insert_with(|| run.clone());
+                }
+                io.insert(
+                    (
+                        run.clone(),
+                        dir,
+                        ids::dataset_id(&key.0, &key.1).to_string(),
+                    ),
+                    IoState {
+                        dirty: false,
+                        version_id: Some(version_of(key)),
+                        bind_time: start,
+                        facets: Default::default(),
+                    },
+                );
+            }
+        }
         runs.push(vec![
             s(&run),
             s(&run),
@@ -511,24 +533,8 @@ async fn write_graph(url: &str, jobs: &[GraphJob]) -> anyhow::Result<()> {
             s("{}"),
             n(start),
             n(start + minute),
+            s(&crate::store::io_to_stored(&io)),
         ]);
-        let (_, inputs, outputs) = job.versions.last().expect("a version");
-        for (dir, list) in [("in", inputs), ("out", outputs)] {
-            let mut seen = std::collections::HashSet::new();
-            for key in list.iter().filter(|k| seen.insert(*k)) {
-                if dir == "out" {
-                    writer_run.entry(key).or_insert_with(|| run.clone());
-                }
-                run_io.push(vec![
-                    s(&run),
-                    s(dir),
-                    s(&ids::dataset_id(&key.0, &key.1).to_string()),
-                    s(&version_of(key)),
-                    n(start),
-                    s("{}"),
-                ]);
-            }
-        }
     }
     let mut all_datasets: Vec<&(String, String)> = jobs
         .iter()
@@ -657,23 +663,10 @@ async fn write_graph(url: &str, jobs: &[GraphJob]) -> anyhow::Result<()> {
             ("job_facets", TEXT),
             ("created_at", INT),
             ("updated_at", INT),
+            ("io", TEXT),
         ]),
     )
     .await?;
-    run_io
-        .insert(
-            &mut pg,
-            "run_io",
-            &typed(&[
-                ("run_uuid", TEXT),
-                ("direction", TEXT),
-                ("dataset_id", TEXT),
-                ("version_id", TEXT),
-                ("bind_time", INT),
-                ("facets", TEXT),
-            ]),
-        )
-        .await?;
     pg.execute(
         "INSERT INTO namespaces (name, created_at, updated_at) \
          SELECT namespace, 0, 0 FROM datasets UNION SELECT namespace, 0, 0 FROM jobs",

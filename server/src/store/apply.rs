@@ -34,7 +34,6 @@ pub(super) const MODEL_TABLES: &[&str] = &[
     "jobs",
     "job_versions",
     "runs",
-    "run_io",
 ];
 
 /// The connection a batch's transaction runs on: the `Any` driver's (SQLite), or a native
@@ -395,7 +394,7 @@ impl Asked {
             && self.job_versions.is_empty()
     }
 
-    /// The six reads, in the order [`Rows::take`] expects.
+    /// The five reads, in the order [`Rows::take`] expects.
     fn add_to(&self, reads: &mut Reads) {
         let w = &self.wanted;
         reads.add(
@@ -414,11 +413,6 @@ impl Asked {
         );
         reads.add(&format!("SELECT {JOB_COLS} FROM jobs"), "id", &w.jobs);
         reads.add(&format!("SELECT {RUN_COLS} FROM runs"), "uuid", &w.runs);
-        reads.add(
-            &format!("SELECT {RUN_IO_COLS} FROM run_io"),
-            "run_uuid",
-            &w.runs,
-        );
         reads.add(&jv_select(), "id", &self.job_versions);
     }
 }
@@ -427,7 +421,7 @@ fn jv_select() -> String {
     format!("SELECT {JOB_VERSION_COLS} FROM job_versions")
 }
 
-/// What the six reads of [`Asked::add_to`] found.
+/// What the five reads of [`Asked::add_to`] found.
 #[derive(Default)]
 struct Rows {
     stored: Stored,
@@ -438,7 +432,7 @@ struct Rows {
 }
 
 impl Rows {
-    /// Adds the rows of the six reads, the next answers.
+    /// Adds the rows of the five reads, the next answers.
     fn take(&mut self, answers: &mut Answers) -> Result<(), StoreError> {
         let stored = &mut self.stored;
         for r in answers.take::<VersionRow>()? {
@@ -482,6 +476,7 @@ impl Rows {
             });
         }
         for r in answers.take::<RunRow>()? {
+            stored.io.extend(io_from_stored(&r.uuid, &r.io)?);
             let terminal_type = r
                 .terminal_type
                 .as_deref()
@@ -503,18 +498,6 @@ impl Rows {
                 job_facets: FacetState::from_stored(Some(&r.job_facets)),
                 created_at: r.created_at,
             });
-        }
-        for r in answers.take::<RunIoRow>()? {
-            let direction: &'static str = if r.direction == "in" { "in" } else { "out" };
-            stored.io.push((
-                (r.run_uuid, direction, r.dataset_id),
-                IoState {
-                    dirty: false,
-                    version_id: r.version_id,
-                    bind_time: r.bind_time,
-                    facets: FacetState::from_stored(Some(&r.facets)),
-                },
-            ));
         }
         self.job_versions.extend(
             answers
@@ -1111,6 +1094,11 @@ async fn write(
         jv_rows,
     );
 
+    // Each run's inputs and outputs, read or new, are stored with it.
+    let mut io: HashMap<&str, Vec<(&IoKey, &IoState)>> = HashMap::new();
+    for entry in &b.io {
+        io.entry(entry.0 .0.as_str()).or_default().push(entry);
+    }
     let run_rows = b
         .runs
         .values()
@@ -1140,6 +1128,7 @@ async fn write(
                 r.job_facets.to_stored().into(),
                 r.created_at.into(),
                 now.into(),
+                io_to_stored(io.remove(r.uuid.as_str()).unwrap_or_default()).into(),
             ]
         })
         .collect();
@@ -1164,36 +1153,11 @@ async fn write(
             "job_facets",
             "created_at",
             "updated_at",
+            "io",
         ],
         &["uuid"],
         OnConflict::Update,
         run_rows,
-    );
-    upserts.add(
-        "run_io",
-        &[
-            "run_uuid",
-            "direction",
-            "dataset_id",
-            "version_id",
-            "bind_time",
-            "facets",
-        ],
-        &["run_uuid", "direction", "dataset_id"],
-        OnConflict::Update,
-        b.io.iter()
-            .filter(|(_, io)| io.dirty)
-            .map(|((run, dir, ds), io)| {
-                vec![
-                    run.as_str().into(),
-                    (*dir).into(),
-                    ds.as_str().into(),
-                    io.version_id.clone().into(),
-                    io.bind_time.into(),
-                    io.facets.to_stored().into(),
-                ]
-            })
-            .collect(),
     );
     if b.replaced_job_versions.is_empty() {
         return Ok(Writes {

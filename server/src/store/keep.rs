@@ -6,8 +6,8 @@ use serde::Serialize;
 use sqlx::{AnyPool, Executor, FromRow, Row};
 
 use super::dialect::{bind_all, bind_all_as, list, Arg, Backend};
-use super::reads::{version_from, BOUND_VERSION};
-use super::rows::{VersionRow, VERSION_COLS};
+use super::reads::version_from;
+use super::rows::{io_from_stored, VersionRow, VERSION_COLS};
 use super::StoreError;
 use crate::model::canonical;
 use crate::model::time::{self, Micros};
@@ -227,19 +227,58 @@ struct RunRow {
     uuid: String,
     last_event_time: i64,
     parent_run_uuid: Option<String>,
+    io: String,
 }
 
 #[derive(FromRow)]
 struct VersionHead {
     id: String,
+    dataset_id: String,
     created_at: i64,
     created_by_run: Option<String>,
 }
 
-#[derive(FromRow)]
-struct Binding {
-    run_uuid: String,
-    version_id: Option<String>,
+/// The versions each run read or wrote: the one its event named, else those current at its time
+/// that it did not write (`reads::BOUND_VERSION`; where versions tie on time, every one of them,
+/// since keeping a version too many is harmless and the store's order of ids is its own).
+fn run_versions<'a>(
+    runs: &'a [RunRow],
+    versions: &'a [VersionHead],
+) -> Result<HashMap<&'a str, Vec<&'a str>>, StoreError> {
+    let ids: HashSet<&str> = versions.iter().map(|v| v.id.as_str()).collect();
+    let mut by_dataset: HashMap<&str, Vec<&VersionHead>> = HashMap::new();
+    for v in versions {
+        by_dataset.entry(&v.dataset_id).or_default().push(v);
+    }
+    for list in by_dataset.values_mut() {
+        list.sort_by_key(|v| v.created_at);
+    }
+    let mut out: HashMap<&str, Vec<&str>> = HashMap::new();
+    for r in runs {
+        let bound = out.entry(&r.uuid).or_default();
+        for ((_, _, dataset), io) in io_from_stored(&r.uuid, &r.io)? {
+            if let Some(id) = io.version_id {
+                bound.extend(ids.get(id.as_str()));
+                continue;
+            }
+            let Some(list) = by_dataset.get(dataset.as_str()) else {
+                continue;
+            };
+            let before = list.partition_point(|v| v.created_at <= io.bind_time);
+            let mut time = None;
+            for v in list[..before].iter().rev() {
+                if v.created_by_run.as_deref() == Some(r.uuid.as_str()) {
+                    continue;
+                }
+                if time.is_some_and(|t| t != v.created_at) {
+                    break;
+                }
+                time = Some(v.created_at);
+                bound.push(&v.id);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Removes raw events and run details older than `cutoff`, keeping every dataset's current
@@ -257,17 +296,12 @@ pub(super) async fn retention(
     // Runs and versions may go: no writer may keep them.
     let mut tx = super::hot::begin_change(pool, backend, writer_lock).await?;
     let runs =
-        sqlx::query_as::<_, RunRow>("SELECT uuid, last_event_time, parent_run_uuid FROM runs")
+        sqlx::query_as::<_, RunRow>("SELECT uuid, last_event_time, parent_run_uuid, io FROM runs")
             .fetch_all(&mut *tx)
             .await?;
     let versions = sqlx::query_as::<_, VersionHead>(
-        "SELECT id, created_at, created_by_run FROM dataset_versions",
+        "SELECT id, dataset_id, created_at, created_by_run FROM dataset_versions",
     )
-    .fetch_all(&mut *tx)
-    .await?;
-    let bindings = sqlx::query_as::<_, Binding>(&format!(
-        "SELECT io.run_uuid, {BOUND_VERSION} AS version_id FROM run_io io"
-    ))
     .fetch_all(&mut *tx)
     .await?;
     let pinned: Vec<String> = sqlx::query_scalar(
@@ -277,12 +311,7 @@ pub(super) async fn retention(
     .fetch_all(&mut *tx)
     .await?;
 
-    let mut run_versions: HashMap<&str, Vec<&str>> = HashMap::new();
-    for b in &bindings {
-        if let Some(v) = &b.version_id {
-            run_versions.entry(&b.run_uuid).or_default().push(v);
-        }
-    }
+    let run_versions = run_versions(&runs, &versions)?;
     let parent: HashMap<&str, &str> = runs
         .iter()
         .filter_map(|r| Some((r.uuid.as_str(), r.parent_run_uuid.as_deref()?)))
@@ -390,15 +419,8 @@ pub(super) async fn retention(
             .fetch_all(&mut *tx)
             .await?;
         report.jobs.extend(jobs);
-        for sql in [
-            format!(
-                "DELETE FROM run_io WHERE run_uuid IN ({})",
-                list(chunk.len())
-            ),
-            format!("DELETE FROM runs WHERE uuid IN ({})", list(chunk.len())),
-        ] {
-            bind_all(sqlx::query(&sql), &args).execute(&mut *tx).await?;
-        }
+        let sql = format!("DELETE FROM runs WHERE uuid IN ({})", list(chunk.len()));
+        bind_all(sqlx::query(&sql), &args).execute(&mut *tx).await?;
     }
     for chunk in drop_versions.chunks(500) {
         let args: Vec<Arg> = chunk.iter().map(|s| Arg::from(*s)).collect();
@@ -421,4 +443,72 @@ pub(super) async fn retention(
     report.jobs.sort();
     report.jobs.dedup();
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(id: &str, dataset: &str, created_at: i64, by: Option<&str>) -> VersionHead {
+        VersionHead {
+            id: id.into(),
+            dataset_id: dataset.into(),
+            created_at,
+            created_by_run: by.map(Into::into),
+        }
+    }
+
+    /// Retention keeps what a run read and wrote as the reads bind it (`reads::BOUND_VERSION`).
+    #[test]
+    fn runs_need_the_versions_their_inputs_and_outputs_are_bound_to() {
+        let io = |entries: &[(&str, &str, Option<&str>, i64)]| {
+            let entries: Vec<serde_json::Value> = entries
+                .iter()
+                .map(|(dir, dataset, version, t)| {
+                    serde_json::json!({"dir": dir, "dataset": dataset, "version": version,
+                        "bind_time": t, "facets": {}})
+                })
+                .collect();
+            serde_json::to_string(&entries).unwrap()
+        };
+        let run = |uuid: &str, io: String| RunRow {
+            uuid: uuid.into(),
+            last_event_time: 0,
+            parent_run_uuid: None,
+            io,
+        };
+        let versions = [
+            version("a1", "a", 10, Some("w")),
+            version("a2", "a", 20, Some("r")),
+            version("a3", "a", 30, Some("w")),
+            version("b1", "b", 10, None),
+            version("b2", "b", 15, None),
+            version("b3", "b", 15, None),
+            version("c1", "c", 5, None),
+        ];
+        let runs = [
+            run(
+                "r",
+                io(&[
+                    // At 25 the latest of `a` is a2, but `r` wrote that one itself.
+                    ("in", "a", None, 25),
+                    // Two versions at 15: either may be the one the store's order picks.
+                    ("in", "b", None, 16),
+                    ("out", "a", Some("a2"), 20),
+                    // A version named by the event, whatever the time.
+                    ("in", "c", Some("c1"), 1),
+                ]),
+            ),
+            // Nothing of `b` yet at 5; a named version that is not stored is no version.
+            run(
+                "s",
+                io(&[("in", "b", None, 5), ("in", "a", Some("gone"), 40)]),
+            ),
+        ];
+        let got = run_versions(&runs, &versions).unwrap();
+        let mut r = got["r"].clone();
+        r.sort();
+        assert_eq!(r, ["a1", "a2", "b2", "b3", "c1"]);
+        assert!(got["s"].is_empty());
+    }
 }

@@ -26,6 +26,7 @@ pub use catalog::{
 pub use dialect::Backend;
 pub use keep::{Mismatch, RetentionReport, VerifyReport, VersionTag};
 pub use reads::{Dataset, DatasetVersion, Job, JobVersion, Run, RunIo};
+pub use rows::io_to_stored;
 pub use sql::SqlStore;
 
 use crate::error::Cause;

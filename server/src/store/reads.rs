@@ -6,8 +6,10 @@ use serde_json::{Map, Value};
 use sqlx::{AnyPool, FromRow};
 use uuid::Uuid;
 
+use super::dialect::{bind_all_as, Arg};
 use super::rows::*;
 use super::StoreError;
+use crate::model::normalize::{IoKey, IoState};
 use crate::model::time::Micros;
 use crate::model::FacetState;
 
@@ -255,21 +257,12 @@ struct RunHead {
     updated_at: i64,
     facets: String,
     job_facets: String,
+    io: String,
 }
 
-#[derive(FromRow)]
-struct IoRow {
-    run_uuid: String,
-    direction: String,
-    dataset_id: String,
-    namespace: String,
-    name: String,
-    version_id: Option<String>,
-    facets: String,
-}
-
-/// The version a run's input or output (`io`, a `run_io` row) is bound to: the one the event
-/// named, else the version current at the run's time that the run did not write itself.
+/// The version a run's input or output (`io`: `run_uuid`, `dataset_id`, `version_id`,
+/// `bind_time`) is bound to: the one the event named, else the version current at the run's time
+/// that the run did not write itself.
 pub(super) const BOUND_VERSION: &str =
     "COALESCE(io.version_id, (SELECT v.id FROM dataset_versions v WHERE v.dataset_id = io.dataset_id \
      AND v.created_at <= io.bind_time AND (v.created_by_run IS NULL OR v.created_by_run <> io.run_uuid) \
@@ -278,7 +271,7 @@ pub(super) const BOUND_VERSION: &str =
 const RUN_HEAD: &str =
     "SELECT r.uuid, r.run_id, j.namespace AS job_namespace, j.name AS job_name, \
      r.job_version_id, r.parent_run_uuid, r.state, r.start_time, r.running_time, r.terminal_time, \
-     r.nominal_start, r.nominal_end, r.created_at, r.updated_at, r.facets, r.job_facets \
+     r.nominal_start, r.nominal_end, r.created_at, r.updated_at, r.facets, r.job_facets, r.io \
      FROM runs r JOIN jobs j ON j.id = r.job_id";
 
 /// Runs with their inputs and outputs bound to versions: one query for the runs, one for all
@@ -286,7 +279,7 @@ const RUN_HEAD: &str =
 pub(super) async fn runs_where(
     pool: &AnyPool,
     filter: &str,
-    args: &[super::dialect::Arg],
+    args: &[Arg],
     limit: i64,
     offset: i64,
 ) -> Result<Vec<Run>, StoreError> {
@@ -300,39 +293,41 @@ pub(super) async fn runs_where(
     let mut all = args.to_vec();
     all.push(limit.into());
     all.push(offset.into());
-    let heads = super::dialect::bind_all_as(sqlx::query_as::<_, RunHead>(&sql), &all)
+    let heads = bind_all_as(sqlx::query_as::<_, RunHead>(&sql), &all)
         .fetch_all(pool)
         .await?;
     if heads.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<String> = heads.iter().map(|h| h.uuid.clone()).collect();
-    let io_sql = format!(
-        "SELECT io.run_uuid, io.direction, io.dataset_id, d.namespace, d.name, io.facets, \
-         {BOUND_VERSION} AS version_id \
-         FROM run_io io JOIN datasets d ON d.id = io.dataset_id WHERE io.run_uuid IN ({}) \
-         ORDER BY io.run_uuid, io.direction, d.namespace, d.name",
-        super::dialect::list(ids.len())
-    );
-    let args: Vec<super::dialect::Arg> = ids.iter().map(|s| s.as_str().into()).collect();
-    let io = super::dialect::bind_all_as(sqlx::query_as::<_, IoRow>(&io_sql), &args)
-        .fetch_all(pool)
-        .await?;
+    let mut io = Vec::new();
+    for h in &heads {
+        io.extend(io_from_stored(&h.uuid, &h.io)?);
+    }
+    let bound = bind_io(pool, &io).await?;
     let mut by_run: std::collections::HashMap<String, (Vec<RunIo>, Vec<RunIo>)> =
         Default::default();
-    for r in io {
-        let item = RunIo {
-            dataset_id: r.dataset_id,
-            namespace: r.namespace,
-            name: r.name,
-            version_id: r.version_id,
-            facets: FacetState::from_stored(Some(&r.facets)).current(),
+    for (((run, direction, dataset_id), state), bound) in io.into_iter().zip(bound) {
+        // An input or output of a dataset no longer stored is left out, as a join would.
+        let Some((namespace, name, version_id)) = bound else {
+            continue;
         };
-        let e = by_run.entry(r.run_uuid).or_default();
-        if r.direction == "in" {
+        let item = RunIo {
+            dataset_id,
+            namespace,
+            name,
+            version_id,
+            facets: state.facets.current(),
+        };
+        let e = by_run.entry(run).or_default();
+        if direction == "in" {
             e.0.push(item)
         } else {
             e.1.push(item)
+        }
+    }
+    for (inputs, outputs) in by_run.values_mut() {
+        for list in [inputs, outputs] {
+            list.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         }
     }
     Ok(heads
@@ -360,6 +355,67 @@ pub(super) async fn runs_where(
             }
         })
         .collect())
+}
+
+/// Each input or output's dataset name and the version it is bound to ([`BOUND_VERSION`]), in
+/// the order given; `None` where the dataset is not stored.
+async fn bind_io(
+    pool: &AnyPool,
+    io: &[(IoKey, IoState)],
+) -> Result<Vec<Option<(String, String, Option<String>)>>, StoreError> {
+    #[derive(FromRow)]
+    struct Bound {
+        k: i64,
+        namespace: String,
+        name: String,
+        version_id: Option<String>,
+    }
+    let mut out = vec![None; io.len()];
+    const PER_ROW: usize = 5;
+    for (c, chunk) in io.chunks(super::dialect::MAX_PARAMS / PER_ROW).enumerate() {
+        let first = c * (super::dialect::MAX_PARAMS / PER_ROW);
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p = PER_ROW * i;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5
+                )
+            })
+            .collect();
+        let args: Vec<Arg> = chunk
+            .iter()
+            .enumerate()
+            .flat_map(|(i, ((run, _, dataset), state))| {
+                [
+                    Arg::from((first + i) as i64),
+                    Arg::from(run.clone()),
+                    Arg::from(dataset.clone()),
+                    Arg::Text(state.version_id.clone()),
+                    Arg::from(state.bind_time),
+                ]
+            })
+            .collect();
+        let sql = format!(
+            "WITH io(k, run_uuid, dataset_id, version_id, bind_time) AS (VALUES {}) \
+             SELECT io.k, d.namespace, d.name, {BOUND_VERSION} AS version_id \
+             FROM io JOIN datasets d ON d.id = io.dataset_id",
+            rows.join(", ")
+        );
+        for b in bind_all_as(sqlx::query_as::<_, Bound>(&sql), &args)
+            .fetch_all(pool)
+            .await?
+        {
+            if let Some(slot) = usize::try_from(b.k).ok().and_then(|k| out.get_mut(k)) {
+                *slot = Some((b.namespace, b.name, b.version_id));
+            }
+        }
+    }
+    Ok(out)
 }
 
 pub(super) async fn run(pool: &AnyPool, run: Uuid) -> Result<Option<Run>, StoreError> {

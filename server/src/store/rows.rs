@@ -1,10 +1,14 @@
 //! Row types as the database returns them. They stay in `store/`; the rest of the code sees
 //! model types.
 
+use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 
 use super::StoreError;
 use crate::error::Cause;
+use crate::model::normalize::{IoKey, IoState};
+use crate::model::time::Micros;
+use crate::model::FacetState;
 
 #[derive(Debug, FromRow)]
 pub(super) struct DatasetRow {
@@ -96,16 +100,65 @@ pub(super) struct RunRow {
     pub facets: String,
     pub job_facets: String,
     pub created_at: i64,
+    /// The run's inputs and outputs ([`io_from_stored`]).
+    pub io: String,
 }
 
-#[derive(Debug, FromRow)]
-pub(super) struct RunIoRow {
-    pub run_uuid: String,
-    pub direction: String,
-    pub dataset_id: String,
-    pub version_id: Option<String>,
-    pub bind_time: i64,
-    pub facets: String,
+/// One input or output of a run as stored in the run's row (`runs.io`, migration 0010).
+#[derive(Serialize, Deserialize)]
+struct StoredIo<'a> {
+    /// `"in"` or `"out"`.
+    dir: &'a str,
+    dataset: String,
+    /// The version the event named; else the run is bound to the one current at `bind_time`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    version: Option<String>,
+    bind_time: Micros,
+    #[serde(default)]
+    facets: FacetState,
+}
+
+/// A run's inputs and outputs as its row stores them: a JSON array of
+/// `{"dir", "dataset", "version"?, "bind_time", "facets"}`, in the order given (the writer's is
+/// by direction, then dataset). They live with the run, not as rows of their own: every event
+/// rewrites its run's row anyway, and four more rows an event, each with an index entry, cost
+/// more than the array.
+pub fn io_to_stored<'a>(io: impl IntoIterator<Item = (&'a IoKey, &'a IoState)>) -> String {
+    let entries: Vec<StoredIo> = io
+        .into_iter()
+        .map(|((_, dir, dataset), state)| StoredIo {
+            dir,
+            dataset: dataset.clone(),
+            version: state.version_id.clone(),
+            bind_time: state.bind_time,
+            facets: state.facets.clone(),
+        })
+        .collect();
+    serde_json::to_string(&entries).expect("inputs and outputs serialise")
+}
+
+/// The inputs and outputs of run `run` from its row's `io` ([`io_to_stored`]).
+pub(super) fn io_from_stored(run: &str, stored: &str) -> Result<Vec<(IoKey, IoState)>, StoreError> {
+    let entries: Vec<StoredIo> = serde_json::from_str(stored).map_err(|e| {
+        StoreError::Corrupt(Cause::msg(format!(
+            "the inputs and outputs of run {run}: {e}"
+        )))
+    })?;
+    Ok(entries
+        .into_iter()
+        .map(|e| {
+            let dir: &'static str = if e.dir == "in" { "in" } else { "out" };
+            (
+                (run.to_string(), dir, e.dataset),
+                IoState {
+                    dirty: false,
+                    version_id: e.version,
+                    bind_time: e.bind_time,
+                    facets: e.facets,
+                },
+            )
+        })
+        .collect())
 }
 
 #[derive(Debug, FromRow)]
@@ -127,6 +180,4 @@ pub(super) const JOB_VERSION_COLS: &str =
     "id, job_id, inputs, outputs, location, sql, valid_from, defined_by_event, created_at";
 pub(super) const RUN_COLS: &str = "uuid, run_id, job_id, job_version_id, parent_run_uuid, state, start_time, \
      running_time, terminal_time, terminal_type, first_event_time, last_event_time, nominal_start, nominal_end, \
-     facets, job_facets, created_at, updated_at";
-pub(super) const RUN_IO_COLS: &str =
-    "run_uuid, direction, dataset_id, version_id, bind_time, facets";
+     facets, job_facets, created_at, updated_at, io";
