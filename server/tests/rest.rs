@@ -213,6 +213,18 @@ async fn jobs_runs_and_their_states(db: Db) {
         json!([{"namespace": "warehouse", "name": "orders"}])
     );
     assert_eq!(job["latestRun"]["id"], RUN_1);
+    // The latest run comes with what it read and wrote, each bound to the version it saw: the
+    // input has none (nothing ever wrote it), the output the one the run made.
+    for (io, name, versioned) in [
+        ("inputDatasetVersions", "raw/orders 2024.parquet", false),
+        ("outputDatasetVersions", "orders", true),
+    ] {
+        let versions = job["latestRun"][io].as_array().unwrap();
+        assert_eq!(versions.len(), 1, "{job}");
+        assert_eq!(versions[0]["datasetVersionId"]["name"], name);
+        let version = &versions[0]["datasetVersionId"]["version"];
+        assert_eq!(version.is_string(), versioned, "{job}");
+    }
     assert_eq!(job["location"], "https://git.example.com/etl");
     assert_eq!(job["simpleName"], "orders");
 

@@ -49,7 +49,7 @@ fn fill_sql(jobs: i64, datasets: i64) -> Vec<String> {
              first_event_time, last_event_time, facets, job_facets, created_at, updated_at, io) \
              SELECT 'r' || i, 'r' || i, 'j' || i, 'jv' || i, 'COMPLETED', i, i + 60000000, 'COMPLETE', i, i + 60000000, '{{}}', '{{}}', i, i, \
              (SELECT json_agg(json_build_object('dir', d.dir, 'dataset', 'd' || ((i * 3 + d.k) % {datasets}), \
-             'version', 'v' || ((i * 3 + d.k) % {datasets}), 'bind_time', i, 'facets', '{{}}'::json)))::text \
+             'version', 'v' || ((i * 3 + d.k) % {datasets}), 'bind_time', i, 'facets', '{{}}'::json))::text \
              FROM (VALUES ('in', 0), ('in', 1), ('out', 2)) AS d(dir, k)) \
              FROM generate_series(0, {}) i",
             jobs - 1
