@@ -126,8 +126,8 @@ pub struct ChangeSet {
     pub versions: BTreeMap<String, VersionState>,
     pub jobs: BTreeMap<String, JobState>,
     pub runs: BTreeMap<String, RunEntry>,
-    /// The touched runs' inputs and outputs; those not `dirty` were read only to settle a run's
-    /// job version and need no write.
+    /// Every input and output of the touched runs (the store writes each run's whole set with
+    /// it); those not `dirty` are as stored, read to settle the run's job version.
     pub io: BTreeMap<IoKey, IoState>,
     pub job_versions: BTreeMap<String, JobVersionState>,
     /// Job versions a run of this batch pointed at before and no longer does: they go once no run
