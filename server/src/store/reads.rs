@@ -372,8 +372,9 @@ async fn bind_io(
     }
     let mut out = vec![None; io.len()];
     const PER_ROW: usize = 5;
-    for (c, chunk) in io.chunks(super::dialect::MAX_PARAMS / PER_ROW).enumerate() {
-        let first = c * (super::dialect::MAX_PARAMS / PER_ROW);
+    const ROWS: usize = super::dialect::MAX_PARAMS / PER_ROW;
+    for (c, chunk) in io.chunks(ROWS).enumerate() {
+        let first = c * ROWS;
         let rows: Vec<String> = (0..chunk.len())
             .map(|i| {
                 let p = PER_ROW * i;

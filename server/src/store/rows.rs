@@ -1,6 +1,8 @@
 //! Row types as the database returns them. They stay in `store/`; the rest of the code sees
 //! model types.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 
@@ -104,18 +106,19 @@ pub(super) struct RunRow {
     pub io: String,
 }
 
-/// One input or output of a run as stored in the run's row (`runs.io`, migration 0010).
+/// One input or output of a run as stored in the run's row (`runs.io`, migration 0010);
+/// borrowed from the writer's state to write it, owned once read.
 #[derive(Serialize, Deserialize)]
 struct StoredIo<'a> {
     /// `"in"` or `"out"`.
     dir: &'a str,
-    dataset: String,
+    dataset: Cow<'a, str>,
     /// The version the event named; else the run is bound to the one current at `bind_time`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    version: Option<String>,
+    version: Option<Cow<'a, str>>,
     bind_time: Micros,
     #[serde(default)]
-    facets: FacetState,
+    facets: Cow<'a, FacetState>,
 }
 
 /// A run's inputs and outputs as its row stores them: a JSON array of
@@ -128,10 +131,10 @@ pub fn io_to_stored<'a>(io: impl IntoIterator<Item = (&'a IoKey, &'a IoState)>) 
         .into_iter()
         .map(|((_, dir, dataset), state)| StoredIo {
             dir,
-            dataset: dataset.clone(),
-            version: state.version_id.clone(),
+            dataset: Cow::Borrowed(dataset),
+            version: state.version_id.as_deref().map(Cow::Borrowed),
             bind_time: state.bind_time,
-            facets: state.facets.clone(),
+            facets: Cow::Borrowed(&state.facets),
         })
         .collect();
     serde_json::to_string(&entries).expect("inputs and outputs serialise")
@@ -149,12 +152,12 @@ pub(super) fn io_from_stored(run: &str, stored: &str) -> Result<Vec<(IoKey, IoSt
         .map(|e| {
             let dir: &'static str = if e.dir == "in" { "in" } else { "out" };
             (
-                (run.to_string(), dir, e.dataset),
+                (run.to_string(), dir, e.dataset.into_owned()),
                 IoState {
                     dirty: false,
-                    version_id: e.version,
+                    version_id: e.version.map(Cow::into_owned),
                     bind_time: e.bind_time,
-                    facets: e.facets,
+                    facets: e.facets.into_owned(),
                 },
             )
         })
