@@ -87,3 +87,63 @@ fn every_standard_facet_has_a_schema() {
         assert!(names.contains(&expected), "{expected} missing");
     }
 }
+
+/// Every facet's stored text, map by map, as `FacetState` keeps it.
+fn stored_facets(e: &tributary::model::LineageEvent) -> Vec<String> {
+    let mut maps = vec![];
+    let mut push = |f: &tributary::model::Facets| {
+        let mut state = tributary::model::FacetState::default();
+        state.merge(1, f);
+        maps.push(state.to_stored());
+    };
+    if let Some(r) = &e.run {
+        push(&r.facets);
+    }
+    if let Some(j) = &e.job {
+        push(&j.facets);
+    }
+    for d in e.dataset.iter().chain(&e.inputs).chain(&e.outputs) {
+        push(&d.facets);
+        push(&d.io_facets);
+    }
+    maps
+}
+
+#[test]
+fn the_event_written_once_hashes_and_stores_its_facets_as_written_apart() {
+    use tributary::model::canonical;
+    use tributary::model::event::EventText;
+    use tributary::model::LineageEvent;
+    let Some(mut files) = common::corpus_files("valid") else {
+        return;
+    };
+    files.extend(common::corpus_files("invalid").expect("shared corpus"));
+    let mut compared = 0;
+    for f in files {
+        let event: Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+        let Value::Object(obj) = &event else { continue };
+        let text = EventText::of(obj, 0);
+        assert_eq!(
+            text.as_str(),
+            canonical::canonical(&event),
+            "{}",
+            f.display()
+        );
+        assert_eq!(text.hash(), canonical::hash(&event), "{}", f.display());
+        let (Ok(once), Ok(apart)) = (
+            LineageEvent::parse_with_text(obj.clone(), Some(&text)),
+            LineageEvent::parse(obj.clone()),
+        ) else {
+            continue;
+        };
+        assert_eq!(once, apart, "{}", f.display());
+        assert_eq!(
+            stored_facets(&once),
+            stored_facets(&apart),
+            "{}",
+            f.display()
+        );
+        compared += 1;
+    }
+    assert!(compared >= 55, "only {compared} corpus events parsed");
+}

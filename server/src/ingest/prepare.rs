@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::{PreparedEvent, Problem, Validator};
-use crate::model::canonical;
+use crate::model::event::EventText;
 use crate::model::time::Micros;
 use crate::model::LineageEvent;
 
@@ -54,13 +54,20 @@ pub fn prepare_event(
     if !unfit.is_empty() {
         return Err(Rejection(unfit));
     }
-    let hash = canonical::hash(&value);
+    let Value::Object(obj) = &value else {
+        unreachable!("checked above")
+    };
+    // The canonical text is written once, for the hash and for each facet's stored text.
+    let text = EventText::of(obj, body.len());
+    let hash = text.hash();
     let warnings = validator.check(&mut value).map_err(Rejection)?;
     let Value::Object(obj) = value else {
         unreachable!("checked above")
     };
-    let event =
-        LineageEvent::parse(obj).map_err(|e| Rejection(vec![Problem::new(e.path, e.message)]))?;
+    // A facet refused with a warning is gone from the event; the text's places are still right
+    // for the maps it was not in (a map whose members no longer match is written again).
+    let event = LineageEvent::parse_with_text(obj, Some(&text))
+        .map_err(|e| Rejection(vec![Problem::new(e.path, e.message)]))?;
     Ok(PreparedEvent {
         hash,
         body,

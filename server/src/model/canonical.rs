@@ -1,7 +1,7 @@
 //! Canonical JSON (keys sorted at every level, no whitespace) and the hashes taken over it, so
 //! the same content always hashes the same however it was formatted.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 /// Canonical text of a JSON value. `serde_json` is built without `preserve_order`, so its
@@ -9,6 +9,49 @@ use sha2::{Digest, Sha256};
 /// a dependency ever turns that feature on).
 pub fn canonical(v: &Value) -> String {
     v.to_string()
+}
+
+/// Writes a value's canonical text (the same bytes as [`canonical`]) to `out`.
+pub fn write(v: &Value, out: &mut Vec<u8>) {
+    match v {
+        Value::Object(map) => write_object(map, out, |_, v, out| write(v, out)),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write(item, out);
+            }
+            out.push(b']');
+        }
+        leaf => serde_json::to_writer(out, leaf).expect("a JSON value serialises"),
+    }
+}
+
+/// Writes an object's canonical text to `out`, each member's value by `member` (which must write
+/// it canonically, as [`write`] does): where a caller needs to know where in the text a member's
+/// value lies.
+pub fn write_object(
+    map: &Map<String, Value>,
+    out: &mut Vec<u8>,
+    mut member: impl FnMut(&str, &Value, &mut Vec<u8>),
+) {
+    out.push(b'{');
+    for (i, (key, v)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut *out, key.as_str()).expect("a key serialises");
+        out.push(b':');
+        member(key, v, out);
+    }
+    out.push(b'}');
+}
+
+/// SHA-256 of a text.
+pub fn sha256(text: &[u8]) -> [u8; 32] {
+    Sha256::digest(text).into()
 }
 
 /// SHA-256 of a value's canonical text, hashed as it is written (through a buffer of a few
@@ -67,6 +110,18 @@ mod tests {
         assert!(text.len() > 16384, "{}", text.len());
         let whole: [u8; 32] = Sha256::digest(text.as_bytes()).into();
         assert_eq!(hash(&v), whole);
+    }
+
+    #[test]
+    fn the_written_text_is_the_canonical_text() {
+        let v: Value = serde_json::from_str(
+            r#"{"z": [1, 2.5, -3e2, null, true, {}, []], "a": "é \u0000 \" \\ / \u2028 😀 \u001f",
+                "m": {"b": {"\"k\u0001": 1e300}, "a": [[]], "": -0.0}, "n": 18446744073709551615}"#,
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        write(&v, &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), canonical(&v));
     }
 
     #[test]

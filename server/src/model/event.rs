@@ -1,9 +1,12 @@
 //! OpenLineage events as the rest of the code sees them: parsed once, with ids resolved and times
 //! in UTC. Built from JSON that already passed the core schema.
 
+use std::ops::Range;
+
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::canonical;
 use super::facets::Facets;
 use super::ids;
 use super::time::{self, Micros};
@@ -155,16 +158,151 @@ fn object<'a>(
     }
 }
 
+/// Where a map of facets sits in an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Run,
+    Job,
+    Dataset,
+    /// An input's (or output's) dataset facets.
+    Facets(List, usize),
+    /// An input's `inputFacets` (or an output's `outputFacets`).
+    IoFacets(List, usize),
+}
+
+/// An event's list of inputs or of outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum List {
+    Inputs,
+    Outputs,
+}
+
+impl List {
+    /// The list's key in an event and the key of its entries' own facets.
+    fn keys(self) -> (&'static str, &'static str) {
+        match self {
+            List::Inputs => ("inputs", "inputFacets"),
+            List::Outputs => ("outputs", "outputFacets"),
+        }
+    }
+}
+
+/// An event's canonical text, written once: the event's hash is taken over it, and each facet's
+/// stored text is a slice of it, so no facet is written a second time.
+pub struct EventText {
+    text: String,
+    /// For each map of facets, where each of its members' values lies in `text`, in the map's
+    /// order.
+    places: Vec<(Place, Vec<Range<usize>>)>,
+}
+
+impl EventText {
+    /// Writes an event object's canonical text (`size` is a guess of its length).
+    pub fn of(event: &Map<String, Value>, size: usize) -> Self {
+        let mut out = Vec::with_capacity(size);
+        let mut places = Vec::new();
+        canonical::write_object(event, &mut out, |key, v, out| match (key, v) {
+            ("run", Value::Object(o)) => holder(o, &[("facets", Place::Run)], out, &mut places),
+            ("job", Value::Object(o)) => holder(o, &[("facets", Place::Job)], out, &mut places),
+            ("dataset", Value::Object(o)) => {
+                holder(o, &[("facets", Place::Dataset)], out, &mut places)
+            }
+            ("inputs" | "outputs", Value::Array(items)) => {
+                let list = if key == "inputs" {
+                    List::Inputs
+                } else {
+                    List::Outputs
+                };
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    match item {
+                        Value::Object(o) => {
+                            let places_of = [
+                                ("facets", Place::Facets(list, i)),
+                                (list.keys().1, Place::IoFacets(list, i)),
+                            ];
+                            holder(o, &places_of, out, &mut places)
+                        }
+                        other => canonical::write(other, out),
+                    }
+                }
+                out.push(b']');
+            }
+            _ => canonical::write(v, out),
+        });
+        EventText {
+            text: String::from_utf8(out).expect("canonical JSON is UTF-8"),
+            places,
+        }
+    }
+
+    /// SHA-256 of the canonical text: the event's hash.
+    pub fn hash(&self) -> [u8; 32] {
+        canonical::sha256(self.text.as_bytes())
+    }
+
+    /// The canonical text.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    fn at(&self, place: Place) -> Option<(&str, &[Range<usize>])> {
+        self.places
+            .iter()
+            .find(|(p, _)| *p == place)
+            .map(|(_, spans)| (self.text.as_str(), spans.as_slice()))
+    }
+}
+
+/// Writes an object holding maps of facets under `keys`, noting where each facet's value lies.
+fn holder(
+    obj: &Map<String, Value>,
+    keys: &[(&str, Place)],
+    out: &mut Vec<u8>,
+    places: &mut Vec<(Place, Vec<Range<usize>>)>,
+) {
+    canonical::write_object(obj, out, |key, v, out| {
+        match (keys.iter().find(|(k, _)| *k == key), v) {
+            (Some((_, place)), Value::Object(facets)) => {
+                let mut spans = Vec::with_capacity(facets.len());
+                canonical::write_object(facets, out, |_, v, out| {
+                    let start = out.len();
+                    canonical::write(v, out);
+                    spans.push(start..out.len());
+                });
+                places.push((*place, spans));
+            }
+            _ => canonical::write(v, out),
+        }
+    })
+}
+
 /// The facets under `key`, taken out of the event (moved, not copied: an event's facets are
-/// most of its bytes).
-fn facets(obj: &mut Map<String, Value>, key: &str) -> Facets {
+/// most of its bytes), with their texts where the event's canonical text has them.
+fn facets(obj: &mut Map<String, Value>, key: &str, texts: Spans) -> Facets {
     match obj.remove(key) {
-        Some(Value::Object(o)) => Facets::from_map(o),
+        Some(Value::Object(o)) => Facets::from_map_and_texts(o, texts),
         _ => Facets::default(),
     }
 }
 
-fn dataset(obj: &mut Map<String, Value>, io_key: &str, at: &str) -> Result<DatasetRef, ParseError> {
+/// A map of facets' place in the event's canonical text, when the parse has that text.
+type Spans<'a> = Option<(&'a str, &'a [Range<usize>])>;
+
+fn spans(text: Option<&EventText>, place: Place) -> Spans<'_> {
+    text.and_then(|t| t.at(place))
+}
+
+/// A dataset: `texts` for its facets, and for its facets under `io_key`.
+fn dataset<'a>(
+    obj: &mut Map<String, Value>,
+    io_key: &str,
+    at: &str,
+    texts: (Spans<'a>, Spans<'a>),
+) -> Result<DatasetRef, ParseError> {
     let namespace = string(obj, "namespace", at)?;
     let name = string(obj, "name", at)?;
     if name.is_empty() {
@@ -173,16 +311,17 @@ fn dataset(obj: &mut Map<String, Value>, io_key: &str, at: &str) -> Result<Datas
     Ok(DatasetRef {
         namespace,
         name,
-        facets: facets(obj, "facets"),
-        io_facets: facets(obj, io_key),
+        facets: facets(obj, "facets", texts.0),
+        io_facets: facets(obj, io_key, texts.1),
     })
 }
 
 fn datasets(
     obj: &mut Map<String, Value>,
-    key: &str,
-    io_key: &str,
+    list: List,
+    text: Option<&EventText>,
 ) -> Result<Vec<DatasetRef>, ParseError> {
+    let (key, io_key) = list.keys();
     match obj.get_mut(key) {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => items
@@ -190,9 +329,13 @@ fn datasets(
             .enumerate()
             .map(|(i, item)| {
                 let at = format!("/{key}/{i}");
+                let texts = (
+                    spans(text, Place::Facets(list, i)),
+                    spans(text, Place::IoFacets(list, i)),
+                );
                 item.as_object_mut()
                     .ok_or_else(|| err(&at, "must be an object"))
-                    .and_then(|o| dataset(o, io_key, &at))
+                    .and_then(|o| dataset(o, io_key, &at, texts))
             })
             .collect(),
         Some(_) => Err(err(&format!("/{key}"), "must be an array")),
@@ -201,7 +344,16 @@ fn datasets(
 
 impl LineageEvent {
     /// Parses an event object, taking its facets out of it.
-    pub fn parse(mut event: Map<String, Value>) -> Result<Self, ParseError> {
+    pub fn parse(event: Map<String, Value>) -> Result<Self, ParseError> {
+        Self::parse_with_text(event, None)
+    }
+
+    /// Parses an event object, taking its facets' texts from `text`, the canonical text of the
+    /// same object (written before anything was taken out of it).
+    pub fn parse_with_text(
+        mut event: Map<String, Value>,
+        text: Option<&EventText>,
+    ) -> Result<Self, ParseError> {
         let event = &mut event;
         let kind = EventKind::of(event);
         let time_text = string(event, "eventTime", "")?;
@@ -236,7 +388,7 @@ impl LineageEvent {
                 Some(RunRef {
                     uuid: ids::run_uuid(&run_id),
                     run_id,
-                    facets: facets(run, "facets"),
+                    facets: facets(run, "facets", spans(text, Place::Run)),
                 })
             }
             _ => None,
@@ -253,12 +405,17 @@ impl LineageEvent {
                 Some(JobRef {
                     namespace,
                     name,
-                    facets: facets(job, "facets"),
+                    facets: facets(job, "facets", spans(text, Place::Job)),
                 })
             }
         };
         let dataset = match kind {
-            EventKind::Dataset => Some(dataset(object(event, "dataset", "")?, "", "/dataset")?),
+            EventKind::Dataset => Some(dataset(
+                object(event, "dataset", "")?,
+                "",
+                "/dataset",
+                (spans(text, Place::Dataset), None),
+            )?),
             _ => None,
         };
         Ok(LineageEvent {
@@ -274,8 +431,8 @@ impl LineageEvent {
             run,
             job,
             dataset,
-            inputs: datasets(event, "inputs", "inputFacets")?,
-            outputs: datasets(event, "outputs", "outputFacets")?,
+            inputs: datasets(event, List::Inputs, text)?,
+            outputs: datasets(event, List::Outputs, text)?,
         })
     }
 }
@@ -290,6 +447,68 @@ mod tests {
             panic!("an object")
         };
         LineageEvent::parse(v)
+    }
+
+    fn stored(f: &Facets) -> String {
+        let mut state = crate::model::FacetState::default();
+        state.merge(1, f);
+        state.to_stored()
+    }
+
+    fn with_schema(field: &str) -> Map<String, Value> {
+        let Value::Object(o) = json!({
+            "eventType": "COMPLETE", "eventTime": "2024-01-01T00:00:00Z", "producer": "p",
+            "run": {"runId": "r", "facets": {"x": {"n": 1}}}, "job": {"namespace": "ns", "name": "j"},
+            "inputs": [{"namespace": "db", "name": "a",
+                        "facets": {"schema": {"fields": [{"name": field}]}, "z": {"k": [1]}},
+                        "inputFacets": {"q": {"rows": 2}}}],
+            "outputs": [{"namespace": "db", "name": "b", "outputFacets": {"s": {"r": 3}}}]
+        }) else {
+            unreachable!()
+        };
+        o
+    }
+
+    #[test]
+    fn facets_take_their_text_from_the_events_text() {
+        // The text of another event of the same shape shows where the stored texts come from.
+        let other = EventText::of(&with_schema("from the text"), 0);
+        let e = LineageEvent::parse_with_text(with_schema("parsed"), Some(&other)).unwrap();
+        assert!(stored(&e.inputs[0].facets).contains("from the text"));
+        assert_eq!(
+            e.inputs[0].facets.get("schema").unwrap()["fields"][0]["name"],
+            "parsed"
+        );
+        let own = EventText::of(&with_schema("parsed"), 0);
+        let e = LineageEvent::parse_with_text(with_schema("parsed"), Some(&own)).unwrap();
+        let apart = LineageEvent::parse(with_schema("parsed")).unwrap();
+        for (a, b) in [
+            (
+                &e.run.as_ref().unwrap().facets,
+                &apart.run.as_ref().unwrap().facets,
+            ),
+            (&e.inputs[0].facets, &apart.inputs[0].facets),
+            (&e.inputs[0].io_facets, &apart.inputs[0].io_facets),
+            (&e.outputs[0].io_facets, &apart.outputs[0].io_facets),
+        ] {
+            assert_eq!(stored(a), stored(b));
+        }
+    }
+
+    #[test]
+    fn a_map_that_lost_a_facet_since_its_text_was_written_is_written_again() {
+        let text = EventText::of(&with_schema("f"), 0);
+        let mut event = with_schema("f");
+        event["inputs"][0]["facets"]
+            .as_object_mut()
+            .unwrap()
+            .remove("schema");
+        let e = LineageEvent::parse_with_text(event, Some(&text)).unwrap();
+        assert_eq!(
+            stored(&e.inputs[0].facets),
+            r#"{"z":{"t":1,"v":{"k":[1]}}}"#
+        );
+        assert!(stored(&e.inputs[0].io_facets).contains(r#"{"rows":2}"#));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! strings instead of building and dropping JSON trees.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -34,14 +35,36 @@ impl PartialEq for Facets {
 impl Facets {
     /// Facets from a JSON object's members; members that are not objects are not facets.
     pub fn from_map(map: Map<String, Value>) -> Self {
-        let map: Map<String, Value> = map.into_iter().filter(|(_, v)| v.is_object()).collect();
-        let raw = map
-            .iter()
-            .map(|(k, v)| {
-                // serde_json's maps are sorted, so the text is canonical.
-                let text = (!is_deletion(v))
-                    .then(|| serde_json::value::to_raw_value(v).expect("a JSON value serialises"));
-                (k.clone(), text)
+        Self::from_map_and_texts(map, None)
+    }
+
+    /// Facets from a JSON object's members and, where the caller already wrote them, each
+    /// member's canonical text: `texts` holds a text and where each member's value lies in it, in
+    /// the map's order (the event's canonical text, written once for its hash). Without them, or
+    /// when they do not match the map, each facet is written here.
+    pub fn from_map_and_texts(
+        map: Map<String, Value>,
+        texts: Option<(&str, &[Range<usize>])>,
+    ) -> Self {
+        let spans = texts.filter(|(_, spans)| spans.len() == map.len());
+        let mut raw = Vec::with_capacity(map.len());
+        let map: Map<String, Value> = map
+            .into_iter()
+            .enumerate()
+            .filter(|(_, (_, v))| v.is_object())
+            .map(|(i, (k, v))| {
+                let text = (!is_deletion(&v)).then(|| {
+                    spans
+                        .and_then(|(text, spans)| {
+                            RawValue::from_string(text.get(spans[i].clone())?.to_owned()).ok()
+                        })
+                        // serde_json's maps are sorted, so the text is canonical.
+                        .unwrap_or_else(|| {
+                            serde_json::value::to_raw_value(&v).expect("a JSON value serialises")
+                        })
+                });
+                raw.push((k.clone(), text));
+                (k, v)
             })
             .collect();
         Facets { map, raw }
