@@ -159,7 +159,7 @@ fn object<'a>(
 }
 
 /// Where a map of facets sits in an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Place {
     Run,
     Job,
@@ -171,7 +171,7 @@ enum Place {
 }
 
 /// An event's list of inputs or of outputs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum List {
     Inputs,
     Outputs,
@@ -192,15 +192,15 @@ impl List {
 pub struct EventText {
     text: String,
     /// For each map of facets, where each of its members' values lies in `text`, in the map's
-    /// order.
-    places: Vec<(Place, Vec<Range<usize>>)>,
+    /// order (a map, not a list: an event may hold thousands of inputs and outputs).
+    places: Places,
 }
 
 impl EventText {
     /// Writes an event object's canonical text (`size` is a guess of its length).
     pub fn of(event: &Map<String, Value>, size: usize) -> Self {
         let mut out = Vec::with_capacity(size);
-        let mut places = Vec::new();
+        let mut places = Places::default();
         canonical::write_object(event, &mut out, |key, v, out| match (key, v) {
             ("run", Value::Object(o)) => holder(o, &[("facets", Place::Run)], out, &mut places),
             ("job", Value::Object(o)) => holder(o, &[("facets", Place::Job)], out, &mut places),
@@ -251,18 +251,20 @@ impl EventText {
 
     fn at(&self, place: Place) -> Option<(&str, &[Range<usize>])> {
         self.places
-            .iter()
-            .find(|(p, _)| *p == place)
-            .map(|(_, spans)| (self.text.as_str(), spans.as_slice()))
+            .get(&place)
+            .map(|spans| (self.text.as_str(), spans.as_slice()))
     }
 }
+
+/// Where each map of facets' members lie in an event's canonical text.
+type Places = foldhash::HashMap<Place, Vec<Range<usize>>>;
 
 /// Writes an object holding maps of facets under `keys`, noting where each facet's value lies.
 fn holder(
     obj: &Map<String, Value>,
     keys: &[(&str, Place)],
     out: &mut Vec<u8>,
-    places: &mut Vec<(Place, Vec<Range<usize>>)>,
+    places: &mut Places,
 ) {
     canonical::write_object(obj, out, |key, v, out| {
         match (keys.iter().find(|(k, _)| *k == key), v) {
@@ -273,7 +275,7 @@ fn holder(
                     canonical::write(v, out);
                     spans.push(start..out.len());
                 });
-                places.push((*place, spans));
+                places.insert(*place, spans);
             }
             _ => canonical::write(v, out),
         }
