@@ -167,7 +167,7 @@ async fn bad_input_gets_a_clear_4xx_and_stores_nothing(db: Db) {
         ("not json", vec![], b"hello".to_vec(), 400, "not valid JSON"),
         ("empty", vec![], Vec::new(), 400, "empty"),
         ("array", vec![], b"[{}]".to_vec(), 400, "/api/v1/lineage/batch"),
-        ("bad utf-8", vec![], b"{\"eventTime\": \"\xff\xfe\"}".to_vec(), 400, "not valid JSON"),
+        ("bad utf-8", vec![], b"{\"eventTime\": \"\xff\xfe\"}".to_vec(), 400, "not valid JSON: invalid UTF-8 at byte offset 15"),
         ("bad gzip", vec![("Content-Encoding", "gzip")], b"not gzip at all".to_vec(), 400, "gzip"),
         ("unknown encoding", vec![("Content-Encoding", "br")], b"{}".to_vec(), 400, "Content-Encoding"),
         ("wrong types", vec![], br#"{"eventTime": 5, "producer": [], "run": {"runId": 7}, "job": {"namespace": "n", "name": "j"}}"#.to_vec(), 400, "/eventTime"),
@@ -247,6 +247,12 @@ async fn a_batch_stores_its_good_events_and_names_the_bad_ones(db: Db) {
         .request("POST", "/api/v1/lineage/batch", &[], b"{}")
         .await;
     assert_eq!(r.status, 400);
+    let r = app
+        .request("POST", "/api/v1/lineage/batch", &[], b"[{\"a\": \"\xc3\"}]")
+        .await;
+    assert_eq!(r.status, 400);
+    let text = String::from_utf8_lossy(&r.body);
+    assert!(text.contains("invalid UTF-8 at byte offset 8"), "{text}");
     let all_good = json!([simple("RUNNING", "2024-01-01T00:05:00Z")]);
     let r = post_batch(&app, &all_good).await;
     assert_eq!(

@@ -75,7 +75,7 @@ pub async fn post_batch(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let bytes = body::read(&req, payload, state.max_body_bytes).await?;
-    let items: Vec<&RawValue> = match serde_json::from_slice(&bytes) {
+    let items: Vec<&RawValue> = match serde_json::from_str(body::text(&bytes)?) {
         Ok(items) => items,
         Err(_) => {
             // Say what is wrong: bad JSON, or JSON that is not an array (checked without

@@ -4,6 +4,8 @@
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::json;
+
 /// Canonical text of a JSON value. `serde_json` is built without `preserve_order`, so its
 /// objects are sorted maps and plain serialisation is already canonical (a test below fails if
 /// a dependency ever turns that feature on).
@@ -25,7 +27,10 @@ pub fn write(v: &Value, out: &mut Vec<u8>) {
             }
             out.push(b']');
         }
-        leaf => serde_json::to_writer(out, leaf).expect("a JSON value serialises"),
+        Value::String(s) => json::write_str(out, s),
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Number(n) => serde_json::to_writer(out, n).expect("a number serialises"),
     }
 }
 
@@ -42,7 +47,7 @@ pub fn write_object(
         if i > 0 {
             out.push(b',');
         }
-        serde_json::to_writer(&mut *out, key.as_str()).expect("a key serialises");
+        json::write_str(out, key);
         out.push(b':');
         member(key, v, out);
     }
