@@ -378,15 +378,9 @@ async fn apply(
 
 /// The event a message holds, prepared as HTTP ingest prepares it, or why it is none.
 fn event_of(validator: &Validator, payload: &[u8]) -> Result<crate::ingest::PreparedEvent, String> {
-    // Checked as UTF-8 whole, then parsed as text (as HTTP bodies are: `http::body::text`).
-    let text = std::str::from_utf8(payload).map_err(|e| {
-        format!(
-            "the message is not valid JSON: invalid UTF-8 at byte offset {}",
-            e.valid_up_to()
-        )
-    })?;
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| format!("the message is not valid JSON: {e}"))?;
+    let value: Value = crate::json::text(payload)
+        .and_then(|text| serde_json::from_str(text).map_err(|e| e.to_string()))
+        .map_err(|e| format!("the message is not valid JSON: {e}"))?;
     prepare_event(validator, value, payload.to_vec(), now_micros()).map_err(|r| r.summary())
 }
 

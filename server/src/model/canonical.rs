@@ -17,16 +17,7 @@ pub fn canonical(v: &Value) -> String {
 pub fn write(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::Object(map) => write_object(map, out, |_, v, out| write(v, out)),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write(item, out);
-            }
-            out.push(b']');
-        }
+        Value::Array(items) => write_array(items, out, |_, v, out| write(v, out)),
         Value::String(s) => json::write_str(out, s),
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
@@ -54,35 +45,40 @@ pub fn write_object(
     out.push(b'}');
 }
 
+/// Writes an array's canonical text to `out`, each item by `item` (given its index; it must
+/// write the item canonically, as [`write`] does).
+pub fn write_array(
+    items: &[Value],
+    out: &mut Vec<u8>,
+    mut item: impl FnMut(usize, &Value, &mut Vec<u8>),
+) {
+    out.push(b'[');
+    for (i, v) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        item(i, v, out);
+    }
+    out.push(b']');
+}
+
 /// SHA-256 of a text.
 pub fn sha256(text: &[u8]) -> [u8; 32] {
     Sha256::digest(text).into()
 }
 
-/// SHA-256 of a value's canonical text, hashed as it is written (through a buffer of a few
-/// pages) rather than built whole first: an event's text is tens of kilobytes, and growing a
-/// string to hold it copies it again at every doubling.
+/// SHA-256 of a value's canonical text.
 pub fn hash(v: &Value) -> [u8; 32] {
-    let mut out = std::io::BufWriter::with_capacity(8192, Hashing(Sha256::new()));
-    serde_json::to_writer(&mut out, v).expect("a JSON value serialises");
-    match out.into_inner() {
-        Ok(Hashing(h)) => h.finalize().into(),
-        Err(_) => unreachable!("hashing never fails to write"),
-    }
+    let mut out = Vec::new();
+    write(v, &mut out);
+    sha256(&out)
 }
 
-/// Writes into a hash.
-struct Hashing(Sha256);
-
-impl std::io::Write for Hashing {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.update(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+/// SHA-256 of an object's canonical text, the object held as its map (no `Value` made of it).
+pub fn hash_object(map: &Map<String, Value>) -> [u8; 32] {
+    let mut out = Vec::new();
+    write_object(map, &mut out, |_, v, out| write(v, out));
+    sha256(&out)
 }
 
 /// SHA-256 of a text, in hex.

@@ -213,23 +213,16 @@ impl EventText {
                 } else {
                     List::Outputs
                 };
-                out.push(b'[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
+                canonical::write_array(items, out, |i, item, out| match item {
+                    Value::Object(o) => {
+                        let places_of = [
+                            ("facets", Place::Facets(list, i)),
+                            (list.keys().1, Place::IoFacets(list, i)),
+                        ];
+                        holder(o, &places_of, out, &mut places)
                     }
-                    match item {
-                        Value::Object(o) => {
-                            let places_of = [
-                                ("facets", Place::Facets(list, i)),
-                                (list.keys().1, Place::IoFacets(list, i)),
-                            ];
-                            holder(o, &places_of, out, &mut places)
-                        }
-                        other => canonical::write(other, out),
-                    }
-                }
-                out.push(b']');
+                    other => canonical::write(other, out),
+                });
             }
             _ => canonical::write(v, out),
         });

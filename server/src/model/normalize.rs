@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use crate::model::canonical::{canonical, sha256_hex};
+use crate::model::canonical::{self, canonical, sha256_hex};
 use crate::model::event::{DatasetRef, EventKind, LineageEvent};
 use crate::model::graph::{
     ColumnDelta, Cuts, DatasetNames, EdgeSpan, GraphDelta, GraphJob, NodeKey,
@@ -476,7 +476,7 @@ impl ChangeSet {
             EventKind::Dataset => {
                 let Some(d) = &e.dataset else { return };
                 let id = self.touch_dataset(d, t);
-                let content = sha256_hex(&canonical(&Value::Object(d.facets.as_map().clone())));
+                let content = hex::encode(canonical::hash_object(d.facets.as_map()));
                 let pv = producer_version(d);
                 let key = pv
                     .as_deref()
