@@ -386,6 +386,85 @@ async fn postgres_stopped_answers_503_fast_and_recovers_with_nothing_lost() {
     }
 }
 
+/// A batch's writes go as one statement that commits on its own, the writer's lock held for the
+/// connection's session around it. When that statement fails (here a trigger refuses the run),
+/// nothing of the batch is stored — neither its model rows nor its raw log row — the client
+/// hears a 5xx, and the lock is not left held: the next event, a delete (which takes the same
+/// lock) and a second server's event all go through, and the refused event, sent again once the
+/// trigger is gone, is stored as new.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_whose_write_fails_stores_nothing_and_leaves_the_writers_lock_free() {
+    let Some(db) = TestDb::create(common::Db::Postgres).await else {
+        return;
+    };
+    let app = common::TestApp::start(db, |_| {}).await;
+    app.ingest(&small_event("first")).await;
+    let refused_run = uuid::Uuid::new_v4().to_string();
+    let refused = run_event(
+        "COMPLETE",
+        "2024-05-01T11:00:00Z",
+        &refused_run,
+        "refused",
+        json!([{"namespace": "db", "name": "hub"}]),
+        json!([{"namespace": "db", "name": "out.refused"}]),
+    );
+    let pool = common::pool(&app.db).await;
+    sqlx::raw_sql(&format!(
+        "CREATE FUNCTION refuse_run() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+         IF NEW.run_id = '{refused_run}' THEN RAISE EXCEPTION 'refused by the test'; END IF; \
+         RETURN NEW; END $$; \
+         CREATE TRIGGER refuse_run BEFORE INSERT OR UPDATE ON runs \
+         FOR EACH ROW EXECUTE FUNCTION refuse_run()"
+    ))
+    .execute(&pool)
+    .await
+    .expect("the trigger is installed");
+
+    let soon = std::time::Duration::from_secs(20);
+    let r = tokio::time::timeout(soon, post(app.addr, &refused))
+        .await
+        .expect("the refusal is answered without waiting for a lock left held");
+    assert!(
+        r.status >= 500,
+        "{} {}",
+        r.status,
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(app.event_count().await, 1, "the refused event was logged");
+    for path in [
+        "/api/v1/namespaces/tests/jobs/refused",
+        "/api/v1/namespaces/db/datasets/out.refused",
+    ] {
+        assert_eq!(app.get(path).await.status, 404, "{path} was stored");
+    }
+
+    let next = tokio::time::timeout(soon, post(app.addr, &small_event("after"))).await;
+    assert_eq!(next.expect("the writer's lock was left held").status, 201);
+    let delete = app.request("DELETE", "/api/v1/namespaces/tests/jobs/first", &[], b"");
+    let delete = tokio::time::timeout(soon, delete).await;
+    assert_eq!(delete.expect("a delete waits for the lock").status, 200);
+    let other = common::TestApp::start(TestDb::borrowed(&app.db.url), |_| {}).await;
+    let theirs = tokio::time::timeout(soon, post(other.addr, &small_event("theirs"))).await;
+    assert_eq!(
+        theirs.expect("another server waits for the lock").status,
+        201
+    );
+
+    sqlx::raw_sql("DROP TRIGGER refuse_run ON runs")
+        .execute(&pool)
+        .await
+        .expect("the trigger is dropped");
+    let again = post(app.addr, &refused).await;
+    assert_eq!(again.status, 201);
+    assert_eq!(app.event_count().await, 4);
+    assert_eq!(
+        app.get("/api/v1/namespaces/tests/jobs/refused")
+            .await
+            .status,
+        200
+    );
+}
+
 /// The node ids of a lineage answer, sorted.
 async fn lineage_ids(app: &common::TestApp, node: &str) -> Vec<String> {
     let v = app

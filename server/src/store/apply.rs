@@ -7,10 +7,10 @@
 use std::collections::{HashMap, HashSet};
 
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, FromRow, PgConnection, Row};
+use sqlx::{AnyConnection, Executor, FromRow, PgConnection, Row};
 
 use super::dialect::{Arg, Backend, Script};
-use super::hot::{Found, HotRows, Kept, Name};
+use super::hot::{Found, HotRows, Kept, Name, NEXT_EPOCH};
 use super::rows::*;
 use super::StoreError;
 use crate::model::event::LineageEvent;
@@ -38,10 +38,13 @@ pub(super) const MODEL_TABLES: &[&str] = &[
 
 /// The connection a batch's transaction runs on: the `Any` driver's (SQLite), or a native
 /// Postgres one, on which the upserts are sent as arrays bound to one prepared statement instead
-/// of literals the server must lex and plan.
+/// of literals the server must lex and plan. A native connection may hold the writer's lock for
+/// its session, outside any transaction (see `tx::WriteTx::begin_batch`): then its flag says
+/// whether a transaction has been opened since, and until one is, each statement commits on its
+/// own.
 pub(super) enum Conn<'a> {
     Any(&'a mut AnyConnection),
-    Pg(&'a mut PgConnection),
+    Pg(&'a mut PgConnection, &'a mut bool),
 }
 
 impl Conn<'_> {
@@ -49,8 +52,62 @@ impl Conn<'_> {
     pub async fn run(&mut self, script: Script) -> Result<Vec<Vec<AnyRow>>, StoreError> {
         Ok(match self {
             Conn::Any(c) => script.run(c).await?,
-            Conn::Pg(c) => script.run_pg(c).await?,
+            Conn::Pg(c, _) => script.run_pg(c).await?,
         })
+    }
+
+    /// Makes the writes that follow commit together, with the `COMMIT`: opens a transaction if
+    /// none is (the `Any` driver's connection always is in one).
+    async fn hold(&mut self) -> Result<(), StoreError> {
+        if let Conn::Pg(c, open) = self {
+            if !**open {
+                Executor::execute(&mut **c, "BEGIN").await?;
+                **open = true;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a batch's commit tells the other servers and the writers after it: notices on a
+/// channel (delivered only if it commits) and whether the model's epoch moves on.
+pub(super) struct Announce {
+    pub channel: &'static str,
+    pub notices: Vec<String>,
+    pub next_epoch: bool,
+}
+
+impl Announce {
+    /// No notices, the epoch where it is.
+    pub fn nothing(channel: &'static str) -> Announce {
+        Announce {
+            channel,
+            notices: Vec::new(),
+            next_epoch: false,
+        }
+    }
+
+    /// As statements to run before a transaction's `COMMIT`.
+    pub fn script(&self, backend: Backend) -> Script {
+        let mut script = Script::new(backend);
+        if !self.notices.is_empty() {
+            script
+                .sql("SELECT pg_notify(")
+                .text(self.channel)
+                .sql(", p) FROM (VALUES ");
+            for (i, p) in self.notices.iter().enumerate() {
+                script
+                    .sql(if i == 0 { "(" } else { ", (" })
+                    .text(p)
+                    .sql(")");
+            }
+            script.sql(") AS v(p)");
+            script.end();
+        }
+        if self.next_epoch {
+            script.sql(NEXT_EPOCH).end();
+        }
+        script
     }
 }
 
@@ -166,7 +223,7 @@ impl Pending {
     /// a script of literals on the `Any` driver's.
     fn new(tx: &Conn<'_>, backend: Backend) -> Pending {
         match tx {
-            Conn::Pg(_) => Pending::Bound(Vec::new()),
+            Conn::Pg(..) => Pending::Bound(Vec::new()),
             Conn::Any(_) => Pending::Script(Script::new(backend)),
         }
     }
@@ -262,18 +319,9 @@ impl Pending {
                 script.append(then);
                 tx.run(script).await?;
             }
-            (Pending::Bound(tables), Conn::Pg(conn)) => {
+            (Pending::Bound(tables), Conn::Pg(conn, _)) => {
                 if !tables.is_empty() {
-                    let (sql, columns) = bound_upserts(tables);
-                    let mut q = sqlx::query::<sqlx::Postgres>(&sql);
-                    for c in columns {
-                        q = match c {
-                            Column::Text(v) => q.bind(v),
-                            Column::Int(v) => q.bind(v),
-                            Column::Bytes(v) => q.bind(v),
-                        };
-                    }
-                    q.execute(&mut **conn).await?;
+                    execute_bound(conn, bound_upserts(tables, None)).await?;
                 }
                 then.run_pg(conn).await?;
             }
@@ -285,10 +333,37 @@ impl Pending {
     }
 }
 
-/// The statement and its arrays for [`Pending::Bound`] upserts.
-fn bound_upserts(tables: Vec<TableRows>) -> (String, Vec<Column>) {
+/// Runs a statement of bound arrays.
+async fn execute_bound(
+    conn: &mut PgConnection,
+    (sql, columns): (String, Vec<Column>),
+) -> Result<(), StoreError> {
+    let mut q = sqlx::query::<sqlx::Postgres>(&sql);
+    for c in columns {
+        q = match c {
+            Column::Text(v) => q.bind(v),
+            Column::Int(v) => q.bind(v),
+            Column::Bytes(v) => q.bind(v),
+        };
+    }
+    q.execute(conn).await?;
+    Ok(())
+}
+
+/// The statement and its arrays for [`Pending::Bound`] upserts; with `announce`, it also sends
+/// the notices and moves the model's epoch on (the whole statement committing on its own, it is
+/// the batch's last).
+fn bound_upserts(tables: Vec<TableRows>, announce: Option<Announce>) -> (String, Vec<Column>) {
     let mut sql = String::from("WITH ");
     let mut columns = Vec::new();
+    let mut clauses = 0;
+    let mut clause = |sql: &mut String, text: &str| {
+        if clauses > 0 {
+            sql.push_str(", ");
+        }
+        clauses += 1;
+        sql.push_str(text);
+    };
     for (k, t) in tables.into_iter().enumerate() {
         // One array per column, of the type its first value has; the rows' values are moved
         // into them, not copied.
@@ -317,18 +392,40 @@ fn bound_upserts(tables: Vec<TableRows>) -> (String, Vec<Column>) {
                 }
             }
         }
-        if k > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(&format!(
+        let text = format!(
             "w{k} AS (INSERT INTO {} ({}) SELECT * FROM unnest({}) {})",
             t.table,
             t.cols.join(", "),
             arrays.join(", "),
             conflict_clause(t.table, t.cols, t.key, t.on_conflict)
-        ));
+        );
+        clause(&mut sql, &text);
     }
-    sql.push_str(" SELECT 1");
+    let mut last = "SELECT 1";
+    if let Some(announce) = announce {
+        if announce.next_epoch {
+            clause(&mut sql, &format!("epoch AS ({NEXT_EPOCH})"));
+        }
+        if !announce.notices.is_empty() {
+            // A clause that only reads runs when it is read: the last `SELECT` reads it.
+            let channel = announce.channel;
+            assert!(
+                channel.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "a channel's name is written as it is"
+            );
+            let n = columns.len() + 1;
+            clause(
+                &mut sql,
+                &format!("notices AS (SELECT pg_notify('{channel}', p) FROM unnest(${n}::text[]) AS u(p))"),
+            );
+            columns.push(Column::Text(
+                announce.notices.into_iter().map(Some).collect(),
+            ));
+            last = "SELECT count(*) FROM notices";
+        }
+    }
+    sql.push(' ');
+    sql.push_str(last);
     (sql, columns)
 }
 
@@ -665,6 +762,32 @@ impl Writes {
         let mut after = self.after;
         after.append(then);
         self.upserts.send(tx, after).await
+    }
+
+    /// Sends them with what the commit announces as one statement that commits on its own (on
+    /// a native connection outside any transaction, its writes held together by nothing else).
+    /// Nothing is sent when there is nothing to write or announce.
+    pub async fn send_alone(
+        self,
+        conn: &mut PgConnection,
+        announce: Announce,
+    ) -> Result<(), StoreError> {
+        let tables = match self.upserts {
+            Pending::Bound(tables) => tables,
+            // A batch of events stored before: nothing to write.
+            Pending::Script(none) if none.statements() == 0 => Vec::new(),
+            Pending::Script(_) => {
+                unreachable!("a statement committing on its own has its upserts bound")
+            }
+        };
+        assert!(
+            self.after.statements() == 0,
+            "writes that must follow others are sent in a transaction"
+        );
+        if tables.is_empty() && announce.notices.is_empty() && !announce.next_epoch {
+            return Ok(());
+        }
+        execute_bound(conn, bound_upserts(tables, Some(announce))).await
     }
 }
 
@@ -1165,7 +1288,9 @@ async fn write(
             after: Script::new(backend),
         });
     }
-    // The runs must point at their new versions before the old ones can go.
+    // The runs must point at their new versions before the old ones can go; what follows
+    // commits with them.
+    tx.hold().await?;
     upserts.send(tx, Script::new(backend)).await?;
     let mut removals = Script::new(backend);
     for old in &b.replaced_job_versions {

@@ -14,8 +14,9 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 use uuid::Uuid;
 
+use super::apply::Announce;
 use super::dialect::{Arg, Backend, Script};
-use super::hot::{self, HotRows, NEXT_EPOCH};
+use super::hot::{self, HotRows};
 use super::tx::{WritePool, WriteTx};
 use super::{access, apply, catalog, keep, reads};
 use super::{ColumnHistory, RetentionReport, VerifyReport, VersionTag};
@@ -152,8 +153,9 @@ async fn open_native_pool(url: &str) -> Result<sqlx::PgPool, StoreError> {
     let options = sqlx::postgres::PgConnectOptions::from_str(url)
         .map_err(|e| StoreError::UnsupportedUrl(e.to_string()))?;
     sqlx::postgres::PgPoolOptions::new()
-        // One batch at a time, and one more while a cut connection's successor opens.
-        .max_connections(2)
+        // One batch at a time, the last one's releasing the writer's lock (see
+        // `WriteTx::begin_batch`), and one more while a cut connection's successor opens.
+        .max_connections(3)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .after_connect(|conn, _| {
             Box::pin(async move {
@@ -283,22 +285,20 @@ impl SqlStore {
     /// The statement that announces a change: one, however many notices the change takes (none
     /// on SQLite, where no other server listens).
     fn notices_script(&self, change: &GraphChange) -> Script {
-        let mut script = Script::new(self.backend);
-        if self.backend == Backend::Postgres {
-            script
-                .sql("SELECT pg_notify(")
-                .text(GRAPH_CHANNEL)
-                .sql(", p) FROM (VALUES ");
-            for (i, p) in notices(change, &self.instance).iter().enumerate() {
-                script
-                    .sql(if i == 0 { "(" } else { ", (" })
-                    .text(p)
-                    .sql(")");
-            }
-            script.sql(") AS v(p)");
-            script.end();
+        self.announcing(change, false).script(self.backend)
+    }
+
+    /// What a commit of `change` announces (no notices on SQLite, where no other server
+    /// listens), and whether it moves the model's epoch on.
+    fn announcing(&self, change: &GraphChange, next_epoch: bool) -> Announce {
+        Announce {
+            channel: GRAPH_CHANNEL,
+            notices: match self.backend {
+                Backend::Postgres => notices(change, &self.instance),
+                Backend::Sqlite => Vec::new(),
+            },
+            next_epoch,
         }
-        script
     }
 
     /// The change naming one job (`table` is `jobs`) or dataset.
@@ -447,7 +447,8 @@ impl SqlStore {
         }
         let logging = script.statements();
         script.append(plan.reads());
-        let (mut tx, mut answers) = WriteTx::begin(&self.batches, WRITER_LOCK, script).await?;
+        let (mut tx, mut answers) =
+            WriteTx::begin_batch(&self.batches, WRITER_LOCK, script).await?;
         let reads = answers.split_off(logging);
         let epoch: i64 = match answers[made].first() {
             Some(row) => row.try_get(0)?,
@@ -493,14 +494,12 @@ impl SqlStore {
             list.dedup();
         }
         change.cuts = cuts;
-        // Delivered to every listener when (and only if) the transaction commits; sent with the
-        // `COMMIT`.
-        let (notices, next) = if fresh.is_empty() {
-            (Script::new(self.backend), epoch)
+        // Delivered to every listener when (and only if) the batch commits; sent with its
+        // writes.
+        let (announce, next) = if fresh.is_empty() {
+            (Announce::nothing(GRAPH_CHANNEL), epoch)
         } else {
-            let mut notices = self.notices_script(&change);
-            notices.sql(NEXT_EPOCH).end();
-            (notices, epoch + 1)
+            (self.announcing(&change, true), epoch + 1)
         };
         if !known.is_empty() {
             // Events stored before change nothing, but what they name is read back whole: a
@@ -511,8 +510,8 @@ impl SqlStore {
             delta.read_back.merge(known);
         }
         let applied = started.elapsed();
-        // The writes, then the notices and the `COMMIT`.
-        tx.commit(writes, notices).await?;
+        // The writes, the notices and the commit.
+        tx.commit(writes, announce, self.backend).await?;
         self.hot.lock().expect("kept rows").keep(kept, epoch, next);
         tracing::debug!(events = batch.len(), ?logged, ?applied, total = ?started.elapsed(), "batch committed");
         self.partitions
@@ -717,9 +716,11 @@ impl Store for SqlStore {
         let mut plan = apply::Plan::new(self.backend, &all);
         let (mut tx, reads) = WriteTx::begin(&self.batches, WRITER_LOCK, plan.reads()).await?;
         let applied = plan.apply(&mut tx.conn(), reads, &all).await?;
-        let mut then = Script::new(self.backend);
-        then.sql(NEXT_EPOCH).end();
-        tx.commit(applied.writes, then).await?;
+        let announce = Announce {
+            next_epoch: true,
+            ..Announce::nothing(GRAPH_CHANNEL)
+        };
+        tx.commit(applied.writes, announce, self.backend).await?;
         Ok(())
     }
 

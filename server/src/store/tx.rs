@@ -9,9 +9,9 @@ use std::ops::{Deref, DerefMut};
 
 use sqlx::any::AnyRow;
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Executor, PgPool, Postgres};
+use sqlx::{Any, AnyConnection, AnyPool, Executor, PgConnection, PgPool, Postgres};
 
-use super::apply::{Conn, Writes};
+use super::apply::{Announce, Conn, Writes};
 use super::dialect::Script;
 use super::{Backend, StoreError};
 
@@ -149,10 +149,18 @@ impl DerefMut for Tx {
 /// [`Conn`]); dropped without committing, it closes its connection, as [`Tx`] does.
 pub enum WriteTx {
     Any(Tx),
-    Pg {
-        conn: PoolConnection<Postgres>,
-        committed: bool,
-    },
+    Pg(PgTx),
+}
+
+/// A batch's transaction on a native Postgres connection.
+pub struct PgTx {
+    /// Handed, once committed, to the task that releases a lock held for the session.
+    conn: Option<PoolConnection<Postgres>>,
+    /// A transaction is open (`BEGIN`); otherwise each statement commits on its own.
+    open: bool,
+    /// The writer's lock is held for the session, not for the transaction.
+    session: bool,
+    committed: bool,
 }
 
 impl WriteTx {
@@ -163,6 +171,30 @@ impl WriteTx {
         lock: i64,
         script: Script,
     ) -> Result<(WriteTx, Vec<Vec<AnyRow>>), StoreError> {
+        Self::start(pool, lock, script, false).await
+    }
+
+    /// The same for one batch of events: on a native Postgres connection the writer's lock is
+    /// taken for the session, and no transaction is opened. The reads that follow need none
+    /// (every writer of the model's rows holds the lock), and the batch's writes go as one
+    /// statement, which commits on its own as its answer comes back ([`WriteTx::commit`]): one
+    /// round trip fewer than `BEGIN` … `COMMIT`. Then the lock is released beside the next
+    /// batch's start. A batch that must write in more than one statement opens a transaction
+    /// first (`Conn::hold`).
+    pub async fn begin_batch(
+        pool: &WritePool,
+        lock: i64,
+        script: Script,
+    ) -> Result<(WriteTx, Vec<Vec<AnyRow>>), StoreError> {
+        Self::start(pool, lock, script, true).await
+    }
+
+    async fn start(
+        pool: &WritePool,
+        lock: i64,
+        script: Script,
+        session: bool,
+    ) -> Result<(WriteTx, Vec<Vec<AnyRow>>), StoreError> {
         match pool {
             WritePool::Any(pool, backend) => {
                 let (tx, answers) =
@@ -170,14 +202,28 @@ impl WriteTx {
                 Ok((WriteTx::Any(tx), answers))
             }
             WritePool::Pg(pool) => {
-                let (all, begun) = Tx::locked_script(Backend::Postgres, lock, script);
+                let (all, begun) = if session {
+                    let mut all = Script::new(Backend::Postgres);
+                    // As text: the lock function returns `void`, which rows cannot carry.
+                    all.sql(&format!("SELECT pg_advisory_lock({lock})::text"))
+                        .end();
+                    let begun = all.statements();
+                    all.append(script);
+                    (all, begun)
+                } else {
+                    Tx::locked_script(Backend::Postgres, lock, script)
+                };
                 let mut conn = pool.acquire().await?;
+                // A lock held for the session outlives a failed statement: `opened` closes the
+                // connection, and the lock goes with its session.
                 let answers = opened(all.run_pg(&mut conn).await, &mut conn, begun)?;
-                let tx = WriteTx::Pg {
-                    conn,
+                let tx = PgTx {
+                    conn: Some(conn),
+                    open: !session,
+                    session,
                     committed: false,
                 };
-                Ok((tx, answers))
+                Ok((WriteTx::Pg(tx), answers))
             }
         }
     }
@@ -186,33 +232,80 @@ impl WriteTx {
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
             WriteTx::Any(tx) => Conn::Any(tx),
-            WriteTx::Pg { conn, .. } => Conn::Pg(conn),
+            WriteTx::Pg(tx) => Conn::Pg(tx.conn.as_mut().expect("not yet committed"), &mut tx.open),
         }
     }
 
-    /// Sends the writes, then `then` and the `COMMIT`. If a statement fails, what follows does
-    /// not run: the connection is closed and nothing commits.
-    pub async fn commit(mut self, writes: Writes, mut then: Script) -> Result<(), StoreError> {
-        then.sql("COMMIT").end();
-        writes.send(&mut self.conn(), then).await?;
+    /// Sends the writes and what the commit announces, and commits: in a transaction, the
+    /// writes, then the rest with the `COMMIT`; outside one (a batch begun with
+    /// [`WriteTx::begin_batch`] that wrote nothing yet), all as one statement, committed when
+    /// its answer comes. If a statement fails, what follows does not run: the connection is
+    /// closed and nothing commits.
+    pub async fn commit(
+        mut self,
+        writes: Writes,
+        announce: Announce,
+        backend: Backend,
+    ) -> Result<(), StoreError> {
+        match &mut self {
+            WriteTx::Pg(PgTx {
+                conn: Some(conn),
+                open: false,
+                ..
+            }) => writes.send_alone(conn, announce).await?,
+            _ => {
+                let mut then = announce.script(backend);
+                then.sql("COMMIT").end();
+                writes.send(&mut self.conn(), then).await?;
+            }
+        }
         match &mut self {
             WriteTx::Any(tx) => tx.committed = true,
-            WriteTx::Pg { committed, .. } => *committed = true,
+            WriteTx::Pg(tx) => {
+                tx.committed = true;
+                if tx.session {
+                    release(tx.conn.take().expect("not yet committed"));
+                }
+            }
         }
         Ok(())
     }
 }
 
-impl Drop for WriteTx {
+impl Drop for PgTx {
     fn drop(&mut self) {
-        if let WriteTx::Pg {
-            conn,
-            committed: false,
-        } = self
-        {
+        if let (Some(conn), false) = (&mut self.conn, self.committed) {
             conn.close_on_drop();
         }
     }
+}
+
+/// Releases the writer's lock held for a connection's session, in a task of its own: the batch
+/// has committed and is answered meanwhile, and the next one, on another connection, is granted
+/// the lock when this lets it go. A connection that could not release it is closed (its session
+/// and the lock with it), never handed back to the pool holding it — also if the task is dropped
+/// unfinished.
+fn release(conn: PoolConnection<Postgres>) {
+    struct Releasing(Option<PoolConnection<Postgres>>);
+    impl Drop for Releasing {
+        fn drop(&mut self) {
+            if let Some(conn) = &mut self.0 {
+                conn.close_on_drop();
+            }
+        }
+    }
+    let mut held = Releasing(Some(conn));
+    tokio::spawn(async move {
+        let conn: &mut PgConnection = held.0.as_mut().expect("held");
+        if conn
+            .execute("SELECT pg_advisory_unlock_all()::text")
+            .await
+            .is_ok()
+        {
+            // Back to the pool.
+            drop(held.0.take());
+        }
+    });
 }
 
 /// The answers of a transaction's opening script without those of the `begun` statements
