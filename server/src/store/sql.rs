@@ -147,15 +147,20 @@ fn postgres_settings(purpose: PoolUse) -> Vec<String> {
     sets
 }
 
+/// The writer's connections on Postgres: one batch's, the last one's releasing the writer's
+/// lock (see `WriteTx::begin_batch`), and one more while a cut connection's successor opens.
+const BATCH_CONNECTIONS: u32 = 3;
+
 /// The writer's pool on Postgres: native connections (the `Any` driver cannot bind arrays),
 /// set up as the `Any` pool's for writes.
 async fn open_native_pool(url: &str) -> Result<sqlx::PgPool, StoreError> {
     let options = sqlx::postgres::PgConnectOptions::from_str(url)
         .map_err(|e| StoreError::UnsupportedUrl(e.to_string()))?;
     sqlx::postgres::PgPoolOptions::new()
-        // One batch at a time, the last one's releasing the writer's lock (see
-        // `WriteTx::begin_batch`), and one more while a cut connection's successor opens.
-        .max_connections(3)
+        .max_connections(BATCH_CONNECTIONS)
+        // Not pinged when taken: that is a round trip on every batch's way. A cut connection
+        // fails the batch's first statement instead, and the batch is tried again (`ingest`).
+        .test_before_acquire(false)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .after_connect(|conn, _| {
             Box::pin(async move {
@@ -682,12 +687,23 @@ impl Store for SqlStore {
             // the COMMIT reached the database: the log is keyed by content hash, so the events
             // come back as duplicates and the answer (committed) is right either way. What the
             // graph must read back is then unknown: everything the batch names, whole.
+            // The writer's connections are not tested when taken (see `open_native_pool`), so
+            // after a restart every idle one is cut: one more try for each the pool may hold.
             Err(StoreError::Disconnected(cause)) => {
-                tracing::warn!(cause = %cause, "connection cut during ingest; trying once more");
-                let mut done = self.ingest_batch(batch).await?;
-                done.change = GraphChange::of(batch);
-                done.delta = None;
-                Ok(done)
+                let mut cause = cause;
+                for _ in 0..BATCH_CONNECTIONS {
+                    tracing::warn!(cause = %cause, "connection cut during ingest; trying again");
+                    match self.ingest_batch(batch).await {
+                        Ok(mut done) => {
+                            done.change = GraphChange::of(batch);
+                            done.delta = None;
+                            return Ok(done);
+                        }
+                        Err(StoreError::Disconnected(again)) => cause = again,
+                        Err(e) => return Err(e),
+                    }
+                }
+                Err(StoreError::Disconnected(cause))
             }
             // The database is away: trying again now would only make the client wait longer.
             Err(e @ StoreError::Unavailable(_)) => Err(e),
