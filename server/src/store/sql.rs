@@ -683,12 +683,12 @@ impl Store for SqlStore {
     async fn ingest(&self, batch: &[PreparedEvent]) -> Result<Committed, StoreError> {
         match self.ingest_batch(batch).await {
             Ok(done) => Ok(done),
-            // The connection was cut: once more on a fresh one. Safe even if the cut came after
-            // the COMMIT reached the database: the log is keyed by content hash, so the events
-            // come back as duplicates and the answer (committed) is right either way. What the
-            // graph must read back is then unknown: everything the batch names, whole.
-            // The writer's connections are not tested when taken (see `open_native_pool`), so
-            // after a restart every idle one is cut: one more try for each the pool may hold.
+            // The connection was cut: again on another. Safe even if the cut came after the
+            // commit reached the database: the log is keyed by content hash, so the events come
+            // back as duplicates and the answer (committed) is right either way. What the graph
+            // must read back is then unknown: everything the batch names, whole. The writer's
+            // connections are not tested when taken (see `open_native_pool`), so after a
+            // restart every idle one is cut: one more try for each the pool may hold.
             Err(StoreError::Disconnected(cause)) => {
                 let mut cause = cause;
                 for _ in 0..BATCH_CONNECTIONS {
