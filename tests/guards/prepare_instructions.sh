@@ -33,8 +33,13 @@ events=100
 # Lowered the same session to 3.78M: strings and keys in that text are written by `json::write_str`
 # (eight bytes tested at a time) instead of serde_json's generic serialiser, which this build
 # compiled at opt-level 0 (3.43M here; release 1.84M -> 1.75M).
+# Raised on 2026-12-07 (eighteenth session) to 5.75M: an accepted event's body is now
+# LZ4-compressed while it is prepared (on the HTTP workers, beside other events) instead of in
+# the writer's one task, which every batch waits for — work moved, not added (release: 1.75M ->
+# 1.89M here, the writer's merge of a batch of 16 ~0.25 ms shorter). This build counts 5.23M:
+# the compressor's generic core is compiled at opt-level 0 with this crate (1.8M of it).
 # Lower it when the cost falls; raise it only with a reason in the commit.
-budget=3780000
+budget=5750000
 # Measured 2.21M on 2026-12-06 (the same build), batches of 32 realistic events; 2.35M on
 # 2026-12-07 once each new run's likely job version is worked out before the locked reads.
 normalize_budget=2450000

@@ -29,7 +29,7 @@ impl Rejection {
 }
 
 /// Validates and parses one event. `body` is the event's bytes as received; they are stored
-/// verbatim.
+/// verbatim (compressed here, once the event is known to be accepted).
 pub fn prepare_event(
     validator: &Validator,
     mut value: Value,
@@ -70,7 +70,8 @@ pub fn prepare_event(
         .map_err(|e| Rejection(vec![Problem::new(e.path, e.message)]))?;
     Ok(PreparedEvent {
         hash,
-        body,
+        body: lz4_flex::compress_prepend_size(&body),
+        body_len: body.len(),
         event,
         warnings,
         received_at,

@@ -28,8 +28,12 @@ pub struct PreparedEvent {
     /// SHA-256 of the event's canonical JSON (sorted keys, no whitespace): re-sending the same
     /// event, however formatted, gives the same hash.
     pub hash: [u8; 32],
-    /// The bytes as received.
+    /// The bytes as received, compressed as the raw log keeps them (LZ4, their length
+    /// prepended): done where the event is prepared, beside other events' preparation, rather
+    /// than in the writer's one task, which every batch waits for.
     pub body: Vec<u8>,
+    /// How many bytes were received.
+    pub body_len: usize,
     /// The parsed event, without the facets that were flagged as malformed.
     pub event: LineageEvent,
     /// Malformed standard facets that were accepted but not used.

@@ -572,8 +572,8 @@ fn log_row(p: &PreparedEvent) -> Vec<Arg> {
         e.job.as_ref().map(|j| j.namespace.clone()).into(),
         e.job.as_ref().map(|j| j.name.clone()).into(),
         e.producer.clone().into(),
-        lz4_flex::compress_prepend_size(&p.body).into(),
-        (p.body.len() as i64).into(),
+        p.body.clone().into(),
+        (p.body_len as i64).into(),
         (!p.warnings.is_empty())
             .then(|| serde_json::to_string(&p.warnings).expect("warnings serialise"))
             .into(),
