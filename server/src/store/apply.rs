@@ -69,19 +69,20 @@ impl Conn<'_> {
     }
 }
 
-/// What a batch's commit tells the other servers and the writers after it: notices on a
-/// channel (delivered only if it commits) and whether the model's epoch moves on.
+/// The channel graph changes are announced on (written into statements as it is).
+pub(super) const GRAPH_CHANNEL: &str = "tributary_graph";
+
+/// What a batch's commit tells the other servers and the writers after it: notices on
+/// [`GRAPH_CHANNEL`] (delivered only if it commits) and whether the model's epoch moves on.
 pub(super) struct Announce {
-    pub channel: &'static str,
     pub notices: Vec<String>,
     pub next_epoch: bool,
 }
 
 impl Announce {
     /// No notices, the epoch where it is.
-    pub fn nothing(channel: &'static str) -> Announce {
+    pub fn nothing() -> Announce {
         Announce {
-            channel,
             notices: Vec::new(),
             next_epoch: false,
         }
@@ -93,7 +94,7 @@ impl Announce {
         if !self.notices.is_empty() {
             script
                 .sql("SELECT pg_notify(")
-                .text(self.channel)
+                .text(GRAPH_CHANNEL)
                 .sql(", p) FROM (VALUES ");
             for (i, p) in self.notices.iter().enumerate() {
                 script
@@ -408,15 +409,10 @@ fn bound_upserts(tables: Vec<TableRows>, announce: Option<Announce>) -> (String,
         }
         if !announce.notices.is_empty() {
             // A clause that only reads runs when it is read: the last `SELECT` reads it.
-            let channel = announce.channel;
-            assert!(
-                channel.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
-                "a channel's name is written as it is"
-            );
             let n = columns.len() + 1;
             clause(
                 &mut sql,
-                &format!("notices AS (SELECT pg_notify('{channel}', p) FROM unnest(${n}::text[]) AS u(p))"),
+                &format!("notices AS (SELECT pg_notify('{GRAPH_CHANNEL}', p) FROM unnest(${n}::text[]) AS u(p))"),
             );
             columns.push(Column::Text(
                 announce.notices.into_iter().map(Some).collect(),
@@ -734,9 +730,10 @@ pub(super) struct Writes {
 }
 
 impl Writes {
-    fn none(backend: Backend) -> Writes {
+    /// Nothing to write, in the form `tx` sends writes.
+    fn none(tx: &Conn<'_>, backend: Backend) -> Writes {
         Writes {
-            upserts: Pending::Script(Script::new(backend)),
+            upserts: Pending::new(tx, backend),
             after: Script::new(backend),
         }
     }
@@ -772,13 +769,8 @@ impl Writes {
         conn: &mut PgConnection,
         announce: Announce,
     ) -> Result<(), StoreError> {
-        let tables = match self.upserts {
-            Pending::Bound(tables) => tables,
-            // A batch of events stored before: nothing to write.
-            Pending::Script(none) if none.statements() == 0 => Vec::new(),
-            Pending::Script(_) => {
-                unreachable!("a statement committing on its own has its upserts bound")
-            }
+        let Pending::Bound(tables) = self.upserts else {
+            unreachable!("a statement committing on its own has its upserts bound")
         };
         assert!(
             self.after.statements() == 0,
@@ -867,7 +859,7 @@ impl Plan {
             return Ok(Applied {
                 cuts: Cuts::default(),
                 delta: GraphDelta::default(),
-                writes: Writes::none(backend),
+                writes: Writes::none(tx, backend),
                 kept: Kept::default(),
             });
         }

@@ -14,7 +14,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 use uuid::Uuid;
 
-use super::apply::Announce;
+use super::apply::{Announce, GRAPH_CHANNEL};
 use super::dialect::{Arg, Backend, Script};
 use super::hot::{self, HotRows};
 use super::tx::{WritePool, WriteTx};
@@ -37,10 +37,9 @@ use std::collections::HashMap;
 static PG_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 
-/// The channel graph changes are announced on, and the largest payload sent (Postgres allows
-/// 8000 bytes): a larger change goes as several notices; a single name too long for one is
-/// announced as `*` and the sender's instance, "reload everything" (for the other servers).
-const GRAPH_CHANNEL: &str = "tributary_graph";
+/// The largest payload a notice on `GRAPH_CHANNEL` carries (Postgres allows 8000 bytes): a
+/// larger change goes as several notices; a single name too long for one is announced as `*`
+/// and the sender's instance, "reload everything" (for the other servers).
 const NOTIFY_LIMIT: usize = 7_000;
 
 /// A change as the notices that announce it: each under `NOTIFY_LIMIT`, together naming every
@@ -297,7 +296,6 @@ impl SqlStore {
     /// listens), and whether it moves the model's epoch on.
     fn announcing(&self, change: &GraphChange, next_epoch: bool) -> Announce {
         Announce {
-            channel: GRAPH_CHANNEL,
             notices: match self.backend {
                 Backend::Postgres => notices(change, &self.instance),
                 Backend::Sqlite => Vec::new(),
@@ -502,7 +500,7 @@ impl SqlStore {
         // Delivered to every listener when (and only if) the batch commits; sent with its
         // writes.
         let (announce, next) = if fresh.is_empty() {
-            (Announce::nothing(GRAPH_CHANNEL), epoch)
+            (Announce::nothing(), epoch)
         } else {
             (self.announcing(&change, true), epoch + 1)
         };
@@ -689,8 +687,7 @@ impl Store for SqlStore {
             // must read back is then unknown: everything the batch names, whole. The writer's
             // connections are not tested when taken (see `open_native_pool`), so after a
             // restart every idle one is cut: one more try for each the pool may hold.
-            Err(StoreError::Disconnected(cause)) => {
-                let mut cause = cause;
+            Err(StoreError::Disconnected(mut cause)) => {
                 for _ in 0..BATCH_CONNECTIONS {
                     tracing::warn!(cause = %cause, "connection cut during ingest; trying again");
                     match self.ingest_batch(batch).await {
@@ -734,7 +731,7 @@ impl Store for SqlStore {
         let applied = plan.apply(&mut tx.conn(), reads, &all).await?;
         let announce = Announce {
             next_epoch: true,
-            ..Announce::nothing(GRAPH_CHANNEL)
+            ..Announce::nothing()
         };
         tx.commit(applied.writes, announce, self.backend).await?;
         Ok(())

@@ -64,7 +64,7 @@ impl Tx {
         lock: i64,
         script: Script,
     ) -> Result<(Tx, Vec<Vec<sqlx::any::AnyRow>>), StoreError> {
-        let (all, begun) = Self::locked_script(backend, lock, script);
+        let (all, begun) = Self::locked_script(backend, lock, script, false);
         let mut conn = pool.acquire().await?;
         let answers = opened(all.run(&mut conn).await, &mut conn, begun)?;
         let tx = Tx {
@@ -74,14 +74,27 @@ impl Tx {
         Ok((tx, answers))
     }
 
-    /// The `BEGIN`, the lock (Postgres) and `script`; how many statements come before it.
-    fn locked_script(backend: Backend, lock: i64, script: Script) -> (Script, usize) {
+    /// The `BEGIN`, the lock (Postgres) and `script`; how many statements come before it. With
+    /// `session` (Postgres), the lock is held for the connection's session, and no transaction
+    /// is begun.
+    fn locked_script(
+        backend: Backend,
+        lock: i64,
+        script: Script,
+        session: bool,
+    ) -> (Script, usize) {
         let mut all = Script::new(backend);
-        all.sql(Self::write_begin(backend)).end();
+        if !session {
+            all.sql(Self::write_begin(backend)).end();
+        }
         if backend == Backend::Postgres {
+            let function = if session {
+                "pg_advisory_lock"
+            } else {
+                "pg_advisory_xact_lock"
+            };
             // As text: the lock function returns `void`, which rows cannot carry.
-            all.sql(&format!("SELECT pg_advisory_xact_lock({lock})::text"))
-                .end();
+            all.sql(&format!("SELECT {function}({lock})::text")).end();
         }
         let begun = all.statements();
         all.append(script);
@@ -202,17 +215,7 @@ impl WriteTx {
                 Ok((WriteTx::Any(tx), answers))
             }
             WritePool::Pg(pool) => {
-                let (all, begun) = if session {
-                    let mut all = Script::new(Backend::Postgres);
-                    // As text: the lock function returns `void`, which rows cannot carry.
-                    all.sql(&format!("SELECT pg_advisory_lock({lock})::text"))
-                        .end();
-                    let begun = all.statements();
-                    all.append(script);
-                    (all, begun)
-                } else {
-                    Tx::locked_script(Backend::Postgres, lock, script)
-                };
+                let (all, begun) = Tx::locked_script(Backend::Postgres, lock, script, session);
                 let mut conn = pool.acquire().await?;
                 // A lock held for the session outlives a failed statement: `opened` closes the
                 // connection, and the lock goes with its session.
