@@ -7,7 +7,7 @@ use indicatif::ProgressBar;
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::ingest::{prepare_event, ValidationMode, Validator};
+use crate::ingest::{prepare_logged, ValidationMode, Validator};
 use crate::model::time::now_micros;
 use crate::startup::open_store;
 
@@ -32,7 +32,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
             let prepared = serde_json::from_slice::<Value>(&body)
                 .map_err(|e| e.to_string())
                 .and_then(|v| {
-                    prepare_event(&validator, v, body, now_micros()).map_err(|r| r.summary())
+                    prepare_logged(&validator, v, body.len(), now_micros()).map_err(|r| r.summary())
                 });
             match prepared {
                 Ok(p) => batch.push(p),

@@ -9,6 +9,6 @@ pub mod validate;
 pub mod writer;
 
 pub use crate::model::prepared::{PreparedEvent, Problem};
-pub use prepare::{prepare_event, Rejection};
+pub use prepare::{prepare_event, prepare_logged, Rejection};
 pub use validate::{ValidationMode, Validator};
 pub use writer::{Deletion, Writer, WriterError};

@@ -32,8 +32,22 @@ impl Rejection {
 /// verbatim (compressed here, once the event is known to be accepted).
 pub fn prepare_event(
     validator: &Validator,
-    mut value: Value,
+    value: Value,
     body: Vec<u8>,
+    received_at: Micros,
+) -> Result<PreparedEvent, Rejection> {
+    let mut prepared = prepare_logged(validator, value, body.len(), received_at)?;
+    prepared.body = lz4_flex::compress_prepend_size(&body);
+    Ok(prepared)
+}
+
+/// Validates and parses an event the raw log holds already (`rebuild` replays it into the model
+/// and stores no body): as [`prepare_event`], without the body, which is not compressed again.
+/// `body_len` is the stored body's length.
+pub fn prepare_logged(
+    validator: &Validator,
+    mut value: Value,
+    body_len: usize,
     received_at: Micros,
 ) -> Result<PreparedEvent, Rejection> {
     if !value.is_object() {
@@ -58,7 +72,7 @@ pub fn prepare_event(
         unreachable!("checked above")
     };
     // The canonical text is written once, for the hash and for each facet's stored text.
-    let text = EventText::of(obj, body.len());
+    let text = EventText::of(obj, body_len);
     let hash = text.hash();
     let warnings = validator.check(&mut value).map_err(Rejection)?;
     let Value::Object(obj) = value else {
@@ -70,8 +84,8 @@ pub fn prepare_event(
         .map_err(|e| Rejection(vec![Problem::new(e.path, e.message)]))?;
     Ok(PreparedEvent {
         hash,
-        body: lz4_flex::compress_prepend_size(&body),
-        body_len: body.len(),
+        body: Vec::new(),
+        body_len,
         event,
         warnings,
         received_at,

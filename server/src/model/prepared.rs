@@ -30,7 +30,8 @@ pub struct PreparedEvent {
     pub hash: [u8; 32],
     /// The bytes as received, compressed as the raw log keeps them (LZ4, their length
     /// prepended): done where the event is prepared, beside other events' preparation, rather
-    /// than in the writer's one task, which every batch waits for.
+    /// than in the writer's one task, which every batch waits for. Empty for an event the log
+    /// holds already, prepared to be replayed into the model (`ingest::prepare_logged`).
     pub body: Vec<u8>,
     /// How many bytes were received.
     pub body_len: usize,
