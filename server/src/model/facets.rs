@@ -2,10 +2,13 @@
 //! (`FacetState`), merged last-writer-wins by event time so that events applied in any order
 //! give the same facets. A facet `{"_deleted": true}` leaves a tombstone that also carries its
 //! time. Facet values are kept as canonical JSON text: merging, storing and loading them copies
-//! strings instead of building and dropping JSON trees.
+//! strings instead of building and dropping JSON trees. A text is shared, not copied, by every
+//! state it is merged into (an event's facets, the batch's merged rows, the rows the writer
+//! keeps): a schema facet is kilobytes, and a batch merges each many times.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -23,7 +26,7 @@ pub fn is_deletion(v: &Value) -> bool {
 #[derive(Debug, Clone, Default)]
 pub struct Facets {
     map: Map<String, Value>,
-    raw: Vec<(String, Option<Box<RawValue>>)>,
+    raw: Vec<(String, Option<Text>)>,
 }
 
 impl PartialEq for Facets {
@@ -58,9 +61,13 @@ impl Facets {
                         .and_then(|(text, spans)| {
                             RawValue::from_string(text.get(spans[i].clone())?.to_owned()).ok()
                         })
+                        .map(Text::from)
                         // serde_json's maps are sorted, so the text is canonical.
                         .unwrap_or_else(|| {
-                            serde_json::value::to_raw_value(&v).expect("a JSON value serialises")
+                            Text::from(
+                                serde_json::value::to_raw_value(&v)
+                                    .expect("a JSON value serialises"),
+                            )
                         })
                 });
                 raw.push((k.clone(), text));
@@ -96,16 +103,19 @@ impl Facets {
     }
 }
 
+/// A facet's canonical JSON text, shared by every state it was merged into.
+pub type Text = Arc<RawValue>;
+
 /// One facet as last written: when, and what (`None` is a deletion).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FacetEntry {
     #[serde(rename = "t")]
     pub time: Micros,
     #[serde(rename = "v")]
-    pub value: Option<Box<RawValue>>,
+    pub value: Option<Text>,
 }
 
-fn text(v: &Option<Box<RawValue>>) -> &str {
+fn text(v: &Option<Text>) -> &str {
     v.as_deref().map_or("", RawValue::get)
 }
 
@@ -179,7 +189,7 @@ impl FacetState {
                 .all(|((a, x), (b, y))| a == b && text(&x.value) == text(&y.value))
     }
 
-    fn merge_one(&mut self, name: &str, time: Micros, value: &Option<Box<RawValue>>) -> bool {
+    fn merge_one(&mut self, name: &str, time: Micros, value: &Option<Text>) -> bool {
         let wins = match self.0.get(name) {
             None => true,
             Some(old) if time != old.time => time > old.time,
