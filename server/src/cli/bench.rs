@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, Executor, PgConnection};
 
+use super::bench_cpu::{self, CpuPerEvent};
 use super::client::Connection as HttpConnection;
 use crate::config::Config;
 use crate::startup::Application;
@@ -421,6 +422,8 @@ async fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
         mixed,
         wal,
         baseline_wal,
+        cpu,
+        baseline_cpu,
     } = result?;
     let ours = rounds[0];
 
@@ -465,6 +468,7 @@ async fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
         "ratio (tributary / baseline): {:.2}x",
         ours.events_per_sec / baseline.events_per_sec
     );
+    print_cpu(&cpu, &baseline_cpu, ours.events_per_sec);
     if let Some((mixed, _)) = mixed {
         println!(
             "ratio (ingest alone / ingest beside readers): {:.2}x",
@@ -472,6 +476,37 @@ async fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints what each event cost the processors (the first round, and the baseline), and how
+/// many events a second this machine's cores would allow at that cost.
+fn print_cpu(cpu: &CpuPerEvent, baseline: &CpuPerEvent, rate: f64) {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let postgres = |c: &CpuPerEvent| {
+        c.postgres_ms.map_or(
+            "not measured (not a server on this machine)".to_string(),
+            |ms| format!("{ms:.2}"),
+        )
+    };
+    println!();
+    println!("CPU ms per event (this process: the server and the benchmark's clients):");
+    println!(
+        "  tributary: this process {:.2}, Postgres {}",
+        cpu.own_ms,
+        postgres(cpu)
+    );
+    println!(
+        "  baseline:  this process {:.2}, Postgres {}",
+        baseline.own_ms,
+        postgres(baseline)
+    );
+    if let Some(ceiling) = cpu.ceiling(cores) {
+        println!(
+            "  at that cost {cores} cores allow at most {ceiling:.0} tributary events/s; \
+             it ran at {rate:.0} ({:.0} % of them busy)",
+            100.0 * rate / ceiling
+        );
+    }
 }
 
 /// What `bench ingest` measures.
@@ -487,6 +522,9 @@ struct IngestFigures {
     /// it ran), and by the baseline.
     wal: f64,
     baseline_wal: f64,
+    /// The processors' time per event in the first round, and the baseline's.
+    cpu: CpuPerEvent,
+    baseline_cpu: CpuPerEvent,
 }
 
 /// Where the Postgres server's write-ahead log ends now, in bytes.
@@ -580,6 +618,7 @@ async fn measure(config: &Config, url: &str, args: &IngestArgs) -> anyhow::Resul
     let addr = start_server(config, url).await?;
     let mut ours = Vec::with_capacity(rounds);
     let mut wal = 0.0;
+    let mut cpu = None;
     for round in 0..rounds {
         let wal_before = wal_position(&pool).await?;
         let bodies = if round == 0 {
@@ -587,8 +626,10 @@ async fn measure(config: &Config, url: &str, args: &IngestArgs) -> anyhow::Resul
         } else {
             bodies_from(round * args.events)
         };
+        let cpu_before = bench_cpu::sample(&pool).await;
         let measured = post_all(addr, bodies, args.events, args.clients).await?;
         if round == 0 {
+            cpu = Some(cpu_before.per_event(&bench_cpu::sample(&pool).await, args.events));
             wal = (wal_position(&pool).await? - wal_before) as f64 / args.events as f64;
         }
         if rounds > 1 {
@@ -645,6 +686,7 @@ async fn measure(config: &Config, url: &str, args: &IngestArgs) -> anyhow::Resul
     pool.execute("CREATE TABLE baseline_events (id BIGSERIAL PRIMARY KEY, event JSONB NOT NULL)")
         .await?;
     let wal_before = wal_position(&pool).await?;
+    let cpu_before = bench_cpu::sample(&pool).await;
     let baseline = {
         let pool = pool.clone();
         let bodies = first;
@@ -660,6 +702,7 @@ async fn measure(config: &Config, url: &str, args: &IngestArgs) -> anyhow::Resul
         })
         .await?
     };
+    let baseline_cpu = cpu_before.per_event(&bench_cpu::sample(&pool).await, args.events);
     let baseline_wal = (wal_position(&pool).await? - wal_before) as f64 / args.events as f64;
     pool.close().await;
     Ok(IngestFigures {
@@ -669,6 +712,8 @@ async fn measure(config: &Config, url: &str, args: &IngestArgs) -> anyhow::Resul
         mixed,
         wal,
         baseline_wal,
+        cpu: cpu.expect("at least one round"),
+        baseline_cpu,
     })
 }
 

@@ -4,6 +4,7 @@
 
 pub mod bench;
 mod bench_api;
+mod bench_cpu;
 mod bench_graph;
 mod bench_kafka;
 mod bench_rest;
